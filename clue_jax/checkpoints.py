@@ -1,0 +1,54 @@
+"""Atomic checkpoints of any pytree (flax msgpack), written then renamed."""
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+from flax import serialization
+
+CHECKPOINT_NAME = "checkpoint.msgpack"
+
+
+def atomic_write_bytes(path, data: bytes) -> None:
+    """Write `data` to `path` via a temp file in the same folder, fsync, os.replace."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def save(path, state: Dict[str, Any]) -> None:
+    """Serialize a dict of pytrees / arrays / numbers to `path` atomically."""
+    atomic_write_bytes(path, serialization.msgpack_serialize(serialization.to_state_dict(state)))
+
+
+def load_raw(path) -> Dict[str, Any]:
+    """The saved state dict (nested dicts of numpy arrays)."""
+    path = Path(path)
+    try:
+        return serialization.msgpack_restore(path.read_bytes())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"checkpoint {path} does not exist; start without --resume.")
+    except Exception as e:  # a truncated or foreign file
+        raise ValueError(f"checkpoint {path} cannot be read ({e}); delete it to start over.") from e
+
+
+def restore(path, template: Dict[str, Any]) -> Dict[str, Any]:
+    """Restore into the structure of `template` (e.g. a freshly created agent)."""
+    return serialization.from_state_dict(template, load_raw(path))
+
+
+def find(run_dir) -> Optional[Path]:
+    """The run's checkpoint file if one exists."""
+    path = Path(run_dir) / CHECKPOINT_NAME
+    return path if path.exists() else None

@@ -1,0 +1,240 @@
+"""The in-memory transition dataset, with the reference IQL's semantics.
+
+A `Dataset` holds numpy arrays of N transitions (s, a, r, mask, s') plus
+`dones_float`, the trajectory-boundary flag of the reference IQL:
+done = terminal, or next_observations[i] differs from observations[i + 1] by
+more than 1e-6, and the last transition is a boundary. Trajectories are the
+runs of transitions that end at a boundary.
+
+Everything here is plain numpy on the host; `to_device` moves a dataset into a
+`Batch` of device arrays once, and `sample_batch` draws uniform batches with
+replacement from it inside jitted code.
+"""
+
+import dataclasses
+from typing import List, Optional, Sequence, Tuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from clue_jax.types import Batch, PRNGKey
+
+ACTION_CLIP = 1.0 - 1e-5  # reference: actions clipped to +-(1 - 1e-5)
+BOUNDARY_TOL = 1e-6
+
+
+class DatasetError(ValueError):
+    """A dataset that cannot be used as given; the message says why and how to fix it."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+    """N transitions as numpy arrays (float32).
+
+    Attributes:
+        observations: (N, obs_dim).
+        actions: (N, act_dim).
+        rewards: (N,).
+        masks: (N,), 1 - terminal.
+        dones_float: (N,), 1.0 where a trajectory ends.
+        next_observations: (N, obs_dim).
+    """
+
+    observations: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    masks: np.ndarray
+    dones_float: np.ndarray
+    next_observations: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return int(self.observations.shape[0])
+
+    def __len__(self) -> int:
+        return self.size
+
+    @property
+    def obs_dim(self) -> int:
+        return int(self.observations.shape[1])
+
+    @property
+    def act_dim(self) -> int:
+        return int(self.actions.shape[1])
+
+    def replace(self, **changes) -> "Dataset":
+        return dataclasses.replace(self, **changes)
+
+    def with_rewards(self, rewards: np.ndarray) -> "Dataset":
+        """A copy with `rewards` (N,) swapped in; the length must match."""
+        rewards = np.asarray(rewards, dtype=np.float32).reshape(-1)
+        if rewards.shape[0] != self.size:
+            raise DatasetError(
+                f"rewards: got {rewards.shape[0]} values for a dataset of {self.size} "
+                "transitions; relabel the same dataset the rewards were made for.")
+        return self.replace(rewards=rewards)
+
+    def select(self, index: np.ndarray) -> "Dataset":
+        """Rows `index` (a boolean mask or integer index) of every array."""
+        return Dataset(*(getattr(self, f.name)[index] for f in dataclasses.fields(self)))
+
+
+def compute_dones(observations: np.ndarray, next_observations: np.ndarray,
+                  terminals: np.ndarray) -> np.ndarray:
+    """Reference IQL trajectory boundaries: (N,) float32."""
+    n = observations.shape[0]
+    dones = np.zeros(n, dtype=np.float32)
+    if n == 0:
+        return dones
+    gap = np.linalg.norm(observations[1:] - next_observations[:-1], axis=-1) > BOUNDARY_TOL
+    dones[:-1] = np.logical_or(gap, terminals[:-1] > 0)
+    dones[-1] = 1.0
+    return dones
+
+
+def check_finite(arrays: dict, source: str) -> None:
+    """Raise DatasetError naming the first key holding NaN/Inf and how many rows."""
+    for key, value in arrays.items():
+        value = np.asarray(value)
+        if not np.issubdtype(value.dtype, np.floating):
+            continue
+        bad = ~np.isfinite(value)
+        if bad.any():
+            rows = bad.reshape(bad.shape[0], -1).any(axis=1) if bad.ndim > 1 else bad
+            first = np.flatnonzero(rows)[:5].tolist()
+            raise DatasetError(
+                f"{source}: key '{key}' has NaN/Inf in {int(rows.sum())} of {rows.shape[0]} rows "
+                f"(first rows {first}); clean or regenerate the file before training.")
+
+
+def make_dataset(observations, actions, rewards, terminals, next_observations,
+                 *, clip_actions: bool = True, source: str = "dataset") -> Dataset:
+    """Build and validate a Dataset from qlearning-style arrays.
+
+    Args:
+        observations, next_observations: (N, obs_dim).
+        actions: (N, act_dim); clipped to +-(1 - 1e-5) when `clip_actions`.
+        rewards, terminals: (N,) or (N, 1).
+        source: named in error messages (a file path or dataset name).
+    """
+    arrays = dict(observations=np.asarray(observations, np.float32),
+                  actions=np.asarray(actions, np.float32),
+                  rewards=np.asarray(rewards, np.float32).reshape(-1),
+                  terminals=np.asarray(terminals, np.float32).reshape(-1),
+                  next_observations=np.asarray(next_observations, np.float32))
+    n = arrays["observations"].shape[0]
+    if n == 0:
+        raise DatasetError(f"{source}: the dataset has no transitions; check the file or the "
+                           "filters (fraction, expert selection) applied to it.")
+    for key, value in arrays.items():
+        if value.shape[0] != n:
+            raise DatasetError(f"{source}: key '{key}' has {value.shape[0]} rows but "
+                               f"'observations' has {n}; all arrays need one row per transition.")
+    for key in ("observations", "actions", "next_observations"):
+        if arrays[key].ndim != 2:
+            raise DatasetError(f"{source}: key '{key}' should be 2-D (N, dim), got shape "
+                               f"{arrays[key].shape}.")
+    check_finite(arrays, source)
+    actions = arrays["actions"]
+    if clip_actions:
+        actions = np.clip(actions, -ACTION_CLIP, ACTION_CLIP)
+    return Dataset(observations=arrays["observations"], actions=actions,
+                   rewards=arrays["rewards"], masks=1.0 - arrays["terminals"],
+                   dones_float=compute_dones(arrays["observations"], arrays["next_observations"],
+                                             arrays["terminals"]),
+                   next_observations=arrays["next_observations"])
+
+
+def trajectory_bounds(dones_float: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """(starts, ends) of each trajectory, ends exclusive: two (T,) int arrays."""
+    ends = np.flatnonzero(np.asarray(dones_float) > 0) + 1
+    if ends.size == 0 or ends[-1] != len(dones_float):
+        ends = np.append(ends, len(dones_float))
+    starts = np.concatenate([[0], ends[:-1]])
+    return starts.astype(np.int64), ends.astype(np.int64)
+
+
+def trajectory_ids(dones_float: np.ndarray) -> np.ndarray:
+    """(N,) index of the trajectory each transition belongs to."""
+    starts, ends = trajectory_bounds(dones_float)
+    return np.repeat(np.arange(len(starts)), ends - starts)
+
+
+def trajectory_returns(rewards: np.ndarray, dones_float: np.ndarray) -> np.ndarray:
+    """(T,) undiscounted return of each trajectory."""
+    starts, _ = trajectory_bounds(dones_float)
+    return np.add.reduceat(np.asarray(rewards, np.float64), starts) if len(rewards) else np.zeros(0)
+
+
+def return_range_scale(rewards: np.ndarray, dones_float: np.ndarray) -> float:
+    """1000 / (max_return - min_return) over trajectories (reference `normalize`)."""
+    returns = trajectory_returns(rewards, dones_float)
+    spread = float(returns.max() - returns.min()) if returns.size else 0.0
+    if spread <= 0:
+        raise DatasetError("reward scaling: every trajectory has the same return "
+                           f"({returns[0] if returns.size else 'no trajectories'}), so "
+                           "1000 / (max_return - min_return) is undefined; use reward_rule='none'.")
+    return 1000.0 / spread
+
+
+REWARD_RULES = ("none", "antmaze", "locomotion")
+
+
+def apply_reward_rule(dataset: Dataset, rule: str) -> Dataset:
+    """The reference IQL's reward preprocessing.
+
+    'antmaze': r - 1. 'locomotion': r * 1000 / (max_return - min_return) over
+    trajectories. 'none': unchanged.
+    """
+    if rule == "none":
+        return dataset
+    if rule == "antmaze":
+        return dataset.replace(rewards=(dataset.rewards - 1.0).astype(np.float32))
+    if rule == "locomotion":
+        scale = return_range_scale(dataset.rewards, dataset.dones_float)
+        return dataset.replace(rewards=(dataset.rewards * scale).astype(np.float32))
+    raise ValueError(f"reward_rule={rule!r} is not one of {REWARD_RULES}.")
+
+
+def take_trajectories(dataset: Dataset, traj_index: Sequence[int]) -> Dataset:
+    """The transitions of trajectories `traj_index`, in the order given."""
+    starts, ends = trajectory_bounds(dataset.dones_float)
+    rows = np.concatenate([np.arange(starts[i], ends[i]) for i in traj_index]) if len(traj_index) \
+        else np.zeros(0, np.int64)
+    return dataset.select(rows)
+
+
+def subsample_trajectories(dataset: Dataset, fraction: float, seed: int) -> Dataset:
+    """A seeded random `fraction` of whole trajectories (at least one), order kept."""
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"dataset fraction must be in (0, 1], got {fraction}.")
+    if fraction == 1.0:
+        return dataset
+    starts, _ = trajectory_bounds(dataset.dones_float)
+    n_traj = len(starts)
+    keep = max(1, int(round(fraction * n_traj)))
+    chosen = np.sort(np.random.default_rng(seed).choice(n_traj, size=keep, replace=False))
+    return take_trajectories(dataset, chosen)
+
+
+def concatenate(datasets: List[Dataset]) -> Dataset:
+    """Datasets joined end to end (each keeps its own trajectory boundaries)."""
+    fields = [f.name for f in dataclasses.fields(Dataset)]
+    return Dataset(**{k: np.concatenate([getattr(d, k) for d in datasets]) for k in fields})
+
+
+def to_device(dataset: Dataset, rewards: Optional[np.ndarray] = None) -> Batch:
+    """The whole dataset as one Batch of device arrays (placed by JAX's default device)."""
+    return Batch(observations=jnp.asarray(dataset.observations),
+                 actions=jnp.asarray(dataset.actions),
+                 rewards=jnp.asarray(dataset.rewards if rewards is None else rewards),
+                 masks=jnp.asarray(dataset.masks),
+                 next_observations=jnp.asarray(dataset.next_observations))
+
+
+def sample_batch(data: Batch, key: PRNGKey, batch_size: int) -> Batch:
+    """Uniform batch with replacement from a device-resident Batch (jittable)."""
+    n = data.observations.shape[0]
+    idx = jax.random.randint(key, (batch_size,), 0, n)
+    return jax.tree_util.tree_map(lambda x: jnp.take(x, idx, axis=0), data)

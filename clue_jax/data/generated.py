@@ -1,0 +1,163 @@
+"""Datasets this project generates itself, and their cache.
+
+`GENERATED` maps a dataset name to a `GeneratedSpec` whose `generate(size,
+seed)` returns D4RL-layout arrays and metadata. `ensure_generated(name)` makes
+the file on first use under $CLUE_JAX_DATA_DIR (default
+~/.cache/clue_jax/datasets), written atomically by `d4rl_io.save_hdf5` with a
+SHA-256 of its arrays and the generator version in its metadata; a later call
+verifies both and regenerates a file that is unreadable, corrupt or stale.
+
+A new family (e.g. locomotion) adds one entry to `_FAMILIES`: a module with a
+`generators()` function (name -> generate(size, seed)) and a
+`GENERATOR_VERSION` string, or calls `register_generated` itself.
+"""
+
+import dataclasses
+import hashlib
+import importlib
+import logging
+import os
+from typing import Any, Callable, Dict, Optional, Tuple
+
+import numpy as np
+
+from clue_jax.data import d4rl_io
+from clue_jax.data.dataset import DatasetError
+
+DEFAULT_SIZE = 1_000_000
+DEFAULT_SEED = 0
+_FAMILIES = ("clue_jax.data.pointmaze_datasets",)
+
+Generator = Callable[[int, int], Tuple[Dict[str, np.ndarray], Dict[str, Any]]]
+_log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class GeneratedSpec:
+    """A generated dataset.
+
+    Attributes:
+        name: dataset name (starts with 'gen-').
+        generate: (size, seed) -> (data, metadata) in the D4RL layout.
+        version: generator version; a cached file of another version is remade.
+        default_size: transitions made when no size is asked for.
+        default_seed: seed used when none is asked for.
+    """
+
+    name: str
+    generate: Generator
+    version: str
+    default_size: int = DEFAULT_SIZE
+    default_seed: int = DEFAULT_SEED
+
+
+GENERATED: Dict[str, GeneratedSpec] = {}
+
+
+def register_generated(spec: GeneratedSpec, overwrite: bool = False) -> None:
+    """Add `spec` to GENERATED (an existing name needs overwrite=True)."""
+    if spec.name in GENERATED and not overwrite:
+        raise ValueError(f"register_generated: {spec.name!r} is already registered; "
+                         "pass overwrite=True to replace it.")
+    GENERATED[spec.name] = spec
+
+
+def is_generated(name: str) -> bool:
+    """Whether `name` is a dataset this project generates."""
+    return name in GENERATED
+
+
+def get_generated(name: str) -> GeneratedSpec:
+    """The GeneratedSpec of `name`; raises DatasetError listing the known names."""
+    if name not in GENERATED:
+        raise DatasetError(f"'{name}' is not a generated dataset; known names: "
+                           f"{sorted(GENERATED)}.")
+    return GENERATED[name]
+
+
+def default_cache_dir() -> str:
+    """$CLUE_JAX_DATA_DIR, else ~/.cache/clue_jax/datasets (not created)."""
+    return os.environ.get("CLUE_JAX_DATA_DIR") or os.path.expanduser("~/.cache/clue_jax/datasets")
+
+
+def dataset_path(name: str, cache_dir: Optional[str] = None, size: Optional[int] = None,
+                 seed: Optional[int] = None) -> str:
+    """Cache file of `name`: '<name>.hdf5' at the defaults, else '<name>-n<size>-s<seed>.hdf5'."""
+    spec = get_generated(name)
+    size = spec.default_size if size is None else int(size)
+    seed = spec.default_seed if seed is None else int(seed)
+    stem = name if (size, seed) == (spec.default_size, spec.default_seed) \
+        else f"{name}-n{size}-s{seed}"
+    return os.path.join(cache_dir or default_cache_dir(), f"{stem}.hdf5")
+
+
+def array_checksum(data: Dict[str, np.ndarray]) -> str:
+    """SHA-256 (hex) of every array outside 'metadata/', with its key, dtype and shape."""
+    digest = hashlib.sha256()
+    for key in sorted(k for k in data if not k.startswith("metadata/")):
+        value = np.ascontiguousarray(data[key])
+        digest.update(f"{key}|{value.dtype.str}|{value.shape}|".encode())
+        digest.update(value.tobytes())
+    return digest.hexdigest()
+
+
+def check_cached(path: str, spec: GeneratedSpec) -> Optional[str]:
+    """Why the file at `path` cannot be used for `spec`, or None when it can."""
+    if not os.path.isfile(path):
+        return "not generated yet"
+    try:
+        data = d4rl_io.load_hdf5(path)
+    except (DatasetError, OSError) as e:
+        return f"unreadable ({e})"
+    version = str(data.get("metadata/generator_version", ""))
+    if version != spec.version:
+        return f"made by generator version {version!r}, now {spec.version!r}"
+    if str(data.get("metadata/checksum", "")) != array_checksum(data):
+        return "checksum mismatch (corrupt file)"
+    return None
+
+
+def ensure_generated(name: str, cache_dir: Optional[str] = None, size: Optional[int] = None,
+                     seed: Optional[int] = None) -> str:
+    """Path of dataset `name`, generating (or regenerating) it when needed.
+
+    Args:
+        name: a name in GENERATED.
+        cache_dir: folder of the cache; default $CLUE_JAX_DATA_DIR or
+            ~/.cache/clue_jax/datasets.
+        size: number of transitions (default: the spec's, 1M).
+        seed: generation seed (default: the spec's, 0).
+
+    Returns:
+        Path of a verified D4RL-layout HDF5 file.
+    """
+    spec = get_generated(name)
+    size = spec.default_size if size is None else int(size)
+    seed = spec.default_seed if seed is None else int(seed)
+    path = dataset_path(name, cache_dir, size, seed)
+    problem = check_cached(path, spec)
+    if problem is None:
+        return path
+    _log.warning("generating %s (%d transitions, seed %d) into %s: %s", name, size, seed, path,
+                 problem)
+    data, metadata = spec.generate(size, seed)
+    metadata = dict(metadata, name=name, size=size, seed=seed, generator_version=spec.version,
+                    checksum=array_checksum(data))
+    d4rl_io.save_hdf5(path, data, metadata)
+    problem = check_cached(path, spec)
+    if problem is not None:
+        raise DatasetError(f"{name}: the freshly written {path} fails its check ({problem}); the "
+                           "generator's arrays do not survive the HDF5 round trip (dtype or "
+                           "(N, 1) shape): fix the generator.")
+    return path
+
+
+def _register_families() -> None:
+    for module_name in _FAMILIES:
+        module = importlib.import_module(module_name)
+        for name, generate in module.generators().items():
+            register_generated(GeneratedSpec(name, generate, module.GENERATOR_VERSION),
+                               overwrite=True)
+
+
+_register_families()

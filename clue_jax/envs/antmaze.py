@@ -1,0 +1,193 @@
+"""D4RL-compatible AntMaze (antmaze-*-v2 evaluation) on the `mujoco` bindings.
+
+What is D4RL's and kept here (facts from D4RL's locomotion/ant.py, maze_env.py,
+goal_reaching_env.py, wrappers.py and assets/ant.xml):
+- The ant of gymnasium's ant.xml (same geometry, masses, joints) with D4RL's
+  parameters: timestep 0.02 with RK4, 5 frames per step (dt 0.1), motors with
+  gear 1 and ctrlrange +-30, every geom with solref (0.02, 1) and solimp
+  (0.8, 0.8, 0.01).
+- Actions: D4RL wraps the env in `NormalizedBoxEnv`, which maps an action in
+  [-1, 1] linearly onto the inner action space. The inner space comes from the
+  actuators' ctrlrange (gym's MujocoEnv), so ctrl = 30 * action: a torque of
+  +-30 N m, not +-1 (the project's d4rl.md notes say +-1; D4RL's code says 30).
+- World frame = D4RL's frame: walls of 4 x 4 x 2 at (col * 4 - 4, row * 4 - 4),
+  the origin at the centre of the start cell (1, 1). gymnasium-robotics
+  centres the maze and flips y, which mirrors the maze: an ant is not mirror
+  invariant under a fixed leg order, so a D4RL policy could not run in that
+  frame by converting xy alone. The wall grids are gymnasium-robotics' maps
+  (the same walls as D4RL's U_MAZE_TEST / BIG_MAZE_TEST / HARDEST_MAZE_TEST).
+- Observation (29,) float32 = qpos (15: torso xy in D4RL units, z, quaternion,
+  8 joint angles) + qvel (14), no goal.
+- Reset: qpos0 + U(-0.1, 0.1) on every qpos entry, qvel N(0, 0.1^2); goal drawn
+  per episode as D4RL v2 does: goal-cell centre + U[0, 1) + U[0, 0.5) per axis,
+  clipped at 0 (the goal cell is (3, 1), (6, 6), (7, 9): about (0, 8), (20, 20),
+  (32, 24) plus that offset).
+- Reward 1.0 and termination when ||xy - goal|| <= 0.5, else 0.0: an episode
+  returns 0 or 1.
+
+Verified here (tests/test_envs.py): the physics parameters of the compiled
+model, the 29-dim layout, reward/termination at the radius, wall positions in
+D4RL units (the torso stops short of the wall faces at +-2 of the start
+corridor), and that random actions keep the ant upright over a short rollout.
+Not verified: a side-by-side rollout or success rate against D4RL itself; that
+needs mujoco-py with MuJoCo 2.1, which cannot be installed here. MuJoCo 4.x's
+contact solver also differs a little from 2.1's.
+"""
+
+import functools
+import os
+from typing import Optional, Sequence, Tuple
+
+import gymnasium
+import mujoco
+import numpy as np
+
+MAZE_SIZE_SCALING = 4.0
+MAZE_HEIGHT = 0.5
+TIMESTEP = 0.02
+FRAME_SKIP = 5
+MOTOR_GEAR = 1.0
+CTRL_RANGE = 30.0
+ACTION_SCALE = CTRL_RANGE  # NormalizedBoxEnv: [-1, 1] -> [-ctrlrange, ctrlrange]
+GEOM_SOLREF = (0.02, 1.0)
+GEOM_SOLIMP = (0.8, 0.8, 0.01, 0.5, 2.0)  # D4RL sets the first 3; MuJoCo defaults for the rest
+GOAL_RADIUS = 0.5
+RESET_NOISE = 0.1
+OBS_DIM = 29
+ACT_DIM = 8
+
+# maze -> (gymnasium-robotics map name, start cell, goal cell); cells are (row, col).
+MAZES = {
+    "umaze": ("U_MAZE", (1, 1), (3, 1)),
+    "medium": ("MEDIUM_MAZE", (1, 1), (6, 6)),
+    "large": ("LARGE_MAZE", (1, 1), (7, 9)),
+}
+
+
+def maze_grid(maze: str) -> np.ndarray:
+    """The wall grid (H, W) int array (1 = wall) of `maze` from gymnasium-robotics."""
+    if maze not in MAZES:
+        raise ValueError(f"maze: got {maze!r}, expected one of {sorted(MAZES)}.")
+    from gymnasium_robotics.envs.maze import maps  # lazy: heavy import with warnings
+    grid = getattr(maps, MAZES[maze][0])
+    return np.array([[1 if c == 1 else 0 for c in row] for row in grid], dtype=np.int64)
+
+
+def cell_to_d4rl_xy(row: float, col: float, scaling: float = MAZE_SIZE_SCALING,
+                    origin_cell: Tuple[int, int] = (1, 1)) -> np.ndarray:
+    """Centre of cell (row, col) in D4RL coordinates: (2,) = (col, row) * s - origin."""
+    return np.array([(col - origin_cell[1]) * scaling, (row - origin_cell[0]) * scaling])
+
+
+def gym_to_d4rl_xy(xy_gym: np.ndarray, map_shape: Tuple[int, int],
+                   scaling: float = MAZE_SIZE_SCALING,
+                   origin_cell: Tuple[int, int] = (1, 1)) -> np.ndarray:
+    """gymnasium-robotics maze xy (..., 2) -> D4RL xy (..., 2).
+
+    gymnasium puts the origin at the map centre with y pointing to row 0; D4RL
+    at the centre of `origin_cell` with y pointing to higher rows:
+    x_d = x_g + W*s/2 - (c0 + 0.5)*s,  y_d = -y_g + H*s/2 - (r0 + 0.5)*s.
+    """
+    height, width = map_shape
+    xy_gym = np.asarray(xy_gym, dtype=np.float64)
+    x = xy_gym[..., 0] + width * scaling / 2 - (origin_cell[1] + 0.5) * scaling
+    y = -xy_gym[..., 1] + height * scaling / 2 - (origin_cell[0] + 0.5) * scaling
+    return np.stack([x, y], axis=-1)
+
+
+def d4rl_to_gym_xy(xy_d4rl: np.ndarray, map_shape: Tuple[int, int],
+                   scaling: float = MAZE_SIZE_SCALING,
+                   origin_cell: Tuple[int, int] = (1, 1)) -> np.ndarray:
+    """Inverse of `gym_to_d4rl_xy`: D4RL xy (..., 2) -> gymnasium-robotics xy (..., 2)."""
+    height, width = map_shape
+    xy_d4rl = np.asarray(xy_d4rl, dtype=np.float64)
+    x = xy_d4rl[..., 0] - width * scaling / 2 + (origin_cell[1] + 0.5) * scaling
+    y = -(xy_d4rl[..., 1] - height * scaling / 2 + (origin_cell[0] + 0.5) * scaling)
+    return np.stack([x, y], axis=-1)
+
+
+def _gymnasium_ant_xml() -> str:
+    return os.path.join(os.path.dirname(gymnasium.__file__), "envs", "mujoco", "assets", "ant.xml")
+
+
+@functools.lru_cache(maxsize=None)
+def _model_xml(maze: str) -> str:
+    """MJCF text of the maze with D4RL's ant, built with mujoco.MjSpec (cached per maze)."""
+    spec = mujoco.MjSpec.from_file(_gymnasium_ant_xml())
+    spec.option.timestep = TIMESTEP
+    spec.option.integrator = mujoco.mjtIntegrator.mjINT_RK4
+    spec.default.geom.solref = GEOM_SOLREF
+    spec.default.geom.solimp = GEOM_SOLIMP
+    for geom in spec.geoms:  # parsed geoms hold their own copies of the defaults
+        geom.solref = GEOM_SOLREF
+        geom.solimp = GEOM_SOLIMP
+    for actuator in spec.actuators:
+        actuator.gear = [MOTOR_GEAR, 0, 0, 0, 0, 0]
+        actuator.ctrlrange = [-CTRL_RANGE, CTRL_RANGE]
+    half, half_h = 0.5 * MAZE_SIZE_SCALING, MAZE_HEIGHT / 2 * MAZE_SIZE_SCALING
+    for (row, col) in np.argwhere(maze_grid(maze) == 1):
+        x, y = cell_to_d4rl_xy(row, col)
+        spec.worldbody.add_geom(
+            default=spec.default, name=f"block_{row}_{col}", type=mujoco.mjtGeom.mjGEOM_BOX,
+            pos=[x, y, half_h], size=[half, half, half_h], contype=1, conaffinity=1,
+            rgba=[0.7, 0.5, 0.3, 1.0])
+    spec.compile()
+    return spec.to_xml()
+
+
+def build_model(maze: str) -> mujoco.MjModel:
+    """A fresh MjModel of `maze` ('umaze' | 'medium' | 'large') with D4RL's ant."""
+    return mujoco.MjModel.from_xml_string(_model_xml(maze))
+
+
+class D4RLAntMazeEnv(gymnasium.Env):
+    """antmaze-{umaze,medium,large}-v2 evaluation env (see the module docstring).
+
+    Args:
+        maze: 'umaze', 'medium' or 'large'.
+        goal: a fixed goal (2,) in D4RL xy; None draws one per episode as D4RL v2.
+    """
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, maze: str, goal: Optional[Sequence[float]] = None):
+        self.maze = maze
+        self.model = build_model(maze)
+        self.data = mujoco.MjData(self.model)
+        self.fixed_goal = None if goal is None else np.asarray(goal, dtype=np.float64)
+        self.goal = np.zeros(2)
+        self.goal_cell = MAZES[maze][2]
+        self.observation_space = gymnasium.spaces.Box(-np.inf, np.inf, (OBS_DIM,), np.float32)
+        self.action_space = gymnasium.spaces.Box(-1.0, 1.0, (ACT_DIM,), np.float32)
+        self._qpos0 = self.model.qpos0.copy()
+
+    def _draw_goal(self) -> np.ndarray:
+        if self.fixed_goal is not None:
+            return self.fixed_goal.copy()
+        centre = cell_to_d4rl_xy(*self.goal_cell)
+        quarter = 0.25 * MAZE_SIZE_SCALING
+        noise = (self.np_random.uniform(0.0, quarter, size=2)
+                 + self.np_random.uniform(0.0, 0.5, size=2) * quarter)
+        return np.maximum(centre + noise, 0.0)
+
+    def _obs(self) -> np.ndarray:
+        return np.concatenate([self.data.qpos[:15], self.data.qvel[:14]]).astype(np.float32)
+
+    def reset(self, *, seed: Optional[int] = None, options: Optional[dict] = None):
+        super().reset(seed=seed)
+        self.goal = self._draw_goal()
+        mujoco.mj_resetData(self.model, self.data)
+        rng = self.np_random
+        self.data.qpos[:] = self._qpos0 + rng.uniform(-RESET_NOISE, RESET_NOISE, self.model.nq)
+        self.data.qvel[:] = RESET_NOISE * rng.standard_normal(self.model.nv)
+        mujoco.mj_forward(self.model, self.data)
+        return self._obs(), {"goal": self.goal.copy(), "success": False}
+
+    def step(self, action):
+        action = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
+        self.data.ctrl[:] = ACTION_SCALE * action
+        mujoco.mj_step(self.model, self.data, nstep=FRAME_SKIP)
+        distance = float(np.linalg.norm(self.data.qpos[:2] - self.goal))
+        success = distance <= GOAL_RADIUS
+        info = {"goal": self.goal.copy(), "distance": distance, "success": success}
+        return self._obs(), float(success), success, False, info

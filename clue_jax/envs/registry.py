@@ -1,0 +1,208 @@
+"""Environments by D4RL dataset name: `EnvSpec`, `make_env`, normalized scores.
+
+Every name the CLUE paper uses is built in (antmaze, locomotion, adroit, maze2d).
+Other modules add names with `register(spec, factory)`; modules listed in
+`_PLUGIN_MODULES` are imported on first use so their names appear by
+themselves (clue_jax.envs.pointmaze registers gen-pointmaze-* names and the
+maze2d factories). maze2d-* specs are built in, but their factory comes from
+that module: `make_env` says so when it is missing.
+
+Observations are flat float32 and actions live in [-1, 1] for every env.
+"""
+
+import dataclasses
+import difflib
+import importlib
+from typing import Dict, List, Optional, Tuple, Union
+
+import gymnasium
+import numpy as np
+
+from clue_jax.envs.gym_envs import Factory, gymnasium_factory
+
+FAMILIES = ("antmaze", "locomotion", "adroit", "maze2d", "gen-pointmaze")
+REWARD_RULES = ("antmaze", "locomotion", "none")
+IQL_CONFIGS = ("antmaze", "mujoco", "kitchen")
+_PLUGIN_MODULES = ("clue_jax.envs.pointmaze",)
+
+
+class UnknownEnvError(ValueError):
+    """An environment name that is not registered."""
+
+
+@dataclasses.dataclass(frozen=True)
+class EnvSpec:
+    """What the rest of the project needs to know about a dataset's environment.
+
+    Attributes:
+        name: dataset / env name, e.g. 'hopper-medium-v2'.
+        family: one of FAMILIES.
+        obs_dim, act_dim: flat observation and action sizes.
+        max_episode_steps: evaluation episode length.
+        ref_min_score, ref_max_score: D4RL reference returns (normalized 0 and 100).
+        reward_rule: 'antmaze' (r - 1), 'locomotion' (r * 1000 / (max_ret - min_ret)), 'none'.
+        iql_config: which IQL config the reference uses: 'antmaze', 'mujoco', 'kitchen'.
+        success_based: the score is a success rate (episodes report info['success']).
+    """
+
+    name: str
+    family: str
+    obs_dim: int
+    act_dim: int
+    max_episode_steps: int
+    ref_min_score: float
+    ref_max_score: float
+    reward_rule: str
+    iql_config: str
+    success_based: bool
+
+    def __post_init__(self):
+        for field, allowed in (("family", FAMILIES), ("reward_rule", REWARD_RULES),
+                               ("iql_config", IQL_CONFIGS)):
+            if getattr(self, field) not in allowed:
+                raise ValueError(f"EnvSpec {self.name!r}: {field}={getattr(self, field)!r}, "
+                                 f"expected one of {allowed}.")
+        if self.ref_max_score == self.ref_min_score:
+            raise ValueError(f"EnvSpec {self.name!r}: ref_max_score equals ref_min_score "
+                             f"({self.ref_min_score}); normalized scores would divide by 0.")
+
+
+_REGISTRY: Dict[str, Tuple[EnvSpec, Optional[Factory]]] = {}
+_BUILTIN_READY = False
+
+
+def register(spec: EnvSpec, factory: Optional[Factory], *, overwrite: bool = False) -> None:
+    """Add `spec.name` with `factory(seed) -> gymnasium.Env`.
+
+    A built-in name whose factory is missing (maze2d-*) takes a factory when
+    registered again with an equal spec. Any other existing name needs
+    `overwrite=True`.
+    """
+    _ensure_builtin()
+    old = _REGISTRY.get(spec.name)
+    if old is not None and not overwrite:
+        old_spec, old_factory = old
+        if old_factory is not None or old_spec != spec:
+            diff = [f.name for f in dataclasses.fields(spec)
+                    if getattr(spec, f.name) != getattr(old_spec, f.name)]
+            raise ValueError(f"register: {spec.name!r} is already registered (fields that "
+                             f"differ: {diff or 'none'}); pass overwrite=True to replace it.")
+    _REGISTRY[spec.name] = (spec, factory)
+
+
+def list_envs(family: Optional[str] = None) -> List[str]:
+    """Sorted registered names, optionally of one family."""
+    _ensure_builtin()
+    return sorted(n for n, (s, _) in _REGISTRY.items() if family is None or s.family == family)
+
+
+def get_spec(name: str) -> EnvSpec:
+    """The EnvSpec of `name`; raises UnknownEnvError with the closest names."""
+    _ensure_builtin()
+    if name not in _REGISTRY:
+        close = difflib.get_close_matches(name, list(_REGISTRY), n=3, cutoff=0.0)
+        raise UnknownEnvError(
+            f"Unknown environment {name!r}. Closest registered names: {close}. "
+            "List every name with clue_jax.envs.registry.list_envs().")
+    return _REGISTRY[name][0]
+
+
+def make_env(name: str, seed: int, max_episode_steps: Optional[int] = None) -> gymnasium.Env:
+    """A D4RL-compatible env for `name`, its RNGs seeded with `seed`.
+
+    The env is reset once with `seed` (so later resets without a seed are
+    deterministic) and wrapped in a TimeLimit of `max_episode_steps`
+    (default: the spec's). Observations are float32 (obs_dim,), actions are
+    clipped to [-1, 1].
+    """
+    spec = get_spec(name)
+    factory = _REGISTRY[name][1]
+    if factory is None:
+        raise RuntimeError(
+            f"{name!r} has a spec but no env factory: it comes from one of "
+            f"{list(_PLUGIN_MODULES)}, which did not register it. Check that module imports.")
+    env = factory(seed)
+    env = gymnasium.wrappers.TimeLimit(env, max_episode_steps or spec.max_episode_steps)
+    env.reset(seed=seed)
+    env.action_space.seed(seed)
+    return env
+
+
+def normalized_score(name: str, raw_return: Union[float, np.ndarray]) -> Union[float, np.ndarray]:
+    """D4RL normalized score: 100 * (return - ref_min) / (ref_max - ref_min)."""
+    spec = get_spec(name)
+    score = 100.0 * (np.asarray(raw_return, np.float64) - spec.ref_min_score) / (
+        spec.ref_max_score - spec.ref_min_score)
+    return float(score) if score.ndim == 0 else score
+
+
+def _antmaze_factory(maze: str) -> Factory:
+    def factory(seed: int) -> gymnasium.Env:
+        del seed
+        from clue_jax.envs.antmaze import D4RLAntMazeEnv  # lazy: builds MuJoCo models
+        return D4RLAntMazeEnv(maze)
+    return factory
+
+
+# name stem -> (obs_dim, act_dim, ref_min, ref_max, gymnasium id)
+_LOCOMOTION = {
+    "hopper": (11, 3, -20.272305, 3234.3, "Hopper-v5"),
+    "halfcheetah": (17, 6, -280.178953, 12135.0, "HalfCheetah-v5"),
+    "walker2d": (17, 6, 1.629008, 4592.3, "Walker2d-v5"),
+    "ant": (27, 8, -325.6, 3879.7, "Ant-v5"),
+}
+_ADROIT = {  # task -> (obs_dim, act_dim, episode steps, ref_min, ref_max, gymnasium id)
+    "pen": (45, 24, 100, 96.262799, 3076.8331017826877, "AdroitHandPen-v1"),
+    "door": (39, 28, 200, -56.512833, 2880.5693087298737, "AdroitHandDoor-v1"),
+    "hammer": (46, 26, 200, -274.856578, 12794.134825156867, "AdroitHandHammer-v1"),
+    "relocate": (39, 30, 200, -6.425911, 4233.877797728884, "AdroitHandRelocate-v1"),
+}
+_ANTMAZE = {  # dataset stem -> (maze, episode steps)
+    "umaze": ("umaze", 700), "umaze-diverse": ("umaze", 700),
+    "medium-play": ("medium", 1000), "medium-diverse": ("medium", 1000),
+    "large-play": ("large", 1000), "large-diverse": ("large", 1000),
+}
+_MAZE2D = {"umaze": (300, 23.85, 161.86), "medium": (600, 13.13, 277.39),
+           "large": (800, 6.7, 273.99)}
+
+
+def _builtin_entries():
+    """Yield (EnvSpec, factory or None) for every built-in name."""
+    for stem, (maze, steps) in _ANTMAZE.items():
+        for version in ("v0", "v1", "v2"):
+            yield (EnvSpec(f"antmaze-{stem}-{version}", "antmaze", 29, 8, steps, 0.0, 1.0,
+                           "antmaze", "antmaze", True), _antmaze_factory(maze))
+    for stem, (obs, act, lo, hi, env_id) in _LOCOMOTION.items():
+        extra = {"include_cfrc_ext_in_observation": False} if stem == "ant" else {}
+        qualities = (("random", "medium") if stem == "ant" else
+                     ("random", "medium", "medium-replay", "medium-expert", "expert"))
+        for quality in qualities:
+            yield (EnvSpec(f"{stem}-{quality}-v2", "locomotion", obs, act, 1000, lo, hi,
+                           "locomotion", "mujoco", False),
+                   gymnasium_factory(env_id, obs, **extra))
+    for task, (obs, act, steps, lo, hi, env_id) in _ADROIT.items():
+        for quality in ("human", "cloned", "expert"):
+            for version in ("v0", "v1"):
+                yield (EnvSpec(f"{task}-{quality}-{version}", "adroit", obs, act, steps, lo, hi,
+                               "none", "kitchen", False),
+                       gymnasium_factory(env_id, obs, robotics=True,
+                                         adroit_fix="" if task == "pen" else task))
+    for maze, (steps, lo, hi) in _MAZE2D.items():
+        yield (EnvSpec(f"maze2d-{maze}-v1", "maze2d", 4, 2, steps, lo, hi, "none", "mujoco",
+                       False), None)
+
+
+def _ensure_builtin() -> None:
+    """Register the built-in names once, then import the plugin modules."""
+    global _BUILTIN_READY
+    if _BUILTIN_READY:
+        return
+    _BUILTIN_READY = True  # before the imports: plugins call register() while importing
+    for spec, factory in _builtin_entries():
+        _REGISTRY[spec.name] = (spec, factory)
+    for module in _PLUGIN_MODULES:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as err:
+            if err.name != module:
+                raise

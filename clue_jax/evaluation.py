@@ -1,0 +1,95 @@
+"""Vectorized deterministic evaluation: raw return, normalized score, success rate.
+
+`evaluate` runs all episodes at once: E envs (env i reset with seed + i) step
+together and the policy is called once per step on the (E, obs_dim) array of
+every env's current observation. Envs whose episode has ended keep their last
+observation in that array and their actions are ignored.
+"""
+
+from typing import Callable, Dict, List, Optional
+
+import gymnasium
+import numpy as np
+
+from clue_jax.envs.registry import get_spec, make_env, normalized_score
+
+PolicyFn = Callable[[np.ndarray], np.ndarray]
+
+
+def _check_actions(actions: np.ndarray, num_envs: int, act_dim: int) -> np.ndarray:
+    actions = np.asarray(actions, dtype=np.float32)
+    if actions.shape != (num_envs, act_dim):
+        raise ValueError(f"policy_fn returned actions of shape {actions.shape}; expected "
+                         f"({num_envs}, {act_dim}): one action per env for the whole "
+                         "(num_episodes, obs_dim) batch it was given.")
+    return np.clip(actions, -1.0, 1.0)
+
+
+def run_episodes(policy_fn: PolicyFn, envs: List[gymnasium.Env], seeds: List[int],
+                 act_dim: int) -> Dict[str, np.ndarray]:
+    """Run one episode in each env, all stepped together.
+
+    Args:
+        policy_fn: (E, obs_dim) float32 -> (E, act_dim) deterministic actions.
+        envs: E envs with a time limit; env i is reset with seeds[i].
+        seeds: E reset seeds.
+        act_dim: action size, to check the policy's output.
+
+    Returns:
+        returns (E,) float64, lengths (E,) int64, successes (E,) bool: an
+        episode succeeds when any step's info['success'] is true, or, for envs
+        that report no 'success', when it ends by termination.
+    """
+    num_envs = len(envs)
+    obs = np.stack([env.reset(seed=s)[0] for env, s in zip(envs, seeds)]).astype(np.float32)
+    returns = np.zeros(num_envs)
+    lengths = np.zeros(num_envs, dtype=np.int64)
+    successes = np.zeros(num_envs, dtype=bool)
+    running = np.ones(num_envs, dtype=bool)
+    while running.any():
+        actions = _check_actions(policy_fn(obs), num_envs, act_dim)
+        for i in np.flatnonzero(running):
+            next_obs, reward, terminated, truncated, info = envs[i].step(actions[i])
+            obs[i] = next_obs
+            returns[i] += reward
+            lengths[i] += 1
+            successes[i] |= bool(info.get("success", terminated))
+            running[i] = not (terminated or truncated)
+    return {"returns": returns, "lengths": lengths, "successes": successes}
+
+
+def evaluate(policy_fn: PolicyFn, env_name: str, num_episodes: int, seed: int,
+             max_steps: Optional[int] = None) -> Dict[str, float]:
+    """Evaluate a deterministic policy on `num_episodes` episodes of `env_name`.
+
+    Args:
+        policy_fn: (num_episodes, obs_dim) float32 -> (num_episodes, act_dim);
+            called once per step for all envs; actions are clipped to [-1, 1].
+        env_name: a registered name (see clue_jax.envs.registry.list_envs()).
+        num_episodes: number of envs run in parallel, one episode each.
+        seed: env i is reset with seed + i.
+        max_steps: episode length; default the spec's max_episode_steps.
+
+    Returns:
+        'return' (mean raw return), 'return_std', 'normalized_score' (D4RL x100,
+        mean), 'length' (mean steps), and 'success_rate' for success-based envs.
+    """
+    if num_episodes < 1:
+        raise ValueError(f"num_episodes: got {num_episodes}, expected at least 1.")
+    spec = get_spec(env_name)
+    seeds = [seed + i for i in range(num_episodes)]
+    envs = [make_env(env_name, s, max_episode_steps=max_steps) for s in seeds]
+    try:
+        out = run_episodes(policy_fn, envs, seeds, spec.act_dim)
+    finally:
+        for env in envs:
+            env.close()
+    result = {
+        "return": float(out["returns"].mean()),
+        "return_std": float(out["returns"].std()),
+        "normalized_score": float(np.mean(normalized_score(env_name, out["returns"]))),
+        "length": float(out["lengths"].mean()),
+    }
+    if spec.success_based:
+        result["success_rate"] = float(out["successes"].mean())
+    return result

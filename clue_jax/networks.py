@@ -1,0 +1,169 @@
+"""Flax modules only: MLP, value, twin critic, Gaussian policy and CVAE parts.
+
+Networks hold no losses or optimizers. Initialisation follows the reference
+IQL (ikostrikov/implicit_q_learning): orthogonal kernels with scale sqrt(2),
+zero biases, ReLU, no LayerNorm.
+"""
+
+from typing import Callable, Optional, Sequence, Tuple
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+# The reference policy's clip range for log-std (learner.py passes log_std_min=-5).
+LOG_STD_MIN = -5.0
+LOG_STD_MAX = 2.0
+
+
+def default_init(scale: float = float(np.sqrt(2.0))):
+    """Orthogonal kernel initialiser used by every Dense layer of the reference."""
+    return nn.initializers.orthogonal(scale)
+
+
+class MLP(nn.Module):
+    """Dense stack with ReLU; optional dropout after each hidden activation.
+
+    Attributes:
+        hidden_dims: output sizes of the layers, the last one included.
+        activate_final: apply the activation (and dropout) after the last layer.
+        dropout_rate: dropout after activations when set and `training` is True.
+    """
+
+    hidden_dims: Sequence[int]
+    activations: Callable[[jax.Array], jax.Array] = nn.relu
+    activate_final: bool = False
+    dropout_rate: Optional[float] = None
+
+    @nn.compact
+    def __call__(self, x: jax.Array, training: bool = False) -> jax.Array:
+        for i, size in enumerate(self.hidden_dims):
+            x = nn.Dense(size, kernel_init=default_init())(x)
+            if i + 1 < len(self.hidden_dims) or self.activate_final:
+                x = self.activations(x)
+                if self.dropout_rate is not None and self.dropout_rate > 0:
+                    x = nn.Dropout(rate=self.dropout_rate)(x, deterministic=not training)
+        return x
+
+
+class ValueCritic(nn.Module):
+    """V(s): (B, obs_dim) -> (B,)."""
+
+    hidden_dims: Sequence[int]
+
+    @nn.compact
+    def __call__(self, observations: jax.Array) -> jax.Array:
+        return MLP((*self.hidden_dims, 1))(observations).squeeze(-1)
+
+
+class Critic(nn.Module):
+    """Q(s, a): (B, obs_dim), (B, act_dim) -> (B,)."""
+
+    hidden_dims: Sequence[int]
+
+    @nn.compact
+    def __call__(self, observations: jax.Array, actions: jax.Array) -> jax.Array:
+        inputs = jnp.concatenate([observations, actions], -1)
+        return MLP((*self.hidden_dims, 1))(inputs).squeeze(-1)
+
+
+class DoubleCritic(nn.Module):
+    """Two independent Q networks: returns (q1, q2), each (B,)."""
+
+    hidden_dims: Sequence[int]
+
+    @nn.compact
+    def __call__(self, observations: jax.Array, actions: jax.Array) -> Tuple[jax.Array, jax.Array]:
+        q1 = Critic(self.hidden_dims, name="critic1")(observations, actions)
+        q2 = Critic(self.hidden_dims, name="critic2")(observations, actions)
+        return q1, q2
+
+
+class GaussianPolicy(nn.Module):
+    """Diagonal Gaussian policy with a state-independent log-std (IQL's actor).
+
+    The mean is passed through tanh but the distribution is NOT squashed
+    (reference: tanh_squash_distribution=False, state_dependent_std=False).
+
+    Returns:
+        means (B, act_dim) in [-1, 1] and log_stds (act_dim,) clipped to
+        [LOG_STD_MIN, LOG_STD_MAX].
+    """
+
+    hidden_dims: Sequence[int]
+    action_dim: int
+    dropout_rate: Optional[float] = None
+
+    @nn.compact
+    def __call__(self, observations: jax.Array, training: bool = False) -> Tuple[jax.Array, jax.Array]:
+        x = MLP(self.hidden_dims, activate_final=True, dropout_rate=self.dropout_rate)(
+            observations, training=training)
+        means = nn.Dense(self.action_dim, kernel_init=default_init())(x)
+        log_stds = self.param("log_stds", nn.initializers.zeros, (self.action_dim,))
+        log_stds = jnp.clip(log_stds, LOG_STD_MIN, LOG_STD_MAX)
+        return jnp.tanh(means), log_stds
+
+
+def gaussian_log_prob(means: jax.Array, log_stds: jax.Array, x: jax.Array) -> jax.Array:
+    """Log density of a diagonal Gaussian, summed over the last axis: (B, D) -> (B,)."""
+    z = (x - means) * jnp.exp(-log_stds)
+    return jnp.sum(-0.5 * z**2 - log_stds - 0.5 * jnp.log(2.0 * jnp.pi), axis=-1)
+
+
+class CVAEEncoder(nn.Module):
+    """q(z | s, a): concat(s, a) -> hidden -> (mean, log_std), each (B, latent_dim).
+
+    log_std is clamped to [-4, 15] as in SPOT's CVAE.
+    """
+
+    hidden_dims: Sequence[int]
+    latent_dim: int
+
+    @nn.compact
+    def __call__(self, observations: jax.Array, actions: jax.Array) -> Tuple[jax.Array, jax.Array]:
+        x = MLP(self.hidden_dims, activate_final=True)(jnp.concatenate([observations, actions], -1))
+        mean = nn.Dense(self.latent_dim, name="mean")(x)
+        log_std = jnp.clip(nn.Dense(self.latent_dim, name="log_std")(x), -4.0, 15.0)
+        return mean, log_std
+
+
+class CVAEDecoder(nn.Module):
+    """p(a | z, s): concat(s, z) -> hidden -> tanh(.) * max_action, (B, act_dim)."""
+
+    hidden_dims: Sequence[int]
+    action_dim: int
+    max_action: float = 1.0
+
+    @nn.compact
+    def __call__(self, observations: jax.Array, z: jax.Array) -> jax.Array:
+        x = MLP(self.hidden_dims, activate_final=True)(jnp.concatenate([observations, z], -1))
+        return self.max_action * jnp.tanh(nn.Dense(self.action_dim, name="out")(x))
+
+
+class CVAE(nn.Module):
+    """Conditional VAE over actions given states (paper Eq. 4-5).
+
+    `__call__` encodes, samples z with the reparameterisation trick and decodes.
+    Returns (reconstruction (B, act_dim), mean (B, L), log_std (B, L)).
+    """
+
+    hidden_dims: Sequence[int]
+    action_dim: int
+    latent_dim: int
+    max_action: float = 1.0
+
+    def setup(self):
+        self.encoder = CVAEEncoder(self.hidden_dims, self.latent_dim)
+        self.decoder = CVAEDecoder(self.hidden_dims, self.action_dim, self.max_action)
+
+    def __call__(self, observations, actions, key):
+        mean, log_std = self.encoder(observations, actions)
+        z = mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape)
+        return self.decoder(observations, z), mean, log_std
+
+    def encode(self, observations, actions):
+        return self.encoder(observations, actions)
+
+    def decode(self, observations, z):
+        return self.decoder(observations, z)

@@ -1,0 +1,21 @@
+"""clue-jax: Calibrated Latent Guidance (CLUE) for offline RL on a JAX port of IQL."""
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+requirements = [line.strip() for line in Path(__file__).with_name("requirements.txt").read_text().splitlines()
+                if line.strip() and not line.startswith("#")]
+
+setup(
+    name="clue-jax",
+    version="0.1.0",
+    description="CLUE (Calibrated Latent Guidance for Offline RL) and IQL in JAX/Flax",
+    long_description=Path(__file__).with_name("README.md").read_text() if Path("README.md").exists() else "",
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["clue_jax", "clue_jax.*", "configs"]),
+    python_requires=">=3.10,<3.13",
+    install_requires=requirements,
+    extras_require={"test": ["pytest>=8"], "d4rl": ["d4rl"]},
+    include_package_data=True,
+)

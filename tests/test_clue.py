@@ -1,0 +1,351 @@
+"""CLUE labeller: losses by hand, calibration switch, labelling, files, expert selection."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from clue_jax.data import experts
+from clue_jax.data.dataset import DatasetError, make_dataset, to_device
+from clue_jax.rewards import clue, labelling, plots, storage
+from clue_jax.types import Batch
+from configs.clue_config import get_config
+
+LN2 = float(np.log(2.0))
+
+
+def tiny_config(**overrides):
+    config = get_config("antmaze")
+    config.hidden_dims = (32, 32)
+    config.batch_size = 64
+    config.learning_rate = 1e-3
+    config.update(overrides)
+    return config
+
+
+def flat_dataset(obs, act, rewards=None, terminals=None, next_obs=None):
+    n = len(obs)
+    return make_dataset(obs, act, np.zeros(n) if rewards is None else rewards,
+                        np.zeros(n) if terminals is None else terminals,
+                        obs + 0.01 if next_obs is None else next_obs)
+
+
+def synthetic_task(n=2000, n_expert=200, seed=0):
+    """2-D states; expert actions are +0.8 everywhere, the rest uniform in [-1, 1]^2."""
+    rng = np.random.default_rng(seed)
+    data = flat_dataset(rng.uniform(-1, 1, (n, 2)), rng.uniform(-1, 1, (n, 2)))
+    expert = flat_dataset(rng.uniform(-1, 1, (n_expert, 2)), np.full((n_expert, 2), 0.8))
+    return data, expert
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """A calibrated CVAE trained briefly on the synthetic task (shared by several tests)."""
+    data, expert = synthetic_task()
+    state = clue.create_clue_state(tiny_config(), data, seed=0)
+    state, info = clue.train_cvae(state, to_device(data), to_device(expert), 1000)
+    return state, data, expert, info
+
+
+# ----------------------------------------------------------------------------- losses
+
+
+def test_kl_loss_by_hand():
+    mean = jnp.array([[1.0, 2.0], [0.0, 0.0]])
+    log_std = jnp.array([[0.0, LN2], [0.0, 0.0]])
+    # row 0: dim0 -0.5(1 + 0 - 1 - 1) = 0.5; dim1 -0.5(1 + 2 ln2 - 4 - 4) = 3.5 - ln2
+    # row 1: N(0, 1) -> 0. Mean over the 4 elements:
+    loss, info = clue.kl_loss(mean, log_std)
+    np.testing.assert_allclose(loss, (0.5 + 3.5 - LN2) / 4, rtol=1e-6)
+    assert info["kl_loss"] == loss
+
+
+def test_calibration_loss_by_hand():
+    mean = jnp.array([[1.0, 2.0], [0.0, 0.0]])
+    log_std = jnp.array([[0.0, LN2], [0.0, 0.0]])
+    # row 0: 1 + 4 + 1 + 4 = 10; row 1: 0 + 0 + 1 + 1 = 2; mean over the batch = 6
+    loss, _ = clue.calibration_loss(mean, log_std)
+    np.testing.assert_allclose(loss, 6.0, rtol=1e-6)
+
+
+def test_reconstruction_loss_by_hand():
+    loss, _ = clue.reconstruction_loss(jnp.array([[0.0, 1.0], [1.0, 1.0]]),
+                                       jnp.array([[1.0, 1.0], [1.0, -1.0]]))
+    np.testing.assert_allclose(loss, (1 + 0 + 0 + 4) / 4, rtol=1e-6)
+
+
+def test_state_normalization_by_hand():
+    mean, std = clue.state_normalization(np.array([[0.0, 1.0], [2.0, 1.0]]), True)
+    np.testing.assert_allclose(mean, [1.0, 1.0])
+    np.testing.assert_allclose(std, [1.001, 0.001], rtol=1e-6)
+    mean, std = clue.state_normalization(np.array([[0.0, 1.0], [2.0, 1.0]]), False)
+    np.testing.assert_array_equal(mean, [0.0, 0.0])
+    np.testing.assert_array_equal(std, [1.0, 1.0])
+
+
+def test_no_calibration_removes_the_term():
+    data, expert = synthetic_task(n=100, n_expert=20)
+    on = clue.create_clue_state(tiny_config(), data, seed=3)
+    off = clue.create_clue_state(tiny_config(calibrate=False), data, seed=3)
+    assert on.calib_weight == 0.8 and off.calib_weight == 0.0
+    vae_batch, expert_batch = to_device(data), to_device(expert)
+    key = jax.random.PRNGKey(7)
+
+    def loss(state, params):
+        return clue.clue_loss(state.model.replace(params=params), vae_batch, expert_batch, key,
+                              beta=state.beta, calib_weight=state.calib_weight)
+
+    params = on.train_state.params
+    loss_off, i_off = loss(off, params)
+    loss_on, i_on = loss(on, params)
+    np.testing.assert_array_equal(loss_off, i_off["recon_loss"] + 0.5 * i_off["kl_loss"])
+    np.testing.assert_allclose(loss_on, i_on["recon_loss"] + 0.5 * i_on["kl_loss"]
+                               + 0.8 * i_on["calibration_loss"], rtol=1e-6)
+    assert float(i_off["calibration_loss"]) > 0  # still reported
+    g_on = jax.grad(lambda p: loss(on, p)[0])(params)
+    g_off = jax.grad(lambda p: loss(off, p)[0])(params)
+    # calibration acts on the encoder only: decoder gradients agree, encoder's differ
+    for a, b in zip(jax.tree_util.tree_leaves(g_on["decoder"]),
+                    jax.tree_util.tree_leaves(g_off["decoder"])):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    enc_diff = max(float(jnp.abs(a - b).max()) for a, b in zip(
+        jax.tree_util.tree_leaves(g_on["encoder"]), jax.tree_util.tree_leaves(g_off["encoder"])))
+    assert enc_diff > 1e-3
+
+
+def test_vae_data_modes_choose_the_rows_of_the_vae_loss():
+    data, expert = synthetic_task(n=30, n_expert=10)
+    state = clue.create_clue_state(tiny_config(), data, seed=0)
+    vae_batch, expert_batch = to_device(data), to_device(expert)
+    mean, log_std = state.model.encode(jnp.concatenate([data.observations, expert.observations]),
+                                       jnp.concatenate([data.actions, expert.actions]))
+    for mode, rows in (("union", 30), ("concat", 40)):
+        _, info = clue.clue_loss(state.model, vae_batch, expert_batch, jax.random.PRNGKey(0),
+                                 beta=0.5, calib_weight=0.8, vae_data=mode)
+        np.testing.assert_allclose(info["kl_loss"], clue.kl_loss(mean[:rows], log_std[:rows])[0],
+                                   rtol=1e-5)
+        np.testing.assert_allclose(info["calibration_loss"],
+                                   clue.calibration_loss(mean[30:], log_std[30:])[0], rtol=1e-5)
+    with pytest.raises(ValueError, match="vae_data='both'"):
+        clue.create_clue_state(tiny_config(vae_data="both"), data, seed=0)
+
+
+def test_train_cvae_deterministic_per_seed_and_compiled_once():
+    data, expert = synthetic_task(n=100, n_expert=20)
+    d_data, d_expert = to_device(data), to_device(expert)
+    a, _ = clue.train_cvae(clue.create_clue_state(tiny_config(), data, 5), d_data, d_expert, 5)
+    b, _ = clue.train_cvae(clue.create_clue_state(tiny_config(), data, 5), d_data, d_expert, 5)
+    for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)):
+        np.testing.assert_array_equal(x, y)
+    compiled = clue.train_cvae._cache_size()
+    a, _ = clue.train_cvae(a, d_data, d_expert, 5)  # a trained state reuses the compilation
+    assert clue.train_cvae._cache_size() == compiled and int(a.step) == 10
+
+
+def test_sample_union_draws_both_sets_in_proportion():
+    def marked(n, offset):
+        x = jnp.arange(n, dtype=jnp.float32)[:, None] + offset
+        return Batch(x, x, x[:, 0], x[:, 0], x)
+
+    batch = clue.sample_union(marked(3, 0.0), marked(2, 100.0), jax.random.PRNGKey(0), 20000)
+    obs = np.asarray(batch.observations[:, 0])
+    np.testing.assert_array_equal(obs, np.asarray(batch.actions[:, 0]))  # rows stay whole
+    assert set(np.unique(obs)) == {0.0, 1.0, 2.0, 100.0, 101.0}
+    np.testing.assert_allclose((obs >= 100).mean(), 2 / 5, atol=0.02)
+
+
+# ----------------------------------------------------------------------------- labelling
+
+
+def test_calibrated_expert_transitions_get_higher_rewards(trained):
+    state, data, expert, info = trained
+    model = state.model
+    z_e = labelling.expert_embedding(model, expert.observations, expert.actions)
+    r_data = labelling.label_rewards(model, data.observations, data.actions, z_e, 3.0)
+    r_expert = labelling.label_rewards(model, expert.observations, expert.actions, z_e, 3.0)
+    assert r_expert.mean() > 0.9
+    assert r_expert.mean() - r_data.mean() > 0.4
+    # among the unlabelled rows, those whose actions are near the expert's score higher
+    near = np.linalg.norm(data.actions - 0.8, axis=1) < 0.3
+    far = np.linalg.norm(data.actions - 0.8, axis=1) > 1.5
+    assert r_data[near].mean() > r_data[far].mean() + 0.4
+    assert float(info["expert_latent_norm"]) < 0.5 * float(info["data_latent_norm"])
+
+
+def test_rewards_in_unit_interval_and_decrease_with_latent_distance(trained):
+    state, data, _, _ = trained
+    model = state.model
+    means, _ = labelling.encode_dataset(model, data.observations, data.actions)
+    z_e = means[0]  # the first row sits exactly at z_e
+    rewards = labelling.label_rewards(model, data.observations, data.actions, z_e, 2.0)
+    assert rewards.dtype == np.float32 and rewards.shape == (data.size,)
+    assert np.all(rewards > 0) and np.all(rewards <= 1)
+    np.testing.assert_allclose(rewards[0], 1.0, rtol=1e-6)
+    dist = np.sum((means - z_e) ** 2, axis=1)
+    np.testing.assert_allclose(rewards, np.exp(-2.0 * dist), rtol=1e-4, atol=1e-7)
+    assert np.all(np.diff(rewards[np.argsort(dist)]) <= 1e-6)
+
+
+def test_chunked_labelling_equals_unchunked_and_compiles_once(trained):
+    state, data, expert, _ = trained
+    model = state.model
+    z_e = labelling.expert_embedding(model, expert.observations, expert.actions)
+    obs, act = data.observations[:1000], data.actions[:1000]
+    whole = labelling.label_rewards(model, obs, act, z_e, 5.0, chunk_size=4096)
+    chunked = labelling.label_rewards(model, obs, act, z_e, 5.0, chunk_size=128)
+    np.testing.assert_allclose(chunked, whole, rtol=1e-5, atol=1e-7)
+    key = jax.random.PRNGKey(1)
+    s_whole = labelling.label_rewards(model, obs, act, z_e, 5.0, False, key, chunk_size=4096)
+    s_chunk = labelling.label_rewards(model, obs, act, z_e, 5.0, False, key, chunk_size=128)
+    np.testing.assert_allclose(s_chunk, s_whole, rtol=1e-5, atol=1e-7)
+    assert not np.allclose(s_whole, whole)  # sampling z does change the rewards
+    # another N and another c reuse the compiled chunk function
+    compiled = labelling._reward_chunk._cache_size()
+    labelling.label_rewards(model, obs[:700], act[:700], z_e, 1.0, chunk_size=128)
+    assert labelling._reward_chunk._cache_size() == compiled
+
+
+def test_label_rewards_rejects_wrong_shapes(trained):
+    state, data, _, _ = trained
+    with pytest.raises(ValueError, match=r"expects \(N, 2\) and \(N, 2\)"):
+        labelling.label_rewards(state.model, data.observations[:, :1], data.actions,
+                                np.zeros(4), 1.0)
+    with pytest.raises(ValueError, match="z_e has shape"):
+        labelling.label_rewards(state.model, data.observations, data.actions, np.zeros(3), 1.0)
+
+
+def test_postprocess_rewards_by_hand():
+    obs = np.arange(5, dtype=np.float32)[:, None]
+    ds = make_dataset(obs, np.zeros((5, 1)), np.zeros(5), [0, 0, 1, 0, 0], obs + 1)
+    raw = np.array([1.0, 0.5, 0.5, 0.25, 0.25], np.float32)  # returns 2.0 and 0.5
+    np.testing.assert_allclose(labelling.postprocess_rewards(raw, ds, "return_range", 0.0),
+                               raw * 1000 / 1.5, rtol=1e-6)
+    np.testing.assert_allclose(labelling.postprocess_rewards(raw, ds, "none", -1.0), raw - 1)
+    with pytest.raises(ValueError, match="reward_scaling"):
+        labelling.postprocess_rewards(raw, ds, "max", 0.0)
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def test_reward_file_round_trip_and_mismatch_errors(tmp_path):
+    data, other = synthetic_task(n=50, n_expert=50)
+    rewards = np.linspace(0, 1, 50).astype(np.float32)
+    path = tmp_path / "rewards.npz"
+    storage.save_rewards(path, rewards, data, metadata={"temperature": 10.0})
+    np.testing.assert_array_equal(storage.load_rewards(path, data), rewards)
+    assert [p.name for p in tmp_path.iterdir()] == ["rewards.npz"]  # no temp file left
+    with pytest.raises(storage.RewardFileError, match=r"rewards.npz holds 50 rewards.*has 49"):
+        storage.load_rewards(path, data.select(np.arange(49)))
+    with pytest.raises(storage.RewardFileError, match=r"rewards.npz was made for a different"):
+        storage.load_rewards(path, other)  # same N, other observations/actions
+    with pytest.raises(FileNotFoundError, match="missing.npz"):
+        storage.load_rewards(tmp_path / "missing.npz", data)
+
+
+def test_cvae_checkpoint_round_trip(tmp_path, trained):
+    state, data, _, _ = trained
+    path = tmp_path / "cvae.msgpack"
+    storage.save_cvae(path, state)
+    fresh = clue.create_clue_state(tiny_config(), data, seed=123)
+    restored = storage.restore_cvae(path, fresh)
+    assert int(restored.step) == 1000
+    for a, b in zip(jax.tree_util.tree_leaves(restored), jax.tree_util.tree_leaves(state)):
+        np.testing.assert_array_equal(a, b)
+    wrong = clue.create_clue_state(tiny_config(hidden_dims=(16, 16)), data, seed=0)
+    with pytest.raises(ValueError, match=r"cvae.msgpack.*shape"):
+        storage.restore_cvae(path, wrong)
+
+
+# ----------------------------------------------------------------------------- experts
+
+
+def episodes_dataset(success_steps, length=10):
+    """Episodes of `length` steps, continuous inside, jumps between; terminal = reward = 1
+    at the given steps of each episode (the episode goes on, as in AntMaze)."""
+    obs, rewards = [], []
+    for e, steps in enumerate(success_steps):
+        obs.append(100.0 * e + np.arange(length))
+        r = np.zeros(length)
+        r[list(steps)] = 1.0
+        rewards.append(r)
+    obs = np.concatenate(obs)[:, None]
+    rewards = np.concatenate(rewards)
+    return make_dataset(obs, np.zeros((len(obs), 1)), rewards, rewards, obs + 1)
+
+
+def test_successful_trajectories_split_at_discontinuities_not_terminals():
+    ds = episodes_dataset([(3, 4), (), (7,), (0,)])
+    assert ds.dones_float[3] == 1  # the reference boundaries would split at the terminal
+    segments = experts.successful_trajectories(ds)
+    np.testing.assert_array_equal(segments, [[0, 4], [20, 28], [30, 31]])
+
+
+def test_select_experts_at_most_k_and_messages():
+    ds = episodes_dataset([(3, 4), (), (7,), (0,)])
+    two = experts.select_experts(ds, k=2, seed=0)
+    assert len(two.segments) == 2 and "selected 2 of 3" in two.message
+    assert set(map(tuple, two.segments)) <= {(0, 4), (20, 28), (30, 31)}
+    assert two.dataset.size == int(np.sum(two.segments[:, 1] - two.segments[:, 0]))
+    np.testing.assert_array_equal(experts.select_experts(ds, 2, seed=0).segments, two.segments)
+    every = experts.select_experts(ds, k=5, seed=0)
+    assert len(every.segments) == 3 and "only 3" in every.message
+    np.testing.assert_array_equal(every.dataset.rewards.nonzero()[0], [3, 11, 12])
+    np.testing.assert_array_equal(every.dataset.dones_float.nonzero()[0], [3, 11, 12])
+    with pytest.raises(DatasetError, match=r"searched 2 episodes.*reward > 0"):
+        experts.select_experts(episodes_dataset([(), ()]), k=1, seed=0)
+
+
+def test_expert_from_demonstrations():
+    demos = episodes_dataset([(), (), ()], length=5)
+    chosen = experts.expert_from_demonstrations(demos, 2)
+    np.testing.assert_array_equal(chosen.segments, [[0, 5], [5, 10]])
+    assert "only" not in chosen.message and chosen.dataset.size == 10
+    assert "using all 3" in experts.expert_from_demonstrations(demos, 5).message
+    unlabelled = flat_dataset(np.zeros((4, 2)), np.zeros((4, 1)))
+    with pytest.raises(DatasetError, match=r"\(15, 1\).*\(4, 2\)"):
+        experts.expert_from_demonstrations(demos, 1, unlabelled)
+
+
+def test_kmeans_deterministic_and_too_few_rows():
+    rng = np.random.default_rng(0)
+    centres = np.array([[0.0, 0.0], [5.0, 5.0], [-5.0, 5.0]])
+    obs = np.repeat(centres, 20, axis=0) + 0.1 * rng.normal(size=(60, 2))
+    ds = flat_dataset(obs, np.zeros((60, 1)), next_obs=obs)
+    a = experts.kmeans_clusters(ds, n_clusters=3, random_state=1)
+    np.testing.assert_array_equal(a, experts.kmeans_clusters(ds, n_clusters=3, random_state=1))
+    assert len(np.unique(a)) == 3 and all(len(np.unique(a[i:i + 20])) == 1 for i in (0, 20, 40))
+    assert experts.cluster_experts(ds, a, a[0]).size == 20
+    with pytest.raises(DatasetError, match="60 transitions cannot form 100 clusters"):
+        experts.kmeans_clusters(ds)
+
+
+# ----------------------------------------------------------------------------- config, plots
+
+
+def test_config_table8_values():
+    ant, loco = get_config("antmaze"), get_config("mujoco")
+    assert (ant.hidden_dims, ant.batch_size, ant.num_steps, ant.learning_rate,
+            ant.calib_weight) == ((512, 512), 256, 100_000, 1e-3, 0.8)
+    assert (loco.hidden_dims, loco.batch_size, loco.num_steps, loco.learning_rate,
+            loco.calib_weight) == ((128, 128), 128, 10_000, 1e-4, 0.1)
+    assert not ant.normalize_states and loco.normalize_states
+    assert (ant.reward_scaling, ant.reward_shift) == ("none", -1.0)
+    assert loco.reward_scaling == "return_range"
+    with pytest.raises(ValueError, match="unknown domain 'kitchen'"):
+        get_config("kitchen")
+
+
+def test_plots_write_files_and_spearman(tmp_path):
+    rng = np.random.default_rng(0)
+    gt = rng.normal(size=300)
+    assert plots.plot_reward_correlation(tmp_path / "corr.png", np.exp(gt), gt) == pytest.approx(1)
+    assert plots.spearman(-gt, gt) == pytest.approx(-1)
+    panel = (rng.normal(size=(20, 4)), rng.normal(size=(200, 4)))
+    out = plots.plot_latent_embeddings(tmp_path / "latent.png",
+                                       {"CVAE": panel, "CLUE": panel})
+    assert (tmp_path / "corr.png").stat().st_size > 1000 and out.stat().st_size > 1000
+    e2, o2 = plots.project_2d(*panel)
+    # PCA keeps the variance ordering: the first component carries the most
+    both = np.concatenate([e2, o2])
+    assert both.var(0)[0] >= both.var(0)[1]

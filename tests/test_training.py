@@ -1,0 +1,123 @@
+"""The shared loop: checkpoint round trip, resume equality, run folder, logs."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from clue_jax import checkpoints, training
+from clue_jax.agents import iql
+from clue_jax.data.dataset import make_dataset
+
+OBS, ACT = 4, 2
+
+
+def tiny_dataset(n=200, seed=0):
+    rng = np.random.default_rng(seed)
+    obs = rng.normal(size=(n + 1, OBS)).astype(np.float32)
+    terminals = np.zeros(n)
+    terminals[::50] = 1
+    return make_dataset(obs[:-1], rng.uniform(-1, 1, (n, ACT)), rng.normal(size=n), terminals,
+                        obs[1:])
+
+
+def tiny_agent(seed=0, max_steps=20):
+    return iql.create(seed, jnp.zeros((1, OBS)), jnp.zeros((1, ACT)), hidden_dims=(8, 8),
+                      max_steps=max_steps, dropout_rate=0.1)
+
+
+PROBE = np.linspace(-1, 1, 3 * OBS, dtype=np.float32).reshape(3, OBS)
+
+
+def policy_factory(agent):
+    return lambda obs: np.asarray(iql.eval_actions(agent.actor, jnp.asarray(obs)))
+
+
+def probe_eval(policy_fn):
+    """A deterministic stand-in for env evaluation: a number that depends on the policy."""
+    return {"return": float(policy_fn(PROBE).sum()), "normalized_score": float(policy_fn(PROBE).sum())}
+
+
+def loop(**kw):
+    args = dict(seed=3, max_steps=20, batch_size=16, log_interval=5, eval_interval=10,
+                progress=False)
+    args.update(kw)
+    return training.LoopConfig(**args)
+
+
+def test_checkpoint_round_trip(tmp_path):
+    agent = tiny_agent()
+    path = tmp_path / "ck.msgpack"
+    checkpoints.save(path, {"agent": agent, "step": 7, "key": jax.random.PRNGKey(4)})
+    back = checkpoints.restore(path, {"agent": tiny_agent(seed=1), "step": 0,
+                                      "key": jax.random.PRNGKey(0)})
+    assert int(back["step"]) == 7
+    np.testing.assert_array_equal(back["key"], jax.random.PRNGKey(4))
+    for a, b in zip(jax.tree.leaves(agent), jax.tree.leaves(back["agent"])):
+        np.testing.assert_array_equal(a, b)
+    assert not list(tmp_path.glob("*.tmp"))  # atomic write leaves no temp file
+
+
+def test_corrupt_checkpoint_error(tmp_path):
+    path = tmp_path / "checkpoint.msgpack"
+    path.write_bytes(b"\x00garbage")
+    with pytest.raises(ValueError, match="cannot be read"):
+        checkpoints.load_raw(path)
+
+
+def test_resume_equals_uninterrupted(tmp_path):
+    data = tiny_dataset()
+    full_dir = training.prepare_run_dir(tmp_path / "full", {"a": 1}, resume=False)
+    full, full_hist = training.train_offline(tiny_agent(), data, iql.jit_update_n, policy_factory,
+                                             probe_eval, loop(), full_dir)
+
+    calls = {"n": 0}
+
+    def killed_eval(policy_fn):
+        calls["n"] += 1
+        if calls["n"] == 2:  # the process dies during the second evaluation (step 20)
+            raise KeyboardInterrupt
+        return probe_eval(policy_fn)
+
+    run_dir = training.prepare_run_dir(tmp_path / "killed", {"a": 1}, resume=False)
+    with pytest.raises(KeyboardInterrupt):
+        training.train_offline(tiny_agent(), data, iql.jit_update_n, policy_factory, killed_eval,
+                               loop(), run_dir)
+    assert checkpoints.find(run_dir) is not None
+    resumed, hist = training.train_offline(tiny_agent(seed=99), data, iql.jit_update_n,
+                                           policy_factory, probe_eval, loop(resume=True), run_dir)
+    assert hist == full_hist
+    for a, b in zip(jax.tree.leaves(full), jax.tree.leaves(resumed)):
+        np.testing.assert_array_equal(a, b)
+    rows = np.loadtxt(run_dir / "3.txt")
+    assert rows.shape == (2, 2) and list(rows[:, 0]) == [10, 20]
+    assert list((run_dir / "tb").glob("events.out.tfevents*"))
+
+
+def test_same_seed_same_history(tmp_path):
+    data = tiny_dataset()
+    hists = []
+    for name in ("a", "b"):
+        d = training.prepare_run_dir(tmp_path / name, {}, resume=False)
+        _, h = training.train_offline(tiny_agent(), data, iql.jit_update_n, policy_factory,
+                                      probe_eval, loop(), d)
+        hists.append(h)
+    assert hists[0] == hists[1]
+
+
+def test_prepare_run_dir_moves_old_run_aside(tmp_path):
+    run = training.prepare_run_dir(tmp_path / "r", {"x": 1}, resume=False)
+    (run / "keep.txt").write_text("old")
+    training.prepare_run_dir(tmp_path / "r", {"x": 2}, resume=False)
+    moved = list(tmp_path.glob("r.prev-*"))
+    assert len(moved) == 1 and (moved[0] / "keep.txt").read_text() == "old"
+    assert json.loads((tmp_path / "r" / "config.json").read_text()) == {"x": 2}
+
+
+def test_unwritable_save_dir(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(PermissionError, match="save_dir"):
+        training.prepare_run_dir(blocker / "run", {}, resume=False)
