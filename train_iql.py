@@ -19,7 +19,8 @@ flags.DEFINE_integer("eval_episodes", 10, "Number of episodes per evaluation.")
 flags.DEFINE_integer("log_interval", 1000, "Logging interval (updates).")
 flags.DEFINE_integer("eval_interval", 5000, "Evaluation and checkpoint interval (updates).")
 flags.DEFINE_integer("batch_size", 256, "Mini batch size.")
-flags.DEFINE_integer("max_steps", int(1e6), "Number of training updates.")
+flags.DEFINE_integer("max_steps", None, "Number of training updates; default: 1e6 (the "
+                     "reference), or the generated dataset's budget (see README).")
 flags.DEFINE_boolean("tqdm", True, "Show a progress bar.")
 flags.DEFINE_boolean("resume", False, "Continue the run in the run folder from its checkpoint.")
 flags.DEFINE_string("dataset_path", None, "Read the dataset from this HDF5 file.")
@@ -38,25 +39,20 @@ def main(_):
                                        download=FLAGS.download, fraction=FLAGS.dataset_fraction,
                                        seed=FLAGS.seed)
     if FLAGS.reward_file:
-        from clue_jax.rewards import clue
-        dataset = dataset.with_rewards(clue.load_rewards(FLAGS.reward_file, dataset))
+        from clue_jax.rewards import storage
+        dataset = dataset.with_rewards(storage.load_rewards(FLAGS.reward_file, dataset))
     else:
         dataset = pipeline.preprocess_rewards(dataset, spec)
     run_dir = pipeline.run_dir_for(FLAGS.save_dir, "iql", FLAGS.env_name, FLAGS.seed)
     training.prepare_run_dir(run_dir, {"algo": "iql", "iql": pipeline.config_to_dict(config),
-                                       "flags": _own_flags(), "dataset_size": dataset.size},
+                                       "flags": pipeline.flag_dict(FLAGS), "dataset_size": dataset.size},
                              FLAGS.resume)
-    results = pipeline.run_iql(dataset, FLAGS.env_name, config.to_dict(),
-                               pipeline.loop_from_flags(FLAGS), run_dir, FLAGS.eval_episodes)
+    loop = pipeline.loop_from_flags(FLAGS, pipeline.default_max_steps(FLAGS.env_name,
+                                                                      FLAGS.max_steps))
+    results, _ = pipeline.run_iql(dataset, FLAGS.env_name, config.to_dict(), loop, run_dir,
+                               FLAGS.eval_episodes)
     print(f"[train_iql] {FLAGS.env_name} seed {FLAGS.seed}: normalized score "
           f"{results['final_normalized_score']} after {results['steps']} updates -> {run_dir}")
-
-
-def _own_flags():
-    names = ["env_name", "save_dir", "seed", "eval_episodes", "log_interval", "eval_interval",
-             "batch_size", "max_steps", "tqdm", "resume", "dataset_path", "download",
-             "dataset_fraction", "reward_file"]
-    return {n: FLAGS[n].value for n in names}
 
 
 if __name__ == "__main__":

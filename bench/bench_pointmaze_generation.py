@@ -1,6 +1,6 @@
 """Time the generation of the gen-pointmaze datasets and print what they hold.
 
-    taskset -c 0 python bench/bench_pointmaze_generation.py --size 1000000
+    PYTHONPATH=. taskset -c 0 python bench/bench_pointmaze_generation.py --size 1000000
 
 For each dataset: seconds, transitions/s, seconds per 1M, goals reached per
 1000-step episode (goal redraws), share of episodes that touch the evaluation

@@ -6,7 +6,7 @@ Each over --episodes episodes of the registered evaluation env (fixed start and
 goal cells, the episode ends on success, so a return is 0 or 1). Also prints
 the controller's success rate and its steps to the goal.
 
-    python bench/measure_pointmaze_refs.py --episodes 100
+    PYTHONPATH=. python bench/measure_pointmaze_refs.py --episodes 1000
 """
 
 import argparse

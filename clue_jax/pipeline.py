@@ -32,6 +32,38 @@ def default_iql_config(env_name: str) -> ml_collections.ConfigDict:
     return importlib.import_module(IQL_CONFIGS[get_spec(env_name).iql_config]).get_config()
 
 
+# Default IQL update budget by env family when --max_steps is not given: the
+# reference's 1e6, except the project's generated point mazes, whose budget is
+# sized so that the README's main job finishes in minutes on 2 CPU cores.
+DEFAULT_MAX_STEPS = {"gen-pointmaze": 50_000}
+REFERENCE_MAX_STEPS = 1_000_000
+
+
+def default_max_steps(env_name: str, max_steps: Optional[int]) -> int:
+    """--max_steps if given, else the family's default budget."""
+    if max_steps is not None:
+        return int(max_steps)
+    return DEFAULT_MAX_STEPS.get(get_spec(env_name).family, REFERENCE_MAX_STEPS)
+
+
+def default_clue_config(env_name: str) -> ml_collections.ConfigDict:
+    """configs/clue_config.py for the env's domain."""
+    from clue_jax import clue_run
+    from configs import clue_config
+    return clue_config.get_config(clue_run.clue_domain(get_spec(env_name)))
+
+
+def clue_config_with_flags(config: ml_collections.ConfigDict, flags) -> ml_collections.ConfigDict:
+    """A copy of the CLUE config with the ablation flags applied (never mutates `config`)."""
+    config = config.copy_and_resolve_references()
+    config.calibrate = bool(flags.calibrate) and bool(config.calibrate)
+    if flags.temperature is not None:
+        config.temperature = float(flags.temperature)
+    if flags.cvae_steps is not None:
+        config.num_steps = int(flags.cvae_steps)
+    return config
+
+
 def load_task(env_name: str, *, dataset_path: Optional[str] = None, download: bool = False,
               fraction: float = 1.0, seed: int = 0) -> Tuple[Any, Dataset]:
     """(EnvSpec, Dataset with the file's own rewards) for `env_name`, dims checked."""
@@ -64,8 +96,8 @@ def iql_policy(agent: iql.IQLAgent):
 
 
 def run_iql(dataset: Dataset, env_name: str, config: Dict[str, Any], loop: training.LoopConfig,
-            run_dir, eval_episodes: int) -> Dict[str, Any]:
-    """Train IQL on `dataset` (rewards final) and write results.json; returns the results."""
+            run_dir, eval_episodes: int) -> Tuple[Dict[str, Any], iql.IQLAgent]:
+    """Train IQL on `dataset` (rewards final), write results.json; returns (results, agent)."""
     agent = iql.create_from_config(loop.seed, jnp.asarray(dataset.observations[:1]),
                                    jnp.asarray(dataset.actions[:1]), config,
                                    max_steps=loop.max_steps)
@@ -77,11 +109,11 @@ def run_iql(dataset: Dataset, env_name: str, config: Dict[str, Any], loop: train
                "final_normalized_score": history[-1][1] if history else None,
                "history": history, "wall_time_s": round(time.time() - start, 1)}
     training.write_results(run_dir, results)
-    return results
+    return results, agent
 
 
-def loop_from_flags(flags) -> training.LoopConfig:
-    return training.LoopConfig(seed=flags.seed, max_steps=int(flags.max_steps),
+def loop_from_flags(flags, max_steps: int) -> training.LoopConfig:
+    return training.LoopConfig(seed=flags.seed, max_steps=int(max_steps),
                                batch_size=flags.batch_size, log_interval=flags.log_interval,
                                eval_interval=flags.eval_interval, progress=flags.tqdm,
                                resume=flags.resume)
@@ -98,3 +130,15 @@ def config_to_dict(config) -> Dict[str, Any]:
     if dataclasses.is_dataclass(config):
         return dataclasses.asdict(config)
     return dict(config)
+
+
+SHARED_FLAGS = ("env_name", "save_dir", "seed", "eval_episodes", "log_interval", "eval_interval",
+                "batch_size", "max_steps", "tqdm", "resume", "dataset_path", "download",
+                "dataset_fraction", "reward_file", "setting", "num_expert", "expert_dataset",
+                "skills", "n_clusters", "compare_uncalibrated", "calibrate", "temperature",
+                "cvae_steps")
+
+
+def flag_dict(flags) -> Dict[str, Any]:
+    """The run's command-line flags (those the script defines) as a dict for config.json."""
+    return {name: flags[name].value for name in SHARED_FLAGS if name in flags}

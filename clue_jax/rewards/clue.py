@@ -158,6 +158,11 @@ class CLUEState(flax.struct.PyTreeNode):
                          max_action=self.max_action)
 
 
+@functools.partial(jax.jit, static_argnums=0)
+def _init_params(module: networks.CVAE, key, observations, actions, sample_key) -> Params:
+    return module.init(key, observations, actions, sample_key)["params"]
+
+
 def create_clue_state(config, dataset: Dataset, seed: int) -> CLUEState:
     """A fresh learner for `dataset`'s shapes from a `configs/clue_config.py` config.
 
@@ -173,8 +178,8 @@ def create_clue_state(config, dataset: Dataset, seed: int) -> CLUEState:
     hidden_dims = tuple(int(h) for h in config.hidden_dims)
     module = networks.CVAE(hidden_dims, act_dim, latent_dim, float(config.max_action))
     rng, init_key, sample_key = jax.random.split(jax.random.PRNGKey(seed), 3)
-    params = module.init(init_key, jnp.zeros((1, dataset.obs_dim)), jnp.zeros((1, act_dim)),
-                         sample_key)["params"]
+    params = _init_params(module, init_key, jnp.zeros((1, dataset.obs_dim)),
+                          jnp.zeros((1, act_dim)), sample_key)
     mean, std = state_normalization(dataset.observations, bool(config.normalize_states),
                                     float(config.normalize_eps))
     train_state = TrainState.create(apply_fn=module.apply, params=params,

@@ -1,0 +1,161 @@
+"""Run a grid of tasks x methods x K x seeds and write the paper-style table.
+
+    python reproduce.py --tasks=gen-pointmaze-umaze-diverse-v0,gen-pointmaze-large-diverse-v0 \
+        --methods=iql,clue,clue-nocalib --num_experts=1,5 --seeds=0,1,2 \
+        --out=./grid --workers=2 -- --max_steps=50000
+
+Each cell is one process of train_iql.py / train_clue.py (flags after `--` go
+to every run), so a grid is the same as a shell loop. Cells with a
+results.json are skipped; cells with a checkpoint are continued with --resume.
+Writes <out>/results.csv (one row per run) and <out>/results.md (mean +- std
+over seeds, one column per method and K, a total row).
+"""
+
+import argparse
+import csv
+import json
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+from typing import Dict, List, NamedTuple, Optional
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent
+METHODS = ("iql", "clue", "clue-nocalib")
+
+
+class Cell(NamedTuple):
+    task: str
+    method: str
+    k: Optional[int]  # None for IQL (true rewards, no experts)
+    seed: int
+
+    @property
+    def column(self) -> str:
+        return "IQL" if self.method == "iql" else f"{self.method.upper()} (K={self.k})"
+
+    def run_dir(self, out: Path) -> Path:
+        algo = "iql" if self.method == "iql" else f"clue-sparse-K{self.k}" + (
+            "-nocalib" if self.method == "clue-nocalib" else "")
+        return out / algo / self.task / f"seed_{self.seed}"
+
+    def command(self, out: Path, extra: List[str]) -> List[str]:
+        common = [f"--env_name={self.task}", f"--seed={self.seed}", f"--save_dir={out}", "--notqdm"]
+        if self.method == "iql":
+            return [sys.executable, str(ROOT / "train_iql.py"), *common, *extra]
+        flags = [f"--num_expert={self.k}"] + (["--nocalibrate"] if self.method == "clue-nocalib"
+                                               else [])
+        return [sys.executable, str(ROOT / "train_clue.py"), *common, *flags, *extra]
+
+
+def make_grid(tasks, methods, ks, seeds) -> List[Cell]:
+    cells = []
+    for task in tasks:
+        for method in methods:
+            for k in ([None] if method == "iql" else ks):
+                cells.extend(Cell(task, method, k, seed) for seed in seeds)
+    return cells
+
+
+def run_cell(cell: Cell, out: Path, extra: List[str]) -> str:
+    run_dir = cell.run_dir(out)
+    if (run_dir / "results.json").exists():
+        return f"skip (done) {cell}"
+    cmd = cell.command(out, extra) + (["--resume"] if (run_dir / "checkpoint.msgpack").exists()
+                                      or (run_dir / "cvae.msgpack").exists() else [])
+    log = out / "logs" / f"{cell.task}_{cell.method}_K{cell.k}_seed{cell.seed}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "a") as f:
+        f.write(" ".join(cmd) + "\n")
+        f.flush()
+        code = subprocess.call(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT)
+    return f"{'ok' if code == 0 else f'FAILED (exit {code}, see {log})'} {cell}"
+
+
+def collect(cells: List[Cell], out: Path) -> List[Dict]:
+    rows = []
+    for cell in cells:
+        path = cell.run_dir(out) / "results.json"
+        if path.exists():
+            res = json.loads(path.read_text())
+            rows.append({"task": cell.task, "method": cell.method, "k": cell.k or "",
+                         "seed": cell.seed, "score": res["final_normalized_score"],
+                         "steps": res["steps"], "wall_time_s": res.get("wall_time_s")})
+    return rows
+
+
+def table(rows: List[Dict], cells: List[Cell]) -> str:
+    """Markdown: tasks x columns of mean +- std over seeds, plus a total row of the means."""
+    columns = list(dict.fromkeys(c.column for c in cells))
+    tasks = list(dict.fromkeys(c.task for c in cells))
+    by = {}
+    for r in rows:
+        col = "IQL" if r["method"] == "iql" else f"{r['method'].upper()} (K={r['k']})"
+        by.setdefault((r["task"], col), []).append(r["score"])
+    lines = ["| Dataset | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    totals = {c: 0.0 for c in columns}
+    for task in tasks:
+        cells_txt = []
+        for col in columns:
+            s = np.asarray(by.get((task, col), []), float)
+            if s.size:
+                totals[col] += s.mean()
+                cells_txt.append(f"{s.mean():.1f} ± {s.std():.1f} (n={s.size})")
+            else:
+                cells_txt.append("–")
+        lines.append(f"| {task} | " + " | ".join(cells_txt) + " |")
+    lines.append("| total | " + " | ".join(f"{totals[c]:.1f}" for c in columns) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_outputs(rows: List[Dict], cells: List[Cell], out: Path, extra: List[str]) -> None:
+    with open(out / "results.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["task", "method", "k", "seed", "score", "steps",
+                                               "wall_time_s"])
+        writer.writeheader()
+        writer.writerows(rows)
+    header = (f"Normalized scores (x100), mean ± std over seeds (n = seeds finished); "
+              f"extra flags: {' '.join(extra) or 'none'}\n\n")
+    (out / "results.md").write_text(header + table(rows, cells))
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tasks", required=True, help="comma-separated dataset names")
+    parser.add_argument("--methods", default="iql,clue,clue-nocalib")
+    parser.add_argument("--num_experts", default="1", help="comma-separated K values")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--out", default="./grid")
+    parser.add_argument("--workers", type=int, default=1, help="runs at the same time")
+    parser.add_argument("--table_only", action="store_true", help="only rewrite the table")
+    if "--" in argv:
+        i = argv.index("--")
+        return parser.parse_args(argv[:i]), argv[i + 1:]
+    return parser.parse_args(argv), []
+
+
+def main(argv=None):
+    args, extra = parse_args(sys.argv[1:] if argv is None else argv)
+    methods = args.methods.split(",")
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise SystemExit(f"--methods: unknown {unknown}; choose from {METHODS}.")
+    cells = make_grid(args.tasks.split(","), methods, [int(k) for k in args.num_experts.split(",")],
+                      [int(s) for s in args.seeds.split(",")])
+    out = Path(args.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    if not args.table_only:
+        with ThreadPoolExecutor(max_workers=args.workers) as pool:
+            futures = [pool.submit(run_cell, c, out, extra) for c in cells]
+            for i, future in enumerate(as_completed(futures), 1):
+                print(f"[reproduce] {i}/{len(cells)} {future.result()}", flush=True)
+                write_outputs(collect(cells, out), cells, out, extra)
+    rows = collect(cells, out)
+    write_outputs(rows, cells, out, extra)
+    print((out / "results.md").read_text())
+
+
+if __name__ == "__main__":
+    main()

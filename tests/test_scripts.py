@@ -1,0 +1,129 @@
+"""Smoke runs of train_iql.py and train_clue.py (all three settings), as subprocesses.
+
+Tiny networks, a 6000-transition generated maze and a few hundred updates:
+each run checks its outputs and numbers, not just that it exits.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from clue_jax.data import d4rl_io, generated
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = "gen-pointmaze-umaze-diverse-v0"
+TINY_IQL = ["--config=configs/antmaze_config.py", "--config.hidden_dims=(16,16)"]
+TINY_CLUE = ["--clue_config=configs/clue_config.py:pointmaze", "--clue_config.hidden_dims=(16,16)",
+             "--clue_config.num_steps=200", "--clue_config.batch_size=64"]
+LOOP = ["--max_steps=400", "--log_interval=100", "--eval_interval=200", "--eval_episodes=3",
+        "--batch_size=32", "--notqdm"]
+
+
+@pytest.fixture(scope="module")
+def maze_file(tmp_path_factory):
+    return generated.ensure_generated(ENV, cache_dir=str(tmp_path_factory.mktemp("data")),
+                                      size=6000, seed=0)
+
+
+def run(script, *args, cwd=ROOT):
+    env = dict(os.environ, JAX_PLATFORMS=os.environ.get("JAX_PLATFORMS", ""))
+    proc = subprocess.run([sys.executable, script, *args], cwd=cwd, capture_output=True,
+                          text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout + proc.stderr
+
+
+def test_train_iql_smoke_and_reward_file(tmp_path, maze_file):
+    out = run("train_iql.py", f"--env_name={ENV}", f"--dataset_path={maze_file}",
+              f"--save_dir={tmp_path}", *TINY_IQL, *LOOP)
+    run_dir = tmp_path / "iql" / ENV / "seed_42"
+    rows = np.loadtxt(run_dir / "42.txt")
+    assert rows[:, 0].tolist() == [200, 400]
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["final_normalized_score"] == rows[-1, 1]
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["iql"]["hidden_dims"] == [16, 16] and config["iql"]["expectile"] == 0.9
+    assert "normalized score" in out
+
+
+def test_train_clue_sparse_then_iql_reuses_rewards(tmp_path, maze_file):
+    out = run("train_clue.py", f"--env_name={ENV}", f"--dataset_path={maze_file}",
+              f"--save_dir={tmp_path}", "--num_expert=2", *TINY_IQL, *TINY_CLUE, *LOOP)
+    run_dir = tmp_path / "clue-sparse-K2" / ENV / "seed_42"
+    for name in ("cvae.msgpack", "rewards.npz", "experts.json", "latent_embeddings.png",
+                 "reward_correlation.png", "results.json", "42.txt"):
+        assert (run_dir / name).exists(), name
+    experts = json.loads((run_dir / "experts.json").read_text())
+    assert len(experts["segments"]) == 2 and "successful" in experts["message"]
+    with np.load(run_dir / "rewards.npz") as f:
+        rewards = f["rewards"]
+    assert rewards.shape == (5994,)  # 6000 rows less the 6 dropped timeout rows
+    assert np.all(rewards > -1.0) and np.all(rewards <= 0.0)  # exp(.) in (0, 1], then - 1
+    assert "CLUE normalized score" in out
+    # train_iql.py trains on the saved rewards without retraining the CVAE
+    run("train_iql.py", f"--env_name={ENV}", f"--dataset_path={maze_file}",
+        f"--save_dir={tmp_path / 'reuse'}", f"--reward_file={run_dir / 'rewards.npz'}",
+        *TINY_IQL, *LOOP)
+    # ... and refuses a reward file made for other data
+    bad = subprocess.run([sys.executable, "train_iql.py", f"--env_name={ENV}",
+                          f"--dataset_path={maze_file}", "--dataset_fraction=0.5",
+                          f"--save_dir={tmp_path / 'bad'}", f"--reward_file={run_dir / 'rewards.npz'}",
+                          *TINY_IQL, *LOOP], cwd=ROOT, capture_output=True, text=True)
+    assert bad.returncode != 0 and "rewards but the dataset has" in bad.stderr
+
+
+def _demo_file(maze_file, path, reward_value=None):
+    """Demonstrations in D4RL layout: the first 3 episodes of the maze file."""
+    raw = d4rl_io.load_hdf5(maze_file)
+    keep = {k: v[:3000] for k, v in raw.items() if not k.startswith("metadata/")}
+    d4rl_io.save_hdf5(path, keep)
+    return path
+
+
+def _with_rewards(maze_file, path, rewards_fn):
+    raw = {k: v for k, v in d4rl_io.load_hdf5(maze_file).items() if not k.startswith("metadata/")}
+    raw["rewards"] = rewards_fn(raw["rewards"]).astype(np.float32)
+    d4rl_io.save_hdf5(path, raw)
+    return str(path)
+
+
+def test_train_clue_imitation_never_reads_dataset_rewards(tmp_path, maze_file):
+    demos = _demo_file(maze_file, tmp_path / "demos.hdf5")
+    rng = np.random.default_rng(0)
+    files = [_with_rewards(maze_file, tmp_path / "a.hdf5", lambda r: r),
+             _with_rewards(maze_file, tmp_path / "b.hdf5", lambda r: rng.normal(size=r.shape) * 1e3)]
+    labelled = []
+    for i, path in enumerate(files):
+        run("train_clue.py", "--setting=imitation", f"--env_name={ENV}", f"--dataset_path={path}",
+            f"--expert_dataset={demos}", "--num_expert=2", f"--save_dir={tmp_path / str(i)}",
+            *TINY_IQL, *TINY_CLUE, *LOOP)
+        run_dir = tmp_path / str(i) / "clue-imitation-K2" / ENV / "seed_42"
+        with np.load(run_dir / "rewards.npz") as f:
+            labelled.append(f["rewards"])
+        assert not (run_dir / "reward_correlation.png").exists()
+    assert np.all(np.isfinite(labelled[0]))
+    np.testing.assert_array_equal(labelled[0], labelled[1])  # the file's rewards changed nothing
+
+
+def test_train_clue_unsupervised_skills(tmp_path, maze_file):
+    run("train_clue.py", "--setting=unsupervised", f"--env_name={ENV}",
+        f"--dataset_path={maze_file}", "--n_clusters=5", "--skills=0,3",
+        f"--save_dir={tmp_path}", *TINY_IQL, *TINY_CLUE, *LOOP)
+    run_dir = tmp_path / "clue-unsupervised" / ENV / "seed_42"
+    rows = json.loads((run_dir / "skills.json").read_text())
+    assert [r["skill"] for r in rows] == [0, 3]
+    labels = np.load(run_dir / "kmeans_labels.npy")
+    assert [r["cluster_size"] for r in rows] == [int((labels == 0).sum()), int((labels == 3).sum())]
+    assert all(len(r["mean_velocity_xy"]) == 2 for r in rows)
+    assert (run_dir / "skills.png").exists() and "| skill |" in (run_dir / "skills.md").read_text()
+
+
+def test_unknown_env_name_suggests(tmp_path):
+    proc = subprocess.run([sys.executable, "train_iql.py", "--env_name=antmaze-larg-play-v2",
+                           f"--save_dir={tmp_path}"], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode != 0 and "antmaze-large-play-v2" in proc.stderr
