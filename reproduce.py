@@ -14,6 +14,8 @@ over seeds, one column per method and K, a total row).
 import argparse
 import csv
 import json
+import os
+import queue
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -59,18 +61,26 @@ def make_grid(tasks, methods, ks, seeds) -> List[Cell]:
     return cells
 
 
-def run_cell(cell: Cell, out: Path, extra: List[str]) -> str:
+def run_cell(cell: Cell, out: Path, extra: List[str], cores: Optional[queue.Queue] = None) -> str:
+    """Run one cell as a process (pinned to a free core when `cores` is given)."""
     run_dir = cell.run_dir(out)
     if (run_dir / "results.json").exists():
         return f"skip (done) {cell}"
     cmd = cell.command(out, extra) + (["--resume"] if (run_dir / "checkpoint.msgpack").exists()
                                       or (run_dir / "cvae.msgpack").exists() else [])
+    core = cores.get() if cores is not None else None
+    if core is not None:
+        cmd = ["taskset", "-c", str(core)] + cmd
     log = out / "logs" / f"{cell.task}_{cell.method}_K{cell.k}_seed{cell.seed}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "a") as f:
         f.write(" ".join(cmd) + "\n")
         f.flush()
-        code = subprocess.call(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT)
+        try:
+            code = subprocess.call(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT)
+        finally:
+            if core is not None:
+                cores.put(core)
     return f"{'ok' if code == 0 else f'FAILED (exit {code}, see {log})'} {cell}"
 
 
@@ -129,6 +139,9 @@ def parse_args(argv):
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--out", default="./grid")
     parser.add_argument("--workers", type=int, default=1, help="runs at the same time")
+    parser.add_argument("--pin", action="store_true",
+                        help="pin each worker's run to its own CPU core (taskset); on a "
+                             "2-core machine two pinned runs beat two that share both cores")
     parser.add_argument("--table_only", action="store_true", help="only rewrite the table")
     if "--" in argv:
         i = argv.index("--")
@@ -148,7 +161,12 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     if not args.table_only:
         with ThreadPoolExecutor(max_workers=args.workers) as pool:
-            futures = [pool.submit(run_cell, c, out, extra) for c in cells]
+            cores = None
+            if args.pin:
+                cores = queue.Queue()
+                for core in sorted(os.sched_getaffinity(0))[:args.workers]:
+                    cores.put(core)
+            futures = [pool.submit(run_cell, c, out, extra, cores) for c in cells]
             for i, future in enumerate(as_completed(futures), 1):
                 print(f"[reproduce] {i}/{len(cells)} {future.result()}", flush=True)
                 write_outputs(collect(cells, out), cells, out, extra)

@@ -13,10 +13,10 @@ Ablations: --nocalibrate (plain CVAE), --temperature=5, --dataset_fraction=0.1,
 from absl import app, flags
 from ml_collections import config_flags
 
-from clue_jax import clue_run, pipeline, training
+from clue_jax import cli, clue_run, pipeline, training
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("env_name", "gen-pointmaze-umaze-diverse-v0", "Dataset / environment name.")
+cli.define_run_flags()
 flags.DEFINE_enum("setting", "sparse", clue_run.SETTINGS,
                   "sparse: the dataset's successful trajectories are the experts; imitation: "
                   "K trajectories of --expert_dataset, dataset rewards discarded; unsupervised: "
@@ -31,21 +31,6 @@ flags.DEFINE_float("temperature", None, "Reward temperature c of Eq. 6 (default:
 flags.DEFINE_integer("cvae_steps", None, "CVAE iterations (default: the CLUE config's).")
 flags.DEFINE_boolean("compare_uncalibrated", False,
                      "Also train a CVAE without calibration for the side-by-side latent figure.")
-flags.DEFINE_string("save_dir", "./tmp/", "Runs go to <save_dir>/<method>/<env_name>/seed_<seed>.")
-flags.DEFINE_integer("seed", 42, "Random seed (expert choice, CVAE, IQL, evaluation).")
-flags.DEFINE_integer("eval_episodes", 10, "Number of episodes per evaluation.")
-flags.DEFINE_integer("log_interval", 1000, "Logging interval (updates).")
-flags.DEFINE_integer("eval_interval", 5000, "Evaluation and checkpoint interval (updates).")
-flags.DEFINE_integer("batch_size", 256, "IQL mini batch size.")
-flags.DEFINE_integer("max_steps", None, "IQL updates; default: 1e6, or the generated "
-                     "dataset's budget (see README).")
-flags.DEFINE_boolean("tqdm", True, "Show progress bars.")
-flags.DEFINE_boolean("resume", False, "Continue the run: skip finished stages, resume IQL.")
-flags.DEFINE_string("dataset_path", None, "Read the dataset from this HDF5 file.")
-flags.DEFINE_boolean("download", False, "Download a missing D4RL file into the D4RL cache.")
-flags.DEFINE_float("dataset_fraction", 1.0, "Seeded fraction of trajectories to keep (0, 1].")
-config_flags.DEFINE_config_file("config", None, "IQL hyperparameter file (default: by domain).",
-                                lock_config=False)
 config_flags.DEFINE_config_file("clue_config", None, "CLUE hyperparameters, e.g. "
                                 "configs/clue_config.py:antmaze (default: by domain).",
                                 lock_config=False)
@@ -79,7 +64,7 @@ def main(_):
                                    FLAGS.seed)
     training.prepare_run_dir(run_dir, {
         "algo": method_name(clue_config), "iql": iql_config.to_dict(),
-        "clue": clue_config.to_dict(), "flags": pipeline.flag_dict(FLAGS),
+        "clue": clue_config.to_dict(), "flags": cli.flag_dict(FLAGS),
         "dataset_size": dataset.size, "loop": pipeline.config_to_dict(loop)}, FLAGS.resume)
     selection = clue_run.choose_experts(FLAGS.setting, dataset, FLAGS.num_expert, FLAGS.seed,
                                         FLAGS.expert_dataset)

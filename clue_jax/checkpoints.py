@@ -1,30 +1,46 @@
 """Atomic checkpoints of any pytree (flax msgpack), written then renamed."""
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Iterator, Optional
 
 from flax import serialization
 
 CHECKPOINT_NAME = "checkpoint.msgpack"
 
 
-def atomic_write_bytes(path, data: bytes) -> None:
-    """Write `data` to `path` via a temp file in the same folder, fsync, os.replace."""
+@contextlib.contextmanager
+def atomic_file(path) -> Iterator[str]:
+    """Yield a temp path beside `path`; on success fsync it and rename it onto `path`.
+
+    Readers never see a half-written file, and a failure leaves no temp file.
+    The file gets the usual permissions (0666 less the umask), not mkstemp's 0600.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
+        yield tmp
+        with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def atomic_write_bytes(path, data: bytes) -> None:
+    """Write `data` to `path` atomically (see `atomic_file`)."""
+    with atomic_file(path) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(data)
 
 
 def save(path, state: Dict[str, Any]) -> None:

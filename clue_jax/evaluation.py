@@ -26,7 +26,7 @@ def _check_actions(actions: np.ndarray, num_envs: int, act_dim: int) -> np.ndarr
 
 
 def run_episodes(policy_fn: PolicyFn, envs: List[gymnasium.Env], seeds: List[int],
-                 act_dim: int) -> Dict[str, np.ndarray]:
+                 act_dim: int, record: bool = False) -> Dict[str, np.ndarray]:
     """Run one episode in each env, all stepped together.
 
     Args:
@@ -34,6 +34,7 @@ def run_episodes(policy_fn: PolicyFn, envs: List[gymnasium.Env], seeds: List[int
         envs: E envs with a time limit; env i is reset with seeds[i].
         seeds: E reset seeds.
         act_dim: action size, to check the policy's output.
+        record: also return 'observations', a list of E arrays (T_i + 1, obs_dim).
 
     Returns:
         returns (E,) float64, lengths (E,) int64, successes (E,) bool: an
@@ -46,16 +47,22 @@ def run_episodes(policy_fn: PolicyFn, envs: List[gymnasium.Env], seeds: List[int
     lengths = np.zeros(num_envs, dtype=np.int64)
     successes = np.zeros(num_envs, dtype=bool)
     running = np.ones(num_envs, dtype=bool)
+    paths = [[o.copy()] for o in obs] if record else None
     while running.any():
         actions = _check_actions(policy_fn(obs), num_envs, act_dim)
         for i in np.flatnonzero(running):
             next_obs, reward, terminated, truncated, info = envs[i].step(actions[i])
             obs[i] = next_obs
+            if record:
+                paths[i].append(obs[i].copy())
             returns[i] += reward
             lengths[i] += 1
             successes[i] |= bool(info.get("success", terminated))
             running[i] = not (terminated or truncated)
-    return {"returns": returns, "lengths": lengths, "successes": successes}
+    out = {"returns": returns, "lengths": lengths, "successes": successes}
+    if record:
+        out["observations"] = [np.asarray(p) for p in paths]
+    return out
 
 
 def evaluate(policy_fn: PolicyFn, env_name: str, num_episodes: int, seed: int,

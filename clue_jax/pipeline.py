@@ -131,14 +131,3 @@ def config_to_dict(config) -> Dict[str, Any]:
         return dataclasses.asdict(config)
     return dict(config)
 
-
-SHARED_FLAGS = ("env_name", "save_dir", "seed", "eval_episodes", "log_interval", "eval_interval",
-                "batch_size", "max_steps", "tqdm", "resume", "dataset_path", "download",
-                "dataset_fraction", "reward_file", "setting", "num_expert", "expert_dataset",
-                "skills", "n_clusters", "compare_uncalibrated", "calibrate", "temperature",
-                "cvae_steps")
-
-
-def flag_dict(flags) -> Dict[str, Any]:
-    """The run's command-line flags (those the script defines) as a dict for config.json."""
-    return {name: flags[name].value for name in SHARED_FLAGS if name in flags}

@@ -37,26 +37,19 @@ def parse_skills(text: str, n_clusters: int) -> List[int]:
     return ids
 
 
-def rollout_observations(policy_fn, env_name: str, episodes: int, seed: int,
-                         max_steps: int) -> List[np.ndarray]:
-    """Observation sequences (T_i, obs_dim) of deterministic episodes, stepped together."""
+def rollout_observations(policy_fn, env_name: str, episodes: int, seed: int) -> List[np.ndarray]:
+    """Observation sequences (T_i + 1, obs_dim) of deterministic episodes, stepped together."""
+    from clue_jax import evaluation
     from clue_jax.envs import registry
-    envs = [registry.make_env(env_name, seed + i) for i in range(episodes)]
-    obs = np.stack([env.reset(seed=seed + i)[0] for i, env in enumerate(envs)])
-    paths = [[o] for o in obs]
-    alive = np.ones(episodes, bool)
-    for _ in range(max_steps):
-        actions = policy_fn(obs.astype(np.float32))
-        for i in np.flatnonzero(alive):
-            o, _, terminated, truncated, _ = envs[i].step(actions[i])
-            obs[i] = o
-            paths[i].append(o)
-            alive[i] = not (terminated or truncated)
-        if not alive.any():
-            break
-    for env in envs:
-        env.close()
-    return [np.asarray(p) for p in paths]
+    seeds = [seed + i for i in range(episodes)]
+    envs = [registry.make_env(env_name, s) for s in seeds]
+    try:
+        out = evaluation.run_episodes(policy_fn, envs, seeds, registry.get_spec(env_name).act_dim,
+                                      record=True)
+    finally:
+        for env in envs:
+            env.close()
+    return out["observations"]
 
 
 def describe(paths: Sequence[np.ndarray], spec) -> Dict[str, Any]:
@@ -92,7 +85,7 @@ def train_skill(flags, spec, dataset: Dataset, expert: Dataset, cluster: int, iq
     results, agent = pipeline.run_iql(relabelled, flags.env_name, iql_config.to_dict(), loop,
                                       run_dir, eval_episodes=0)
     paths = rollout_observations(pipeline.iql_policy(agent), flags.env_name,
-                                 max(flags.eval_episodes, 1), loop.seed, spec.max_episode_steps)
+                                 max(flags.eval_episodes, 1), loop.seed)
     np.savez_compressed(run_dir / "rollouts.npz", *paths)
     return {"skill": cluster, "cluster_size": expert.size, **describe(paths, spec),
             "raw_reward_mean": info["raw_reward_mean"], "wall_time_s": results["wall_time_s"]}

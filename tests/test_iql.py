@@ -193,3 +193,15 @@ def test_network_facts():
     np.testing.assert_allclose(k @ k.T, 2.0 * np.eye(OBS), atol=1e-4)
     assert set(agent.critic.params) == {"critic1", "critic2"}
     assert isinstance(agent.critic.tx, optax.GradientTransformation)
+
+
+def test_reference_configs():
+    from configs import adroit_config, antmaze_config, kitchen_config, mujoco_config
+    common = dict(actor_lr=3e-4, value_lr=3e-4, critic_lr=3e-4, hidden_dims=(256, 256),
+                  discount=0.99, tau=0.005, opt_decay_schedule="cosine")
+    for module, (expectile, beta, dropout) in [(antmaze_config, (0.9, 10.0, None)),
+                                               (mujoco_config, (0.7, 3.0, None)),
+                                               (kitchen_config, (0.7, 0.5, 0.1)),
+                                               (adroit_config, (0.7, 0.5, 0.1))]:
+        config = module.get_config().to_dict()
+        assert config == dict(common, expectile=expectile, temperature=beta, dropout_rate=dropout)

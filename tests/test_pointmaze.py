@@ -240,3 +240,26 @@ def test_cache_dir_from_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("CLUE_JAX_DATA_DIR", str(tmp_path))
     assert generated.dataset_path("gen-pointmaze-large-diverse-v0") == str(
         tmp_path / "gen-pointmaze-large-diverse-v0.hdf5")
+
+
+def test_expert_demonstrations_reach_the_eval_goal(tmp_path):
+    from clue_jax.data import d4rl_io, experts, factory, generated, pointmaze_datasets
+    name = pointmaze_datasets.demos_name("umaze")
+    path = generated.ensure_generated(name, cache_dir=str(tmp_path))
+    raw = d4rl_io.load_hdf5(path)
+    assert raw["observations"].shape == (2000, 4)
+    goal = np.asarray(pointmaze.EVAL["umaze"].goal, np.float32)
+    ends = np.flatnonzero(raw["terminals"])
+    assert len(ends) >= 10
+    # every episode ends at its first step within 0.5 of the goal, and only there
+    dist = np.linalg.norm(raw["next_observations"][:, :2] - goal, axis=1)
+    np.testing.assert_array_equal(raw["terminals"], dist <= pointmaze.GOAL_RADIUS)
+    np.testing.assert_array_equal(raw["rewards"], raw["terminals"].astype(np.float32))
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    start = np.asarray(pointmaze.EVAL["umaze"].start, np.float32)
+    assert np.all(np.abs(raw["observations"][starts, :2] - start) <= pointmaze.RESET_NOISE + 1e-6)
+    demos = factory.load_dataset(name, dataset_path=path)
+    selection = experts.expert_from_demonstrations(demos, 10)
+    assert len(selection.segments) == 10 and "first 10" in selection.message
+    again = d4rl_io.load_hdf5(generated.ensure_generated(name, cache_dir=str(tmp_path / "b")))
+    np.testing.assert_array_equal(again["actions"], raw["actions"])

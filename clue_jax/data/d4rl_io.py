@@ -17,12 +17,12 @@ d4rl/offline_env.py, d4rl/infos.py):
 """
 
 import os
-import tempfile
 from typing import Dict, List, Optional
 
 import h5py
 import numpy as np
 
+from clue_jax import checkpoints
 from clue_jax.data.dataset import DatasetError
 
 REQUIRED_KEYS = ("observations", "actions", "rewards", "terminals")
@@ -138,11 +138,7 @@ def save_hdf5(path: str, data: Dict[str, np.ndarray], metadata: Optional[dict] =
     Returns:
         `path`.
     """
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with checkpoints.atomic_file(path) as tmp:
         with h5py.File(tmp, "w") as f:
             for key, value in data.items():
                 value = np.asarray(value)
@@ -152,13 +148,6 @@ def save_hdf5(path: str, data: Dict[str, np.ndarray], metadata: Optional[dict] =
                 group = f.require_group("metadata")
                 for key, value in metadata.items():
                     group.attrs[key] = value
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
     return path
 
 

@@ -155,8 +155,10 @@ def ensure_generated(name: str, cache_dir: Optional[str] = None, size: Optional[
 def _register_families() -> None:
     for module_name in _FAMILIES:
         module = importlib.import_module(module_name)
+        sizes = getattr(module, "DEFAULT_SIZES", {})
         for name, generate in module.generators().items():
-            register_generated(GeneratedSpec(name, generate, module.GENERATOR_VERSION),
+            register_generated(GeneratedSpec(name, generate, module.GENERATOR_VERSION,
+                                             default_size=sizes.get(name, DEFAULT_SIZE)),
                                overwrite=True)
 
 

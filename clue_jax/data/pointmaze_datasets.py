@@ -42,10 +42,24 @@ PLAY_GOALS = {  # hand-picked goal cells (row, col); the evaluation goal is one 
 Arrays = Dict[str, np.ndarray]
 
 
+def demos_name(maze: str) -> str:
+    """Expert demonstrations of a maze, for CLUE's imitation setting."""
+    return f"gen-pointmaze-{maze}-demos-v0"
+
+
+# Demonstrations hold whole episodes of about 110 / 200 / 280 steps: these sizes
+# give at least 10 of them (the last one may be cut).
+DEFAULT_SIZES = {demos_name("umaze"): 2000, demos_name("medium"): 3000,
+                 demos_name("large"): 4000}
+
+
 def generators() -> Dict[str, Callable[[int, int], Tuple[Arrays, dict]]]:
-    """name -> generate(size, seed) for every gen-pointmaze dataset."""
-    return {pointmaze.gen_name(maze, kind): functools.partial(generate, maze, kind)
-            for maze in pointmaze.MAZES for kind in pointmaze.GEN_KINDS}
+    """name -> generate(size, seed) for every gen-pointmaze dataset and demonstration set."""
+    out = {pointmaze.gen_name(maze, kind): functools.partial(generate, maze, kind)
+           for maze in pointmaze.MAZES for kind in pointmaze.GEN_KINDS}
+    out.update({demos_name(maze): functools.partial(generate_demos, maze)
+                for maze in pointmaze.MAZES})
+    return out
 
 
 def goal_cells(maze: str, kind: str) -> np.ndarray:
@@ -177,4 +191,54 @@ def generate(maze: str, kind: str, size: int, seed: int, *, noise: float = ACTIO
         "reset_noise": pointmaze.RESET_NOISE,
         "observation": "D4RL maze2d (row, col, v_row, v_col); cell (r, c) is qpos (r, c)",
     }
+    return data, metadata
+
+
+def generate_demos(maze: str, size: int, seed: int, *, kp: float = maze_planner.KP,
+                   kd: float = maze_planner.KD, batch: int = 64) -> Tuple[Arrays, dict]:
+    """Expert demonstrations `gen-pointmaze-{maze}-demos-v0`: `size` transitions.
+
+    The noiseless planner + PD controller runs the evaluation protocol (the
+    fixed start with D4RL's reset noise, the fixed goal); each episode ends at
+    its first step within 0.5 of the goal (reward 1, terminal 1). Episodes are
+    concatenated in the D4RL layout until `size` rows.
+    """
+    if size < 1:
+        raise ValueError(f"size: got {size}, expected a positive number of transitions.")
+    protocol = pointmaze.EVAL[maze]
+    grid = pointmaze.maze_grid(maze)
+    table = maze_planner.next_cell_table(grid)
+    rng, sim = np.random.default_rng(seed), _PointBatch(maze)
+    goals = np.tile(np.asarray(protocol.goal, np.float64), (batch, 1))
+    episodes, rows = [], 0
+    while rows < size:
+        start = np.tile(np.asarray(protocol.start, np.float64), (batch, 1))
+        sim.set(start + rng.uniform(-pointmaze.RESET_NOISE, pointmaze.RESET_NOISE, (batch, 2)),
+                pointmaze.RESET_NOISE * rng.standard_normal((batch, 2)))
+        obs, trace = sim.obs(), []
+        for _ in range(protocol.max_episode_steps):
+            actions = np.clip(maze_planner.pd_actions(table, obs, goals, kp, kd), -1.0, 1.0)
+            next_obs = sim.step(actions)
+            trace.append((obs, actions, next_obs))
+            obs = next_obs
+        o, a, n = (np.stack(x, axis=1).astype(np.float32) for x in zip(*trace))
+        hit = np.linalg.norm(n[..., :2] - goals[:, None], axis=-1) <= pointmaze.GOAL_RADIUS
+        for i in np.flatnonzero(hit.any(axis=1)):
+            end = int(np.argmax(hit[i])) + 1
+            episodes.append((o[i, :end], a[i, :end], n[i, :end]))
+            rows += end
+    o, a, n = (np.concatenate(x)[:size] for x in zip(*episodes))
+    hit = np.linalg.norm(n[:, :2] - np.asarray(protocol.goal, np.float32), axis=1) \
+        <= pointmaze.GOAL_RADIUS
+    data = {"observations": o, "actions": a, "next_observations": n,
+            "rewards": hit.astype(np.float32), "terminals": hit,
+            "timeouts": np.zeros(len(o), bool), "infos/qpos": o[:, :2].copy(),
+            "infos/qvel": o[:, 2:].copy()}
+    data["timeouts"][-1] = not hit[-1]  # a cut last episode ends by timeout
+    metadata = {"name": demos_name(maze), "seed": int(seed), "size": int(size), "maze": maze,
+                "generator_version": GENERATOR_VERSION, "controller_kp": float(kp),
+                "controller_kd": float(kd), "action_noise": 0.0,
+                "eval_goal": np.asarray(protocol.goal, np.float64),
+                "eval_start": np.asarray(protocol.start, np.float64),
+                "episodes": int(hit.sum())}
     return data, metadata
