@@ -17,5 +17,5 @@ setup(
     python_requires=">=3.10,<3.13",
     install_requires=requirements,
     extras_require={"test": ["pytest>=8"], "d4rl": ["d4rl"]},
-    include_package_data=True,
+    package_data={"clue_jax": ["policies/README.md", "policies/*/*.msgpack"]},
 )

@@ -167,3 +167,69 @@ class CVAE(nn.Module):
 
     def decode(self, observations, z):
         return self.decoder(observations, z)
+
+
+# ----------------------------------------------------------------------------- SAC policy
+
+# TanhGaussianPolicy clips its state-dependent log-std to [LOG_STD_MIN, LOG_STD_MAX] = [-5, 2]
+# (the IQL reference's pair, as CleanRL's SAC uses): std stays in [0.0067, 7.4] before the
+# tanh, so log pi and its tanh correction stay well inside float32 (SpinningUp's -20 allows
+# std 2e-9, where a squashed action saturates at +-1 and the correction loses precision).
+# The heads start near zero (orthogonal, scale 0.01): a fresh policy acts as tanh(N(0, 1))
+# per dimension, like rlkit's (D4RL's SAC, last layer U(-1e-3, 1e-3)).
+SAC_HEAD_INIT_SCALE = 0.01
+
+
+class TanhGaussianPolicy(nn.Module):
+    """SAC's policy: a = tanh(u), u ~ N(mean(s), diag(std(s))^2), state-dependent std.
+
+    Returns:
+        means (B, act_dim) and log_stds (B, act_dim) of the Gaussian BEFORE the
+        tanh, log_stds clipped to [log_std_min, log_std_max]. Sample with
+        `sample_tanh_gaussian`; the deterministic action is tanh(means).
+    """
+
+    hidden_dims: Sequence[int]
+    action_dim: int
+    log_std_min: float = LOG_STD_MIN
+    log_std_max: float = LOG_STD_MAX
+
+    @nn.compact
+    def __call__(self, observations: jax.Array) -> Tuple[jax.Array, jax.Array]:
+        x = MLP(self.hidden_dims, activate_final=True)(observations)
+        means = nn.Dense(self.action_dim, kernel_init=default_init(SAC_HEAD_INIT_SCALE),
+                         name="means")(x)
+        log_stds = nn.Dense(self.action_dim, kernel_init=default_init(SAC_HEAD_INIT_SCALE),
+                            name="log_stds")(x)
+        return means, jnp.clip(log_stds, self.log_std_min, self.log_std_max)
+
+
+def tanh_log_det_jacobian(pre_tanh: jax.Array) -> jax.Array:
+    """sum_i log(1 - tanh(u_i)^2) over the last axis, stably: (B, D) -> (B,).
+
+    Uses log(1 - tanh(u)^2) = 2 (log 2 - u - softplus(-2u)), exact for any u.
+    """
+    return jnp.sum(2.0 * (jnp.log(2.0) - pre_tanh - jax.nn.softplus(-2.0 * pre_tanh)), axis=-1)
+
+
+def tanh_gaussian_log_prob(means: jax.Array, log_stds: jax.Array, pre_tanh: jax.Array
+                           ) -> jax.Array:
+    """log pi(tanh(u) | s) = log N(u; mean, std) - sum_i log(1 - tanh(u_i)^2): (B,).
+
+    Haarnoja et al. 2018 (arXiv 1801.01290), appendix C, Eq. 21.
+    """
+    return gaussian_log_prob(means, log_stds, pre_tanh) - tanh_log_det_jacobian(pre_tanh)
+
+
+def sample_tanh_gaussian(means: jax.Array, log_stds: jax.Array, noise: jax.Array
+                         ) -> Tuple[jax.Array, jax.Array]:
+    """Reparameterised sample a = tanh(mean + std * noise) and its log-prob.
+
+    Args:
+        means, log_stds: (B, D) from TanhGaussianPolicy.
+        noise: (B, D) standard normal draws.
+    Returns:
+        actions (B, D) in (-1, 1) and log_probs (B,).
+    """
+    pre_tanh = means + jnp.exp(log_stds) * noise
+    return jnp.tanh(pre_tanh), tanh_gaussian_log_prob(means, log_stds, pre_tanh)

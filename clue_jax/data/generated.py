@@ -9,7 +9,10 @@ verifies both and regenerates a file that is unreadable, corrupt or stale.
 
 A new family (e.g. locomotion) adds one entry to `_FAMILIES`: a module with a
 `generators()` function (name -> generate(size, seed)) and a
-`GENERATOR_VERSION` string, or calls `register_generated` itself.
+`GENERATOR_VERSION` string, or calls `register_generated` itself. Optional
+module dicts: `DEFAULT_SIZES` (name -> size) and `FINGERPRINTS` (name -> a
+function hashing the generator's inputs, e.g. policy files); a fingerprint is
+appended to the version, so a cached file made from other inputs is remade.
 """
 
 import dataclasses
@@ -26,7 +29,7 @@ from clue_jax.data.dataset import DatasetError
 
 DEFAULT_SIZE = 1_000_000
 DEFAULT_SEED = 0
-_FAMILIES = ("clue_jax.data.pointmaze_datasets",)
+_FAMILIES = ("clue_jax.data.pointmaze_datasets", "clue_jax.data.locomotion_datasets")
 
 Generator = Callable[[int, int], Tuple[Dict[str, np.ndarray], Dict[str, Any]]]
 _log = logging.getLogger(__name__)
@@ -42,6 +45,7 @@ class GeneratedSpec:
         version: generator version; a cached file of another version is remade.
         default_size: transitions made when no size is asked for.
         default_seed: seed used when none is asked for.
+        fingerprint: optional () -> str hash of the generator's inputs (files it reads).
     """
 
     name: str
@@ -49,6 +53,11 @@ class GeneratedSpec:
     version: str
     default_size: int = DEFAULT_SIZE
     default_seed: int = DEFAULT_SEED
+    fingerprint: Optional[Callable[[], str]] = None
+
+    def current_version(self) -> str:
+        """`version`, plus '+<fingerprint of the inputs>' when the spec has a fingerprint."""
+        return self.version if self.fingerprint is None else f"{self.version}+{self.fingerprint()}"
 
 
 GENERATED: Dict[str, GeneratedSpec] = {}
@@ -109,9 +118,9 @@ def check_cached(path: str, spec: GeneratedSpec) -> Optional[str]:
         data = d4rl_io.load_hdf5(path)
     except (DatasetError, OSError) as e:
         return f"unreadable ({e})"
-    version = str(data.get("metadata/generator_version", ""))
-    if version != spec.version:
-        return f"made by generator version {version!r}, now {spec.version!r}"
+    version, current = str(data.get("metadata/generator_version", "")), spec.current_version()
+    if version != current:
+        return f"made by generator version {version!r}, now {current!r}"
     if str(data.get("metadata/checksum", "")) != array_checksum(data):
         return "checksum mismatch (corrupt file)"
     return None
@@ -141,7 +150,8 @@ def ensure_generated(name: str, cache_dir: Optional[str] = None, size: Optional[
     _log.warning("generating %s (%d transitions, seed %d) into %s: %s", name, size, seed, path,
                  problem)
     data, metadata = spec.generate(size, seed)
-    metadata = dict(metadata, name=name, size=size, seed=seed, generator_version=spec.version,
+    metadata = dict(metadata, name=name, size=size, seed=seed,
+                    generator_version=spec.current_version(),
                     checksum=array_checksum(data))
     d4rl_io.save_hdf5(path, data, metadata)
     problem = check_cached(path, spec)
@@ -156,9 +166,11 @@ def _register_families() -> None:
     for module_name in _FAMILIES:
         module = importlib.import_module(module_name)
         sizes = getattr(module, "DEFAULT_SIZES", {})
+        fingerprints = getattr(module, "FINGERPRINTS", {})
         for name, generate in module.generators().items():
             register_generated(GeneratedSpec(name, generate, module.GENERATOR_VERSION,
-                                             default_size=sizes.get(name, DEFAULT_SIZE)),
+                                             default_size=sizes.get(name, DEFAULT_SIZE),
+                                             fingerprint=fingerprints.get(name)),
                                overwrite=True)
 
 

@@ -4,8 +4,10 @@ Every name the CLUE paper uses is built in (antmaze, locomotion, adroit, maze2d)
 Other modules add names with `register(spec, factory)`; modules listed in
 `_PLUGIN_MODULES` are imported on first use so their names appear by
 themselves (clue_jax.envs.pointmaze registers gen-pointmaze-* names and the
-maze2d factories). maze2d-* specs are built in, but their factory comes from
-that module: `make_env` says so when it is missing.
+maze2d factories; clue_jax.envs.locomotion the gen-{hopper,halfcheetah,walker2d}-*
+names). maze2d-* specs are built in, but their factory comes from that module:
+`make_env` says so when it is missing. A spec whose reference returns are not
+measured yet holds NaN; `normalized_score` then raises `UnmeasuredScoreError`.
 
 Observations are flat float32 and actions live in [-1, 1] for every env.
 """
@@ -20,14 +22,20 @@ import numpy as np
 
 from clue_jax.envs.gym_envs import Factory, gymnasium_factory
 
-FAMILIES = ("antmaze", "locomotion", "adroit", "maze2d", "gen-pointmaze")
+FAMILIES = ("antmaze", "locomotion", "adroit", "maze2d", "gen-pointmaze", "gen-locomotion")
 REWARD_RULES = ("antmaze", "locomotion", "none")
 IQL_CONFIGS = ("antmaze", "mujoco", "kitchen")
-_PLUGIN_MODULES = ("clue_jax.envs.pointmaze",)
+_PLUGIN_MODULES = ("clue_jax.envs.pointmaze", "clue_jax.envs.locomotion")
+# name -> how to measure its reference returns, for specs registered with NaN (not measured).
+UNMEASURED_SCORE_HINTS: Dict[str, str] = {}
 
 
 class UnknownEnvError(ValueError):
     """An environment name that is not registered."""
+
+
+class UnmeasuredScoreError(ValueError):
+    """A normalized score asked of an env whose reference returns are not measured (NaN)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,11 +137,26 @@ def make_env(name: str, seed: int, max_episode_steps: Optional[int] = None) -> g
 
 
 def normalized_score(name: str, raw_return: Union[float, np.ndarray]) -> Union[float, np.ndarray]:
-    """D4RL normalized score: 100 * (return - ref_min) / (ref_max - ref_min)."""
+    """D4RL normalized score: 100 * (return - ref_min) / (ref_max - ref_min).
+
+    Raises:
+        UnmeasuredScoreError: the spec's reference returns are NaN (not measured yet).
+    """
     spec = get_spec(name)
+    if not reference_scores_measured(name):
+        raise UnmeasuredScoreError(
+            f"{name}: no normalized score, its reference returns are not measured yet "
+            f"(ref_min_score={spec.ref_min_score}, ref_max_score={spec.ref_max_score}); "
+            + UNMEASURED_SCORE_HINTS.get(name, "register the spec with measured values."))
     score = 100.0 * (np.asarray(raw_return, np.float64) - spec.ref_min_score) / (
         spec.ref_max_score - spec.ref_min_score)
     return float(score) if score.ndim == 0 else score
+
+
+def reference_scores_measured(name: str) -> bool:
+    """Whether `name` has finite reference returns (check before a long run that evaluates)."""
+    spec = get_spec(name)
+    return bool(np.isfinite(spec.ref_min_score) and np.isfinite(spec.ref_max_score))
 
 
 def _antmaze_factory(maze: str) -> Factory:

@@ -23,6 +23,16 @@ def _pyplot():
     return plt
 
 
+def _save(fig, path) -> Path:
+    """Lay out, write (creating the folder) and close a figure."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    _pyplot().close(fig)
+    return path
+
+
 def _subsample(x: np.ndarray, max_points: int, rng: np.random.Generator) -> np.ndarray:
     x = np.asarray(x, np.float64)
     return x if len(x) <= max_points else x[rng.choice(len(x), max_points, replace=False)]
@@ -68,12 +78,7 @@ def plot_latent_embeddings(path, panels: Dict[str, Embeddings], projection: str 
         ax.set_xlabel("PC 1" if projection == "pca" else "z[0]")
         ax.set_ylabel("PC 2" if projection == "pca" else "z[1]")
     axes[0][0].legend(loc="best", fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def spearman(x: np.ndarray, y: np.ndarray) -> float:
@@ -100,13 +105,15 @@ def plot_reward_correlation(path, intrinsic: np.ndarray, ground_truth: np.ndarra
     rng = np.random.default_rng(seed)
     idx = rng.choice(len(intrinsic), min(max_points, len(intrinsic)), replace=False)
     fig, ax = plt.subplots(figsize=(5, 4.5))
-    ax.scatter(ground_truth[idx], intrinsic[idx], s=3, alpha=0.3)
+    levels = np.unique(ground_truth)
+    if len(levels) <= 10:  # sparse rewards: one box of intrinsic rewards per true value
+        ax.boxplot([intrinsic[ground_truth == v] for v in levels], showfliers=False)
+        ax.set_xticks(range(1, len(levels) + 1),
+                      [f"{v:g}\n(n={int((ground_truth == v).sum())})" for v in levels])
+    else:
+        ax.scatter(ground_truth[idx], intrinsic[idx], s=3, alpha=0.3)
     ax.set_xlabel("ground-truth reward")
     ax.set_ylabel("CLUE intrinsic reward")
     ax.set_title(f"{title + ': ' if title else ''}Spearman rho = {rho:.3f}")
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(fig, path)
     return rho

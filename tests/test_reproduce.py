@@ -1,0 +1,67 @@
+"""The grid runner: cells, commands, skip/resume, and the markdown table by hand."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import reproduce  # noqa: E402
+
+
+def test_grid_has_one_iql_cell_per_task_and_seed():
+    cells = reproduce.make_grid(["a", "b"], ["iql", "clue", "clue-nocalib"], [1, 5], [0, 1, 2])
+    assert len(cells) == 2 * (1 + 2 + 2) * 3
+    assert {c.column for c in cells} == {"IQL", "CLUE (K=1)", "CLUE (K=5)",
+                                         "CLUE-NOCALIB (K=1)", "CLUE-NOCALIB (K=5)"}
+
+
+def test_commands_and_run_dirs(tmp_path):
+    iql = reproduce.Cell("t", "iql", None, 3)
+    nocal = reproduce.Cell("t", "clue-nocalib", 5, 1)
+    assert iql.run_dir(tmp_path) == tmp_path / "iql" / "t" / "seed_3"
+    assert nocal.run_dir(tmp_path) == tmp_path / "clue-sparse-K5-nocalib" / "t" / "seed_1"
+    cmd = nocal.command(tmp_path, ["--max_steps=10"])
+    assert cmd[1].endswith("train_clue.py") and "--num_expert=5" in cmd
+    assert "--nocalibrate" in cmd and cmd[-1] == "--max_steps=10"
+    assert iql.command(tmp_path, [])[1].endswith("train_iql.py")
+
+
+def test_run_cell_skips_done_and_resumes_started(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(reproduce.subprocess, "call", lambda cmd, **kw: calls.append(cmd) or 0)
+    done = reproduce.Cell("t", "iql", None, 0)
+    done.run_dir(tmp_path).mkdir(parents=True)
+    (done.run_dir(tmp_path) / "results.json").write_text("{}")
+    assert reproduce.run_cell(done, tmp_path, []).startswith("skip")
+    started = reproduce.Cell("t", "clue", 1, 0)
+    started.run_dir(tmp_path).mkdir(parents=True)
+    (started.run_dir(tmp_path) / "checkpoint.msgpack").write_bytes(b"")
+    assert reproduce.run_cell(started, tmp_path, []).startswith("ok")
+    fresh = reproduce.Cell("t", "clue", 1, 1)
+    reproduce.run_cell(fresh, tmp_path, [])
+    assert calls[0][-1] == "--resume" and "--resume" not in calls[1]
+
+
+def test_table_mean_std_and_total(tmp_path):
+    cells = reproduce.make_grid(["a", "b"], ["iql", "clue"], [1], [0, 1])
+    scores = {("a", "iql"): [10.0, 30.0], ("a", "clue"): [50.0, 50.0], ("b", "iql"): [0.0, 100.0],
+              ("b", "clue"): [40.0, 60.0]}
+    for cell in cells:
+        run_dir = cell.run_dir(tmp_path)
+        run_dir.mkdir(parents=True)
+        (run_dir / "results.json").write_text(json.dumps(
+            {"final_normalized_score": scores[(cell.task, cell.method)][cell.seed], "steps": 5}))
+    rows = reproduce.collect(cells, tmp_path)
+    text = reproduce.table(rows, cells)
+    assert "| a | 20.0 ± 10.0 (n=2) | 50.0 ± 0.0 (n=2) |" in text
+    assert "| b | 50.0 ± 50.0 (n=2) | 50.0 ± 10.0 (n=2) |" in text
+    assert "| total | 70.0 | 100.0 |" in text
+    reproduce.write_outputs(rows, cells, tmp_path, [])
+    assert (tmp_path / "results.csv").read_text().count("\n") == 1 + len(cells)
+
+
+def test_unknown_method_is_refused():
+    with pytest.raises(SystemExit, match="unknown"):
+        reproduce.main(["--tasks=a", "--methods=otr", "--out=/tmp/unused", "--table_only"])
