@@ -18,13 +18,11 @@ import json
 import shutil
 from pathlib import Path
 
-import numpy as np
 from absl import app, flags
 
-from clue_jax import evaluation, sac_loop
-from clue_jax.agents import sac_actor
-from clue_jax.data import d4rl_io, locomotion_datasets, replay
-from clue_jax.envs import locomotion, registry
+from clue_jax import sac_loop
+from clue_jax.data import d4rl_io, locomotion_datasets, locomotion_refs, replay
+from clue_jax.envs import locomotion
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("run_dir", None, "A train_sac.py run folder.", required=True)
@@ -55,17 +53,6 @@ def choose(snapshots, fraction, medium_step=None, expert_step=None):
     return reached[0], expert
 
 
-def mean_return(env_name: str, policy_fn, episodes: int, seed: int) -> float:
-    seeds = [seed + i for i in range(episodes)]
-    envs = [registry.make_env(env_name, s) for s in seeds]
-    try:
-        out = evaluation.run_episodes(policy_fn, envs, seeds, registry.get_spec(env_name).act_dim)
-    finally:
-        for env in envs:
-            env.close()
-    return float(out["returns"].mean())
-
-
 def main(_):
     run_dir = Path(FLAGS.run_dir)
     config = json.loads((run_dir / "config.json").read_text())
@@ -94,15 +81,10 @@ def main(_):
         print(f"README row: | {stem} | {quality} | `python {command}` | "
               f"{config['flags']['seed']} | {entry['step']} | {entry['return']:.1f} |")
     if FLAGS.ref_episodes > 0:
-        env_name = locomotion.env_name_for(stem)
-        act_dim = registry.get_spec(env_name).act_dim
-        rng = np.random.default_rng(0)
-        lo = mean_return(env_name, lambda o: rng.uniform(-1, 1, (len(o), act_dim)),
-                         FLAGS.ref_episodes, seed=0)
-        hi = mean_return(env_name, sac_actor.deterministic_policy(
-            sac_actor.load_actor(target / "expert.msgpack")), FLAGS.ref_episodes, seed=0)
+        refs = locomotion_refs.measure_refs(stem, FLAGS.ref_episodes,
+                                                 policy_folder=target.parent)
         print(f"LOCOMOTION_REFS row ({FLAGS.ref_episodes} episodes, seeds 0..):\n"
-              f'    "{stem}": {{"random": {lo:.6f}, "expert": {hi:.6f}}},')
+              f"    {locomotion_refs.refs_row(stem, refs)}")
 
 
 if __name__ == "__main__":

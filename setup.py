@@ -17,5 +17,6 @@ setup(
     python_requires=">=3.10,<3.13",
     install_requires=requirements,
     extras_require={"test": ["pytest>=8"], "d4rl": ["d4rl"]},
-    package_data={"clue_jax": ["policies/README.md", "policies/*/*.msgpack"]},
+    package_data={"clue_jax": ["policies/README.md", "policies/policies.json", "policies/*/*.msgpack",
+                               "policies/*/*.hdf5"]},
 )

@@ -4,6 +4,7 @@
     python train_clue.py --env_name=antmaze-large-play-v2 --num_expert=1
     python train_clue.py --setting=imitation --env_name=hopper-medium-v2 \
         --expert_dataset=<demonstrations name or file> --num_expert=10
+    python train_clue.py --setting=imitation --env_name=gen-hopper-medium-v0  # own demos
     python train_clue.py --setting=unsupervised --env_name=<dataset> --skills=0,1,2
 Ablations: --nocalibrate (plain CVAE), --temperature=5, --dataset_fraction=0.1,
 --num_expert=10. Full control: --clue_config=configs/clue_config.py:antmaze
@@ -22,7 +23,8 @@ flags.DEFINE_enum("setting", "sparse", clue_run.SETTINGS,
                   "K trajectories of --expert_dataset, dataset rewards discarded; unsupervised: "
                   "K-means clusters of (s, a, s') are the experts, one skill policy per cluster.")
 flags.DEFINE_integer("num_expert", 1, "K: number of expert trajectories (at most K in sparse).")
-flags.DEFINE_string("expert_dataset", None, "Imitation: demonstrations (name or HDF5 path).")
+flags.DEFINE_string("expert_dataset", None, "Imitation: demonstrations (name or HDF5 path); "
+                    "default for gen-* datasets: their own (gen-hopper-expert-demos-v0, ...).")
 flags.DEFINE_string("skills", "0,1,2", "Unsupervised: comma-separated cluster ids, or 'all'.")
 flags.DEFINE_integer("n_clusters", 100, "Unsupervised: K-means clusters (paper: 100).")
 flags.DEFINE_boolean("calibrate", True, "Use the calibration loss (Eq. 7); --nocalibrate is "
@@ -66,8 +68,9 @@ def main(_):
         "algo": method_name(clue_config), "iql": iql_config.to_dict(),
         "clue": clue_config.to_dict(), "flags": cli.flag_dict(FLAGS),
         "dataset_size": dataset.size, "loop": pipeline.config_to_dict(loop)}, FLAGS.resume)
+    demonstrations = FLAGS.expert_dataset or clue_run.default_demonstrations(FLAGS.env_name)
     selection = clue_run.choose_experts(FLAGS.setting, dataset, FLAGS.num_expert, FLAGS.seed,
-                                        FLAGS.expert_dataset)
+                                        demonstrations)
     print(f"[train_clue] experts: {selection.message}")
     clue_run.write_experts(run_dir, selection, {"setting": FLAGS.setting,
                                                 "num_expert": FLAGS.num_expert})

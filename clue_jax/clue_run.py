@@ -33,6 +33,25 @@ def discard_rewards(dataset: Dataset) -> Dataset:
     return dataset.replace(rewards=np.full(dataset.size, np.nan, np.float32))
 
 
+def default_demonstrations(env_name: str) -> Optional[str]:
+    """The project's own demonstrations for a generated dataset name, else None.
+
+    gen-{hopper,halfcheetah,walker2d}-*-v0 -> gen-{env}-expert-demos-v0 (the
+    shipped SAC expert); gen-pointmaze-{maze}-*-v0 -> gen-pointmaze-{maze}-demos-v0.
+    D4RL names have none: pass --expert_dataset.
+    """
+    from clue_jax.data import pointmaze_datasets
+    from clue_jax.envs import locomotion
+    parts = env_name.split("-")
+    if len(parts) < 3 or parts[0] != "gen":
+        return None
+    if parts[1] in locomotion.ENVS:
+        return locomotion.demos_name(parts[1])
+    if parts[1] == "pointmaze":
+        return pointmaze_datasets.demos_name(parts[2])
+    return None
+
+
 def choose_experts(setting: str, dataset: Dataset, num_expert: int, seed: int,
                    expert_dataset: Optional[str] = None) -> expert_lib.ExpertSelection:
     """Expert data for the sparse or imitation setting.

@@ -65,6 +65,25 @@ def run_episodes(policy_fn: PolicyFn, envs: List[gymnasium.Env], seeds: List[int
     return out
 
 
+def episode_stats(policy_fn: PolicyFn, env_name: str, num_episodes: int, seed: int,
+                  max_steps: Optional[int] = None) -> Dict[str, np.ndarray]:
+    """`run_episodes` on `num_episodes` fresh envs of `env_name`, env i reset with seed + i.
+
+    Needs no reference scores (raw returns, lengths, successes), so it also
+    measures the returns that define them. The envs are closed afterwards.
+    """
+    if num_episodes < 1:
+        raise ValueError(f"num_episodes: got {num_episodes}, expected at least 1.")
+    spec = get_spec(env_name)
+    seeds = [seed + i for i in range(num_episodes)]
+    envs = [make_env(env_name, s, max_episode_steps=max_steps) for s in seeds]
+    try:
+        return run_episodes(policy_fn, envs, seeds, spec.act_dim)
+    finally:
+        for env in envs:
+            env.close()
+
+
 def evaluate(policy_fn: PolicyFn, env_name: str, num_episodes: int, seed: int,
              max_steps: Optional[int] = None) -> Dict[str, float]:
     """Evaluate a deterministic policy on `num_episodes` episodes of `env_name`.
@@ -81,16 +100,8 @@ def evaluate(policy_fn: PolicyFn, env_name: str, num_episodes: int, seed: int,
         'return' (mean raw return), 'return_std', 'normalized_score' (D4RL x100,
         mean), 'length' (mean steps), and 'success_rate' for success-based envs.
     """
-    if num_episodes < 1:
-        raise ValueError(f"num_episodes: got {num_episodes}, expected at least 1.")
     spec = get_spec(env_name)
-    seeds = [seed + i for i in range(num_episodes)]
-    envs = [make_env(env_name, s, max_episode_steps=max_steps) for s in seeds]
-    try:
-        out = run_episodes(policy_fn, envs, seeds, spec.act_dim)
-    finally:
-        for env in envs:
-            env.close()
+    out = episode_stats(policy_fn, env_name, num_episodes, seed, max_steps)
     result = {
         "return": float(out["returns"].mean()),
         "return_std": float(out["returns"].std()),

@@ -85,10 +85,17 @@ def test_deterministic_per_seed(policies):
 def test_random_needs_no_policy_and_medium_expert_concatenates(policies, tmp_path, monkeypatch):
     medium, _ = loco.generate("hopper", "medium", 300, seed=4)
     expert, _ = loco.generate("hopper", "expert", 300, seed=4)
-    both, meta = loco.generate_medium_expert("hopper", 600, seed=4)
+    cache = str(tmp_path / "cache")
+    path = generated.ensure_generated("gen-hopper-medium-expert-v0", cache_dir=cache, size=600,
+                                      seed=4)
+    both = d4rl_io.load_hdf5(path)
     for key in KEYS:
         np.testing.assert_array_equal(both[key], np.concatenate([medium[key], expert[key]]))
-    assert (meta["medium_policy_step"], meta["expert_policy_step"]) == (1, 2)
+    assert (both["metadata/medium_policy_step"], both["metadata/expert_policy_step"]) == (1, 2)
+    # its parts were made in the same cache, as the medium and expert datasets themselves
+    for quality in ("medium", "expert"):
+        part = generated.dataset_path(f"gen-hopper-{quality}-v0", cache, size=300, seed=4)
+        assert generated.check_cached(part, generated.GENERATED[f"gen-hopper-{quality}-v0"]) is None
     monkeypatch.setenv("CLUE_JAX_POLICY_DIR", str(tmp_path / "empty"))
     random, meta = loco.generate("hopper", "random", 300, seed=4)
     assert len(random["rewards"]) == 300 and meta["policy_init_seed"] == 4
@@ -169,8 +176,9 @@ def test_env_specs_and_unmeasured_scores():
     assert locomotion.env_stem("gen-hopper-medium-v0") == "hopper"
     with pytest.raises(ValueError, match="Ant-v5"):
         locomotion.env_stem("Ant-v5")
-    if locomotion.LOCOMOTION_REFS["hopper"]["expert"] is None:
-        assert not registry.reference_scores_measured("gen-hopper-medium-v0")
-        with pytest.raises(registry.UnmeasuredScoreError, match="LOCOMOTION_REFS"):
-            registry.normalized_score("gen-hopper-medium-v0", 1000.0)
+    for env, refs in locomotion.LOCOMOTION_REFS.items():
+        assert registry.reference_scores_measured(locomotion.gen_name(env, "medium"))
+        name = locomotion.gen_name(env, "medium-replay")
+        assert registry.normalized_score(name, refs["random"]) == pytest.approx(0.0)
+        assert registry.normalized_score(name, refs["expert"]) == pytest.approx(100.0)
     assert registry.normalized_score("hopper-medium-v2", 3234.3) == pytest.approx(100.0)

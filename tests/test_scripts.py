@@ -127,3 +127,35 @@ def test_unknown_env_name_suggests(tmp_path):
     proc = subprocess.run([sys.executable, "train_iql.py", "--env_name=antmaze-larg-play-v2",
                            f"--save_dir={tmp_path}"], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode != 0 and "antmaze-large-play-v2" in proc.stderr
+
+
+def test_generated_locomotion_iql_and_clue_imitation_with_shipped_demos(tmp_path):
+    """gen-hopper-medium-v0 (tiny) with the shipped SAC policies; imitation picks the
+    shipped expert's demonstrations by default, generated into the same cache."""
+    name, cache = "gen-hopper-medium-v0", tmp_path / "cache"
+    data = generated.ensure_generated(name, cache_dir=str(cache), size=3000, seed=0)
+    mujoco_tiny = ["--config=configs/mujoco_config.py", "--config.hidden_dims=(16,16)"]
+    clue_tiny = ["--clue_config=configs/clue_config.py:locomotion",
+                 "--clue_config.hidden_dims=(16,16)", "--clue_config.num_steps=200",
+                 "--clue_config.batch_size=64"]
+    os.environ["CLUE_JAX_DATA_DIR"] = str(cache)  # the subprocesses' demonstration cache
+    try:
+        out = run("train_iql.py", f"--env_name={name}", f"--dataset_path={data}",
+                  f"--save_dir={tmp_path}", *mujoco_tiny, *LOOP)
+        assert "normalized score" in out
+        run("train_clue.py", "--setting=imitation", f"--env_name={name}",
+            f"--dataset_path={data}", "--num_expert=2", f"--save_dir={tmp_path}",
+            *mujoco_tiny, *clue_tiny, *LOOP)
+    finally:
+        del os.environ["CLUE_JAX_DATA_DIR"]
+    run_dir = tmp_path / "clue-imitation-K2" / name / "seed_42"
+    experts = json.loads((run_dir / "experts.json").read_text())
+    demos = d4rl_io.load_hdf5(generated.dataset_path("gen-hopper-expert-demos-v0", str(cache)))
+    ends = np.flatnonzero(demos["terminals"] | demos["timeouts"]) + 1
+    # the first two whole expert episodes, less their timeout rows (qlearning_dataset drops them)
+    assert experts["num_transitions"] == ends[1] - demos["timeouts"][:ends[1]].sum() > 0
+    with np.load(run_dir / "rewards.npz") as f:
+        size = json.loads((run_dir / "config.json").read_text())["dataset_size"]
+        assert 2990 < size < 3000  # the 3 env streams' timeout rows are dropped
+        assert f["rewards"].shape == (size,) and np.all(np.isfinite(f["rewards"]))
+    assert np.loadtxt(tmp_path / "iql" / name / "seed_42" / "42.txt").shape == (2, 2)

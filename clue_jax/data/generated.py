@@ -15,6 +15,7 @@ function hashing the generator's inputs, e.g. policy files); a fingerprint is
 appended to the version, so a cached file made from other inputs is remade.
 """
 
+import contextvars
 import dataclasses
 import hashlib
 import importlib
@@ -33,6 +34,9 @@ _FAMILIES = ("clue_jax.data.pointmaze_datasets", "clue_jax.data.locomotion_datas
 
 Generator = Callable[[int, int], Tuple[Dict[str, np.ndarray], Dict[str, Any]]]
 _log = logging.getLogger(__name__)
+# The cache folder ensure_generated is filling, for generators made of other datasets.
+_ACTIVE_CACHE: contextvars.ContextVar[Optional[str]] = contextvars.ContextVar(
+    "clue_jax_generation_cache", default=None)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,7 +153,11 @@ def ensure_generated(name: str, cache_dir: Optional[str] = None, size: Optional[
         return path
     _log.warning("generating %s (%d transitions, seed %d) into %s: %s", name, size, seed, path,
                  problem)
-    data, metadata = spec.generate(size, seed)
+    token = _ACTIVE_CACHE.set(cache_dir)
+    try:
+        data, metadata = spec.generate(size, seed)
+    finally:
+        _ACTIVE_CACHE.reset(token)
     metadata = dict(metadata, name=name, size=size, seed=seed,
                     generator_version=spec.current_version(),
                     checksum=array_checksum(data))
@@ -160,6 +168,20 @@ def ensure_generated(name: str, cache_dir: Optional[str] = None, size: Optional[
                            "generator's arrays do not survive the HDF5 round trip (dtype or "
                            "(N, 1) shape): fix the generator.")
     return path
+
+
+def generated_part(name: str, size: int, seed: int) -> Tuple[Dict[str, np.ndarray],
+                                                             Dict[str, Any]]:
+    """(data, metadata) of another generated dataset, for a generator made of parts.
+
+    Reads it from the cache that the running `ensure_generated` fills (made and
+    verified there first if needed), so e.g. medium-expert reuses the medium
+    and expert files instead of rolling the policies out again.
+    """
+    raw = d4rl_io.load_hdf5(ensure_generated(name, cache_dir=_ACTIVE_CACHE.get(), size=size,
+                                             seed=seed))
+    meta = {k[len("metadata/"):]: v for k, v in raw.items() if k.startswith("metadata/")}
+    return {k: v for k, v in raw.items() if not k.startswith("metadata/")}, meta
 
 
 def _register_families() -> None:

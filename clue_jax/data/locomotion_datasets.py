@@ -5,7 +5,8 @@ D4RL's v2 locomotion recipe (Fu et al. 2020, Sec. 5), with this project's SAC
 - random: a randomly initialised SAC actor (`sac_actor.random_actor(seed)`);
 - medium: the actor snapshot whose return first reached about 1/3 of the expert's;
 - expert: the fully trained actor;
-- medium-expert: medium then expert, concatenated (default 2M rows);
+- medium-expert: the medium then the expert dataset, concatenated (default 2M rows,
+  read from the cache, so the policies are not rolled out twice);
 - medium-replay: the training run's replay log up to the medium snapshot.
 random/medium/expert roll out the STOCHASTIC policy (a = tanh(mean + std * eps),
 as D4RL's files, which store infos/action_log_probs) for `size` transitions
@@ -70,7 +71,7 @@ def make_commands(env: str) -> str:
             "\n(see clue_jax/policies/README.md)")
 
 
-def _require(path: Path, env: str, what: str) -> Path:
+def require_file(path: Path, env: str, what: str) -> Path:
     if not path.is_file():
         raise PolicyNotFoundError(
             f"{what} needs {path}, which does not exist (policy dir: $CLUE_JAX_POLICY_DIR or "
@@ -100,7 +101,8 @@ def load_policy(env: str, quality: str, dataset: Optional[str] = None):
     `dataset` names the dataset that needs it in the error (default gen-{env}-{quality}-v0).
     """
     from clue_jax.agents import sac_actor  # lazy: jax
-    path = _require(policy_path(env, quality), env, dataset or locomotion.gen_name(env, quality))
+    name = dataset or locomotion.gen_name(env, quality)
+    path = require_file(policy_path(env, quality), env, name)
     return sac_actor.load_actor(path)
 
 
@@ -208,10 +210,18 @@ def generate(env: str, quality: str, size: int, seed: int, num_envs: int = NUM_E
 
 
 def generate_medium_expert(env: str, size: int, seed: int) -> Tuple[Arrays, dict]:
-    """medium (size // 2 rows) then expert (the rest), each made with `seed`, concatenated."""
-    name = locomotion.gen_name(env, "medium-expert")
-    medium, m_meta = generate(env, "medium", size // 2, seed, dataset=name)
-    expert, e_meta = generate(env, "expert", size - size // 2, seed, dataset=name)
+    """gen-{env}-medium-v0 (size // 2 rows) then gen-{env}-expert-v0 (the rest), same seed.
+
+    The two parts come from the cache being filled (`generated.generated_part`):
+    at the default 2M rows they are the 1M-row medium and expert files,
+    made first if missing, so this dataset is exactly their concatenation.
+    """
+    from clue_jax.data import generated
+    for quality in POLICY_QUALITIES:  # name this dataset in a missing-policy error
+        require_file(policy_path(env, quality), env, locomotion.gen_name(env, "medium-expert"))
+    medium, m_meta = generated.generated_part(locomotion.gen_name(env, "medium"), size // 2, seed)
+    expert, e_meta = generated.generated_part(locomotion.gen_name(env, "expert"),
+                                              size - size // 2, seed)
     meta = {"env": env, "quality": "medium-expert", "generator_version": GENERATOR_VERSION,
             "sampling": "stochastic", "medium_rows": size // 2, "expert_rows": size - size // 2,
             **{f"medium_{k}": v for k, v in m_meta.items() if k.startswith("policy_")},
@@ -247,7 +257,7 @@ def generate_medium_replay(env: str, size: int, seed: int) -> Tuple[Arrays, dict
     """The first min(size, N) rows of <policy dir>/<env>/medium_replay.hdf5 (seed unused)."""
     del seed
     from clue_jax.data import d4rl_io
-    path = _require(medium_replay_path(env), env, locomotion.gen_name(env, "medium-replay"))
+    path = require_file(medium_replay_path(env), env, locomotion.gen_name(env, "medium-replay"))
     raw = d4rl_io.load_hdf5(str(path))
     keys = ("observations", "actions", "rewards", "terminals", "timeouts", "next_observations",
             "infos/qpos", "infos/qvel")

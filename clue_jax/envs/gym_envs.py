@@ -10,6 +10,8 @@
   Drop it when moving to the -v2 envs.
 """
 
+import contextlib
+import warnings
 from typing import Callable
 
 import gymnasium
@@ -63,6 +65,29 @@ class AdroitRewardFix(gymnasium.Wrapper):
         return obs, reward, terminated, truncated, info
 
 
+# gymnasium 1.4's half_cheetah.xml uses <compiler settotalmass>, which MuJoCo 4 compiles with
+# a deprecation warning printed for every env made (dozens per evaluation). Dropped here; any
+# other MuJoCo warning is re-raised as a Python warning.
+_KNOWN_MODEL_WARNINGS = ("compiler attribute 'settotalmass' is deprecated",)
+
+
+@contextlib.contextmanager
+def _quiet_known_model_warnings():
+    """While compiling a gymnasium model: drop _KNOWN_MODEL_WARNINGS, forward the rest."""
+    import mujoco
+
+    def handler(message: str) -> None:
+        if not message.startswith(_KNOWN_MODEL_WARNINGS):
+            warnings.warn(f"MuJoCo: {message}", RuntimeWarning, stacklevel=2)
+
+    previous = mujoco.get_mju_user_warning()
+    mujoco.set_mju_user_warning(handler)
+    try:
+        yield
+    finally:
+        mujoco.set_mju_user_warning(previous)
+
+
 def gymnasium_factory(env_id: str, obs_dim: int, robotics: bool = False,
                       adroit_fix: str = "", **kwargs) -> Factory:
     """Factory(seed) of `env_id` without gymnasium's own TimeLimit (make_env adds one).
@@ -79,7 +104,8 @@ def gymnasium_factory(env_id: str, obs_dim: int, robotics: bool = False,
         if robotics:
             import gymnasium_robotics  # slow import; registers Adroit and the mazes
             gymnasium.register_envs(gymnasium_robotics)
-        env = gymnasium.make(env_id, disable_env_checker=True, **kwargs)
+        with _quiet_known_model_warnings():
+            env = gymnasium.make(env_id, disable_env_checker=True, **kwargs)
         while isinstance(env, gymnasium.wrappers.TimeLimit):
             env = env.env
         if adroit_fix:
