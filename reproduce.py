@@ -25,7 +25,10 @@ from typing import Dict, List, NamedTuple, Optional
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent
-METHODS = ("iql", "clue", "clue-nocalib")
+# iql: true rewards; clue*: train_clue.py in the sparse setting, clue-imitation*: in the
+# imitation setting (gen-* datasets use their own demonstrations; for D4RL names pass
+# `-- --expert_dataset=...`); *-nocalib: without the calibration loss.
+METHODS = ("iql", "clue", "clue-nocalib", "clue-imitation", "clue-imitation-nocalib")
 
 
 class Cell(NamedTuple):
@@ -38,17 +41,25 @@ class Cell(NamedTuple):
     def column(self) -> str:
         return "IQL" if self.method == "iql" else f"{self.method.upper()} (K={self.k})"
 
+    @property
+    def setting(self) -> str:
+        return "imitation" if self.method.startswith("clue-imitation") else "sparse"
+
+    @property
+    def calibrated(self) -> bool:
+        return not self.method.endswith("-nocalib")
+
     def run_dir(self, out: Path) -> Path:
-        algo = "iql" if self.method == "iql" else f"clue-sparse-K{self.k}" + (
-            "-nocalib" if self.method == "clue-nocalib" else "")
+        algo = "iql" if self.method == "iql" else f"clue-{self.setting}-K{self.k}" + (
+            "" if self.calibrated else "-nocalib")
         return out / algo / self.task / f"seed_{self.seed}"
 
     def command(self, out: Path, extra: List[str]) -> List[str]:
         common = [f"--env_name={self.task}", f"--seed={self.seed}", f"--save_dir={out}", "--notqdm"]
         if self.method == "iql":
             return [sys.executable, str(ROOT / "train_iql.py"), *common, *extra]
-        flags = [f"--num_expert={self.k}"] + (["--nocalibrate"] if self.method == "clue-nocalib"
-                                               else [])
+        flags = [f"--setting={self.setting}", f"--num_expert={self.k}"] + (
+            [] if self.calibrated else ["--nocalibrate"])
         return [sys.executable, str(ROOT / "train_clue.py"), *common, *flags, *extra]
 
 

@@ -26,6 +26,11 @@ def test_commands_and_run_dirs(tmp_path):
     assert cmd[1].endswith("train_clue.py") and "--num_expert=5" in cmd
     assert "--nocalibrate" in cmd and cmd[-1] == "--max_steps=10"
     assert iql.command(tmp_path, [])[1].endswith("train_iql.py")
+    imitation = reproduce.Cell("t", "clue-imitation", 10, 0)
+    assert imitation.run_dir(tmp_path) == tmp_path / "clue-imitation-K10" / "t" / "seed_0"
+    cmd = imitation.command(tmp_path, [])
+    assert "--setting=imitation" in cmd and "--nocalibrate" not in cmd
+    assert "--setting=sparse" in reproduce.Cell("t", "clue", 1, 0).command(tmp_path, [])
 
 
 def test_run_cell_skips_done_and_resumes_started(tmp_path, monkeypatch):
