@@ -4,11 +4,13 @@
         --methods=iql,clue,clue-nocalib --num_experts=1,5 --seeds=0,1,2 \
         --out=./grid --workers=2 -- --max_steps=50000
 
-Each cell is one process of train_iql.py / train_clue.py (flags after `--` go
-to every run), so a grid is the same as a shell loop. Cells with a
-results.json are skipped; cells with a checkpoint are continued with --resume.
-Writes <out>/results.csv (one row per run) and <out>/results.md (mean +- std
-over seeds, one column per method and K, a total row).
+Each cell is one process of `train_iql.py --labeller=...` (flags after `--` go
+to every run, except a labeller's own flags, which go only to its cells), so a
+grid is the same as a shell loop. Cells with a results.json are skipped; cells
+with a checkpoint, CVAE or reward file are continued with --resume. Writes
+<out>/results.csv (one row per run) and <out>/results.md (per run the mean of
+its last 3 evaluations; mean +- std over seeds, one column per method and K, a
+total row).
 """
 
 import argparse
@@ -24,11 +26,28 @@ from typing import Dict, List, NamedTuple, Optional
 
 import numpy as np
 
+from clue_jax.experiments import runner
+from clue_jax.experiments.settings import RunSettings
+
 ROOT = Path(__file__).resolve().parent
-# iql: true rewards; clue*: train_clue.py in the sparse setting, clue-imitation*: in the
-# imitation setting (gen-* datasets use their own demonstrations; for D4RL names pass
-# `-- --expert_dataset=...`); *-nocalib: without the calibration loss.
-METHODS = ("iql", "clue", "clue-nocalib", "clue-imitation", "clue-imitation-nocalib")
+# method -> (labeller, setting, calibrate). iql: IQL on the dataset's true rewards;
+# clue*/otr*: the sparse setting (the dataset's successful episodes are the experts),
+# *-imitation: the imitation setting (gen-* datasets use their own demonstrations; for
+# D4RL names pass `-- --expert_dataset=...`); *-nocalib: CLUE without calibration.
+METHODS = {
+    "iql": ("true", "sparse", True),
+    "clue": ("clue", "sparse", True),
+    "clue-nocalib": ("clue", "sparse", False),
+    "clue-imitation": ("clue", "imitation", True),
+    "clue-imitation-nocalib": ("clue", "imitation", False),
+    "otr": ("otr", "sparse", True),
+    "otr-imitation": ("otr", "imitation", True),
+}
+# Extra flags that only some labellers define go only to their cells.
+LABELLER_FLAGS = {"clue": ("--cvae_steps", "--temperature", "--clue_config", "--compare_uncalibrated",
+                           "--nocompare_uncalibrated"),
+                  "otr": ("--otr_config",)}
+LAST_N = 3  # score = mean of the last LAST_N evaluations
 
 
 class Cell(NamedTuple):
@@ -41,26 +60,32 @@ class Cell(NamedTuple):
     def column(self) -> str:
         return "IQL" if self.method == "iql" else f"{self.method.upper()} (K={self.k})"
 
-    @property
-    def setting(self) -> str:
-        return "imitation" if self.method.startswith("clue-imitation") else "sparse"
-
-    @property
-    def calibrated(self) -> bool:
-        return not self.method.endswith("-nocalib")
+    def settings(self, out: Path) -> RunSettings:
+        labeller, setting, calibrate = METHODS[self.method]
+        return RunSettings(env_name=self.task, labeller=labeller, setting=setting,
+                           num_expert=self.k or 1, calibrate=calibrate, seed=self.seed,
+                           save_dir=str(out))
 
     def run_dir(self, out: Path) -> Path:
-        algo = "iql" if self.method == "iql" else f"clue-{self.setting}-K{self.k}" + (
-            "" if self.calibrated else "-nocalib")
-        return out / algo / self.task / f"seed_{self.seed}"
+        s = self.settings(out)
+        return runner.run_dir_for(s.save_dir, s.method(), s.env_name, s.seed)
 
     def command(self, out: Path, extra: List[str]) -> List[str]:
-        common = [f"--env_name={self.task}", f"--seed={self.seed}", f"--save_dir={out}", "--notqdm"]
-        if self.method == "iql":
-            return [sys.executable, str(ROOT / "train_iql.py"), *common, *extra]
-        flags = [f"--setting={self.setting}", f"--num_expert={self.k}"] + (
-            [] if self.calibrated else ["--nocalibrate"])
-        return [sys.executable, str(ROOT / "train_clue.py"), *common, *flags, *extra]
+        s = self.settings(out)
+        flags = [f"--labeller={s.labeller}", f"--env_name={self.task}", f"--seed={self.seed}",
+                 f"--save_dir={out}", "--notqdm"]
+        if s.labeller != "true":
+            flags += [f"--setting={s.setting}", f"--num_expert={s.num_expert}"]
+        if not s.calibrate:
+            flags.append("--nocalibrate")
+        return [sys.executable, str(ROOT / "train_iql.py"), *flags, *route_flags(extra, s.labeller)]
+
+
+def route_flags(extra: List[str], labeller: str) -> List[str]:
+    """`extra` without the flags that belong to other labellers."""
+    foreign = [f for name, fl in LABELLER_FLAGS.items() if name != labeller for f in fl]
+    return [e for e in extra if not any(e == f or e.startswith(f + "=") or e.startswith(f + ".")
+                                        for f in foreign)]
 
 
 def make_grid(tasks, methods, ks, seeds) -> List[Cell]:
@@ -77,8 +102,9 @@ def run_cell(cell: Cell, out: Path, extra: List[str], cores: Optional[queue.Queu
     run_dir = cell.run_dir(out)
     if (run_dir / "results.json").exists():
         return f"skip (done) {cell}"
-    cmd = cell.command(out, extra) + (["--resume"] if (run_dir / "checkpoint.msgpack").exists()
-                                      or (run_dir / "cvae.msgpack").exists() else [])
+    cmd = cell.command(out, extra) + (["--resume"] if any(
+        (run_dir / f).exists() for f in ("checkpoint.msgpack", "cvae.msgpack", "rewards.npz"))
+        else [])
     core = cores.get() if cores is not None else None
     if core is not None:
         cmd = ["taskset", "-c", str(core)] + cmd
@@ -101,8 +127,10 @@ def collect(cells: List[Cell], out: Path) -> List[Dict]:
         path = cell.run_dir(out) / "results.json"
         if path.exists():
             res = json.loads(path.read_text())
+            scores = [s for _, s in res["history"][-LAST_N:]]
             rows.append({"task": cell.task, "method": cell.method, "k": cell.k or "",
-                         "seed": cell.seed, "score": res["final_normalized_score"],
+                         "seed": cell.seed, "score": float(np.mean(scores)) if scores else None,
+                         "final": res["final_normalized_score"],
                          "steps": res["steps"], "wall_time_s": res.get("wall_time_s")})
     return rows
 
@@ -133,11 +161,12 @@ def table(rows: List[Dict], cells: List[Cell]) -> str:
 
 def write_outputs(rows: List[Dict], cells: List[Cell], out: Path, extra: List[str]) -> None:
     with open(out / "results.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["task", "method", "k", "seed", "score", "steps",
-                                               "wall_time_s"])
+        writer = csv.DictWriter(f, fieldnames=["task", "method", "k", "seed", "score", "final",
+                                               "steps", "wall_time_s"])
         writer.writeheader()
         writer.writerows(rows)
-    header = (f"Normalized scores (x100), mean ± std over seeds (n = seeds finished); "
+    header = (f"Normalized scores (x100): per run the mean of its last {LAST_N} evaluations; "
+              f"mean ± std over seeds (n = seeds finished); "
               f"extra flags: {' '.join(extra) or 'none'}\n\n")
     (out / "results.md").write_text(header + table(rows, cells))
 
@@ -165,7 +194,7 @@ def main(argv=None):
     methods = args.methods.split(",")
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
-        raise SystemExit(f"--methods: unknown {unknown}; choose from {METHODS}.")
+        raise SystemExit(f"--methods: unknown {unknown}; choose from {sorted(METHODS)}.")
     cells = make_grid(args.tasks.split(","), methods, [int(k) for k in args.num_experts.split(",")],
                       [int(s) for s in args.seeds.split(",")])
     out = Path(args.out).resolve()

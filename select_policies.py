@@ -21,7 +21,8 @@ from pathlib import Path
 from absl import app, flags
 
 from clue_jax import sac_loop
-from clue_jax.data import d4rl_io, locomotion_datasets, locomotion_refs, replay
+from clue_jax.data import d4rl_io, replay
+from clue_jax.generation import locomotion_datasets, locomotion_refs
 from clue_jax.envs import locomotion
 
 FLAGS = flags.FLAGS

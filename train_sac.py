@@ -16,7 +16,8 @@ from pathlib import Path
 from absl import app, flags
 from ml_collections import config_flags
 
-from clue_jax import pipeline, sac_loop, training
+from clue_jax import sac_loop, training
+from clue_jax.experiments import runner
 from clue_jax.envs import locomotion
 
 FLAGS = flags.FLAGS
@@ -42,7 +43,7 @@ def main(_):
         config = FLAGS.config
     stem = locomotion.env_stem(FLAGS.env_name)
     gym_id = locomotion.ENVS[stem][0]
-    run_dir = pipeline.run_dir_for(FLAGS.save_dir, "sac", gym_id, FLAGS.seed)
+    run_dir = runner.run_dir_for(FLAGS.save_dir, "sac", gym_id, FLAGS.seed)
     loop = sac_loop.SACLoopConfig(
         env_name=locomotion.env_name_for(stem), seed=FLAGS.seed, max_steps=FLAGS.max_steps,
         start_steps=config.start_steps, batch_size=config.batch_size,

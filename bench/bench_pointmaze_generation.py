@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from clue_jax.data import pointmaze_datasets
+from clue_jax.generation import pointmaze_datasets
 from clue_jax.envs import pointmaze
 
 

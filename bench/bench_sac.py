@@ -26,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from clue_jax import sac_loop  # noqa: E402
 from clue_jax.agents import sac  # noqa: E402
-from clue_jax.data import locomotion_datasets, replay  # noqa: E402
+from clue_jax.data import replay  # noqa: E402
+from clue_jax.generation import locomotion_datasets  # noqa: E402
 from clue_jax.envs import locomotion, registry  # noqa: E402
 from clue_jax.types import Batch  # noqa: E402
 

@@ -17,7 +17,8 @@ import time
 
 import numpy as np
 
-from clue_jax.data import d4rl_io, generated
+from clue_jax.data import d4rl_io
+from clue_jax.generation import generated
 from clue_jax.data.dataset import trajectory_returns
 from clue_jax.envs import locomotion, registry
 

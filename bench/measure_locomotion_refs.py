@@ -12,7 +12,7 @@ Prints the LOCOMOTION_REFS lines for clue_jax/envs/locomotion.py.
 import argparse
 import time
 
-from clue_jax.data import locomotion_refs
+from clue_jax.generation import locomotion_refs
 from clue_jax.envs import locomotion
 
 

@@ -76,4 +76,6 @@ def get_config(domain: str = "antmaze") -> ml_collections.ConfigDict:
     config.label_chunk_size = 65536
     config.reward_scaling = scaling  # 'none' | 'return_range'
     config.reward_shift = shift
+    # figures: also train a CVAE without calibration for the side-by-side Fig. 2 panel
+    config.compare_uncalibrated = False
     return config

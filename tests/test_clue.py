@@ -5,6 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from clue_jax.rewards.processing import postprocess_rewards
+
 from clue_jax.data import experts
 from clue_jax.data.dataset import DatasetError, make_dataset, to_device
 from clue_jax.rewards import clue, labelling, plots, storage
@@ -222,11 +224,11 @@ def test_postprocess_rewards_by_hand():
     obs = np.arange(5, dtype=np.float32)[:, None]
     ds = make_dataset(obs, np.zeros((5, 1)), np.zeros(5), [0, 0, 1, 0, 0], obs + 1)
     raw = np.array([1.0, 0.5, 0.5, 0.25, 0.25], np.float32)  # returns 2.0 and 0.5
-    np.testing.assert_allclose(labelling.postprocess_rewards(raw, ds, "return_range", 0.0),
+    np.testing.assert_allclose(postprocess_rewards(raw, ds.dones_float, "return_range", 0.0),
                                raw * 1000 / 1.5, rtol=1e-6)
-    np.testing.assert_allclose(labelling.postprocess_rewards(raw, ds, "none", -1.0), raw - 1)
+    np.testing.assert_allclose(postprocess_rewards(raw, ds.dones_float, "none", -1.0), raw - 1)
     with pytest.raises(ValueError, match="reward_scaling"):
-        labelling.postprocess_rewards(raw, ds, "max", 0.0)
+        postprocess_rewards(raw, ds.dones_float, "max", 0.0)
 
 
 # ----------------------------------------------------------------------------- files

@@ -237,9 +237,9 @@ def test_check_dims_error_names_both_shapes(tiny_file):
 
 def test_generated_names_use_ensure_generated(tiny_file, monkeypatch):
     calls = []
-    fake = types.ModuleType("clue_jax.data.generated")
+    fake = types.ModuleType("clue_jax.generation.generated")
     fake.ensure_generated = lambda name: calls.append(name) or tiny_file
-    monkeypatch.setitem(sys.modules, "clue_jax.data.generated", fake)
+    monkeypatch.setitem(sys.modules, "clue_jax.generation.generated", fake)
     ds = load_dataset("gen-maze2d-umaze-v1", reward_rule="antmaze")
     assert calls == ["gen-maze2d-umaze-v1"] and ds.size == 6
     np.testing.assert_allclose(ds.rewards, [0, 1, 3, 4, 5, 6])

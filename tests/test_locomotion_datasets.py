@@ -12,8 +12,9 @@ import pytest
 
 from clue_jax import networks
 from clue_jax.agents import sac_actor
-from clue_jax.data import d4rl_io, experts, factory, generated
-from clue_jax.data import locomotion_datasets as loco
+from clue_jax.data import d4rl_io, experts, factory
+from clue_jax.generation import generated
+from clue_jax.generation import locomotion_datasets as loco
 from clue_jax.envs import locomotion, registry
 
 KEYS = {"observations": ((11,), np.float32), "actions": ((3,), np.float32),

@@ -6,7 +6,8 @@ import h5py
 import numpy as np
 import pytest
 
-from clue_jax.data import d4rl_io, generated, pointmaze_datasets
+from clue_jax.data import d4rl_io
+from clue_jax.generation import generated, pointmaze_datasets
 from clue_jax.envs import maze_planner, pointmaze, registry
 
 # D4RL's maze2d maps (d4rl/pointmaze/maze_model.py), 'G' = the maze2d target.
@@ -243,7 +244,8 @@ def test_cache_dir_from_environment(monkeypatch, tmp_path):
 
 
 def test_expert_demonstrations_reach_the_eval_goal(tmp_path):
-    from clue_jax.data import d4rl_io, experts, factory, generated, pointmaze_datasets
+    from clue_jax.data import d4rl_io, experts, factory
+    from clue_jax.generation import generated, pointmaze_datasets
     name = pointmaze_datasets.demos_name("umaze")
     path = generated.ensure_generated(name, cache_dir=str(tmp_path))
     raw = d4rl_io.load_hdf5(path)

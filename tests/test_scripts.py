@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from clue_jax.data import d4rl_io, generated
+from clue_jax.data import d4rl_io
+from clue_jax.generation import generated
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = "gen-pointmaze-umaze-diverse-v0"

@@ -8,8 +8,8 @@ import pytest
 import select_policies
 from clue_jax import clue_run, evaluation
 from clue_jax.agents import sac_actor
-from clue_jax.data import locomotion_datasets as loco
-from clue_jax.data import locomotion_refs
+from clue_jax.generation import locomotion_datasets as loco
+from clue_jax.generation import locomotion_refs
 from clue_jax.envs import locomotion
 
 POLICY_DIR = Path(loco.__file__).resolve().parents[1] / "policies"

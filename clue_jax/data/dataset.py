@@ -174,27 +174,8 @@ def return_range_scale(rewards: np.ndarray, dones_float: np.ndarray) -> float:
     if spread <= 0:
         raise DatasetError("reward scaling: every trajectory has the same return "
                            f"({returns[0] if returns.size else 'no trajectories'}), so "
-                           "1000 / (max_return - min_return) is undefined; use reward_rule='none'.")
+                           "1000 / (max_return - min_return) is undefined; use reward_scaling='none'.")
     return 1000.0 / spread
-
-
-REWARD_RULES = ("none", "antmaze", "locomotion")
-
-
-def apply_reward_rule(dataset: Dataset, rule: str) -> Dataset:
-    """The reference IQL's reward preprocessing.
-
-    'antmaze': r - 1. 'locomotion': r * 1000 / (max_return - min_return) over
-    trajectories. 'none': unchanged.
-    """
-    if rule == "none":
-        return dataset
-    if rule == "antmaze":
-        return dataset.replace(rewards=(dataset.rewards - 1.0).astype(np.float32))
-    if rule == "locomotion":
-        scale = return_range_scale(dataset.rewards, dataset.dones_float)
-        return dataset.replace(rewards=(dataset.rewards * scale).astype(np.float32))
-    raise ValueError(f"reward_rule={rule!r} is not one of {REWARD_RULES}.")
 
 
 def take_trajectories(dataset: Dataset, traj_index: Sequence[int]) -> Dataset:

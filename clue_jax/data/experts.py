@@ -113,6 +113,46 @@ def select_experts(dataset: Dataset, k: int, seed: int, episode_bounds: Optional
                            f"{note}; lengths {lengths}")
 
 
+def check_same_dims(demos: Dataset, dataset: Dataset) -> None:
+    """DatasetError unless demonstrations and the unlabelled dataset share obs/act dims."""
+    if demos.obs_dim != dataset.obs_dim or demos.act_dim != dataset.act_dim:
+        raise DatasetError(
+            f"demonstrations have observations {demos.observations.shape} and actions "
+            f"{demos.actions.shape} but the unlabelled dataset has observations "
+            f"{dataset.observations.shape} and actions {dataset.actions.shape}; the per-step "
+            "dims must match: use demonstrations from the same environment.")
+
+
+def top_return_trajectories(dataset: Dataset, k: int, xy: Optional[Tuple[int, int]] = None,
+                            start_xy: Optional[Tuple[float, float]] = None) -> ExpertSelection:
+    """OTR's expert rule: the K trajectories (reference boundaries) with the best score.
+
+    score = return, or on maze domains (xy and start_xy given) return / (1e-4 +
+    ||xy of the trajectory's first observation - start_xy||) (OTR's AntMaze rule,
+    whose evaluation start is the origin). Ties keep dataset order.
+
+    Args:
+        xy: (first, last) columns of the observation holding the position.
+        start_xy: the evaluation start position.
+    """
+    if k < 1:
+        raise ValueError(f"top_return_trajectories: k must be >= 1, got {k}.")
+    starts, ends = trajectory_bounds(dataset.dones_float)
+    returns = np.add.reduceat(dataset.rewards.astype(np.float64), starts)
+    score = returns
+    if xy is not None and start_xy is not None:
+        first = dataset.observations[starts, xy[0]:xy[1]]
+        score = returns / (1e-4 + np.linalg.norm(first - np.asarray(start_xy), axis=1))
+    chosen = np.argsort(-score, kind="stable")[:k]
+    segments = np.stack([starts[chosen], ends[chosen]], axis=1).astype(np.int64)
+    rule = "return / (1e-4 + distance of its start to the evaluation start)" \
+        if xy is not None and start_xy is not None else "return"
+    note = (f"the {len(chosen)} best of {len(starts)} trajectories by {rule} (OTR's rule); "
+            f"returns {returns[chosen].round(3).tolist()}, lengths "
+            f"{(segments[:, 1] - segments[:, 0]).tolist()}")
+    return ExpertSelection(_segments_dataset(dataset, segments), segments, note)
+
+
 def expert_from_demonstrations(demo_dataset: Dataset, k: int,
                                dataset: Optional[Dataset] = None) -> ExpertSelection:
     """The first K trajectories (reference boundaries) of a demonstration dataset.
@@ -122,13 +162,8 @@ def expert_from_demonstrations(demo_dataset: Dataset, k: int,
     """
     if k < 1:
         raise ValueError(f"expert_from_demonstrations: k must be >= 1, got {k}.")
-    if dataset is not None and (demo_dataset.obs_dim != dataset.obs_dim
-                                or demo_dataset.act_dim != dataset.act_dim):
-        raise DatasetError(
-            f"demonstrations have observations {demo_dataset.observations.shape} and actions "
-            f"{demo_dataset.actions.shape} but the unlabelled dataset has observations "
-            f"{dataset.observations.shape} and actions {dataset.actions.shape}; the per-step "
-            "dims must match: use demonstrations from the same environment.")
+    if dataset is not None:
+        check_same_dims(demo_dataset, dataset)
     starts, ends = trajectory_bounds(demo_dataset.dones_float)
     m = len(starts)
     note = (f"asked for {k} demonstrations but the file has {m}; using all {m}" if m < k

@@ -2,7 +2,7 @@
 
 Hopper-v5, HalfCheetah-v5 and Walker2d-v5 (gymnasium + the `mujoco`
 bindings) have D4RL v2's observation layouts (shared/reference/d4rl.md), so
-the generated datasets (`clue_jax.data.locomotion_datasets`) and the SAC that
+the generated datasets (`clue_jax.generation.locomotion_datasets`) and the SAC that
 makes them (`train_sac.py`) use them through the same factories as the
 built-in hopper-*-v2 names: flat float32 observations, actions clipped to
 [-1, 1], 1000-step episodes.

@@ -1,4 +1,4 @@
-"""CLUE intrinsic rewards (paper Eq. 6) for whole datasets, and their post-processing.
+"""CLUE intrinsic rewards (paper Eq. 6) for whole datasets.
 
     z_e = E_{(s,a) ~ D^e}[mu(s, a)]                  (mean of the encoder means)
     r(s, a) = exp(-c * ||z_e - z(s, a)||^2)          (Eq. 6), in (0, 1]
@@ -20,12 +20,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from clue_jax.data.dataset import Dataset, return_range_scale
+from clue_jax.data.dataset import Dataset
 from clue_jax.rewards.clue import CVAEModel
+from clue_jax.rewards.processing import postprocess_rewards
 from clue_jax.types import PRNGKey
 
 DEFAULT_CHUNK = 65536
-REWARD_SCALINGS = ("none", "return_range")
 
 
 def _check_inputs(model: CVAEModel, obs: np.ndarray, act: np.ndarray, what: str
@@ -135,22 +135,6 @@ def label_rewards(model: CVAEModel, observations: np.ndarray, actions: np.ndarra
     return _map_chunks(lambda o, a, off: fn(o, a, off), obs, act, chunk_size).astype(np.float32)
 
 
-def postprocess_rewards(rewards: np.ndarray, dataset: Dataset, scaling: str, shift: float
-                        ) -> np.ndarray:
-    """Rescale then shift intrinsic rewards for IQL (paper Sec. 8.2).
-
-    'return_range': r * 1000 / (max_return - min_return) over `dataset`'s
-    trajectories (reference IQL boundaries); 'none': unchanged. Then r + shift.
-    """
-    rewards = np.asarray(rewards, np.float32)
-    if scaling == "return_range":
-        rewards = rewards * np.float32(return_range_scale(rewards, dataset.dones_float))
-    elif scaling != "none":
-        raise ValueError(f"clue config reward_scaling={scaling!r}: expected one of "
-                         f"{REWARD_SCALINGS}.")
-    return (rewards + np.float32(shift)).astype(np.float32)
-
-
 def relabel_dataset(model: CVAEModel, dataset: Dataset, expert: Dataset, config,
                     key: Optional[PRNGKey] = None) -> Tuple[Dataset, Dict[str, float]]:
     """The whole labelling step: z_e, Eq. 6 rewards, post-processing, a relabelled copy.
@@ -167,7 +151,8 @@ def relabel_dataset(model: CVAEModel, dataset: Dataset, expert: Dataset, config,
     expert_raw = label_rewards(model, expert.observations, expert.actions, z_e,
                                config.temperature, use_mean=config.use_mean, key=key,
                                chunk_size=config.label_chunk_size)
-    rewards = postprocess_rewards(raw, dataset, config.reward_scaling, config.reward_shift)
+    rewards = postprocess_rewards(raw, dataset.dones_float, config.reward_scaling,
+                                  config.reward_shift)
     info = {"raw_reward_mean": float(raw.mean()), "raw_reward_min": float(raw.min()),
             "raw_reward_max": float(raw.max()), "expert_raw_reward_mean": float(expert_raw.mean()),
             "reward_mean": float(rewards.mean()), "z_e_norm": float(np.linalg.norm(z_e))}

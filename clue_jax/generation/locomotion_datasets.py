@@ -216,7 +216,7 @@ def generate_medium_expert(env: str, size: int, seed: int) -> Tuple[Arrays, dict
     at the default 2M rows they are the 1M-row medium and expert files,
     made first if missing, so this dataset is exactly their concatenation.
     """
-    from clue_jax.data import generated
+    from clue_jax.generation import generated
     for quality in POLICY_QUALITIES:  # name this dataset in a missing-policy error
         require_file(policy_path(env, quality), env, locomotion.gen_name(env, "medium-expert"))
     medium, m_meta = generated.generated_part(locomotion.gen_name(env, "medium"), size // 2, seed)

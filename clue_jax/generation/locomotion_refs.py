@@ -12,7 +12,7 @@ from typing import Dict, Tuple
 
 import numpy as np
 
-from clue_jax.data import locomotion_datasets as loco
+from clue_jax.generation import locomotion_datasets as loco
 from clue_jax.envs import locomotion
 
 

@@ -30,7 +30,7 @@ from clue_jax.data.dataset import DatasetError
 
 DEFAULT_SIZE = 1_000_000
 DEFAULT_SEED = 0
-_FAMILIES = ("clue_jax.data.pointmaze_datasets", "clue_jax.data.locomotion_datasets")
+_FAMILIES = ("clue_jax.generation.pointmaze_datasets", "clue_jax.generation.locomotion_datasets")
 
 Generator = Callable[[int, int], Tuple[Dict[str, np.ndarray], Dict[str, Any]]]
 _log = logging.getLogger(__name__)

@@ -1,24 +1,27 @@
 """CLUE's unsupervised setting: K-means clusters of (s, a, s') as experts, one skill each.
 
-For every chosen cluster: the cluster's transitions are the expert data, a
-calibrated CVAE labels the whole dataset with Eq. 6 rewards, IQL learns that
-skill's policy, and a few deterministic rollouts describe what the policy does.
+For every chosen cluster: the cluster's transitions are the expert data, the
+run's labeller (CLUE: a calibrated CVAE and Eq. 6 rewards) labels the whole
+dataset through the same seam as the other settings, IQL learns that skill's
+policy, and a few deterministic rollouts describe what the policy does.
 The run writes skills.json, skills.md (a table a person can read) and
 skills.png (per-skill motion), next to one sub-folder per skill.
 """
 
 import json
 from pathlib import Path
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from clue_jax import clue_run, pipeline, training
+from clue_jax import evaluation, training
 from clue_jax.data import experts as expert_lib
 from clue_jax.data.dataset import Dataset
+from clue_jax.envs import registry
+from clue_jax.experiments import domains, runner
+from clue_jax.experiments.settings import RunSettings
 
-# Where an env family's observation holds position (xy) or forward velocity.
-XY_FAMILIES = {"antmaze": slice(0, 2), "gen-pointmaze": slice(0, 2), "maze2d": slice(0, 2)}
+# Where a locomotion observation holds forward velocity (xy: the domain table's `xy`).
 VELOCITY_INDEX = {"hopper": [5], "halfcheetah": [8], "walker2d": [8], "ant": [13, 14]}
 
 
@@ -39,8 +42,6 @@ def parse_skills(text: str, n_clusters: int) -> List[int]:
 
 def rollout_observations(policy_fn, env_name: str, episodes: int, seed: int) -> List[np.ndarray]:
     """Observation sequences (T_i + 1, obs_dim) of deterministic episodes, stepped together."""
-    from clue_jax import evaluation
-    from clue_jax.envs import registry
     seeds = [seed + i for i in range(episodes)]
     envs = [registry.make_env(env_name, s) for s in seeds]
     try:
@@ -52,11 +53,16 @@ def rollout_observations(policy_fn, env_name: str, episodes: int, seed: int) -> 
     return out["observations"]
 
 
+def _xy(spec) -> Optional[slice]:
+    cols = domains.domain_of(spec).xy
+    return None if cols is None else slice(*cols)
+
+
 def describe(paths: Sequence[np.ndarray], spec) -> Dict[str, Any]:
     """What a skill's policy does: mean velocity (and heading where xy is observed)."""
     lengths = [len(p) - 1 for p in paths]
-    if spec.family in XY_FAMILIES:
-        xy = XY_FAMILIES[spec.family]
+    xy = _xy(spec)
+    if xy is not None:
         disp = np.stack([p[-1, xy] - p[0, xy] for p in paths])
         vel = disp / np.maximum(np.asarray(lengths)[:, None], 1)
         mean = vel.mean(0)
@@ -74,21 +80,23 @@ def describe(paths: Sequence[np.ndarray], spec) -> Dict[str, Any]:
     return out
 
 
-def train_skill(flags, spec, dataset: Dataset, expert: Dataset, cluster: int, iql_config,
-                clue_config, loop: training.LoopConfig, run_dir: Path) -> Dict[str, Any]:
-    """CVAE -> rewards -> IQL for one cluster; returns its summary row."""
-    training.prepare_run_dir(run_dir, {"cluster": cluster, "clue": clue_config.to_dict(),
-                                       "iql": iql_config.to_dict()}, loop.resume)
-    state = clue_run.fit_cvae(clue_config, dataset, expert, loop.seed, run_dir,
-                              resume=loop.resume, progress=loop.progress)
-    relabelled, info = clue_run.label(clue_config, state, dataset, expert, run_dir, loop.seed)
-    results, agent = pipeline.run_iql(relabelled, flags.env_name, iql_config.to_dict(), loop,
-                                      run_dir, eval_episodes=0)
-    paths = rollout_observations(pipeline.iql_policy(agent), flags.env_name,
-                                 max(flags.eval_episodes, 1), loop.seed)
+def train_skill(settings: RunSettings, task: domains.Task, dataset: Dataset, expert: Dataset,
+                cluster: int, run_dir: Path) -> Dict[str, Any]:
+    """Label with the cluster as experts, train IQL, roll out; returns its summary row."""
+    training.prepare_run_dir(run_dir, {
+        "cluster": cluster, "settings": settings.to_dict(),
+        "labeller_config": runner.resolved_labeller_config(settings, task).to_dict(),
+        "iql": runner.resolved_iql_config(settings, task).to_dict()}, settings.resume)
+    selection = expert_lib.ExpertSelection(expert, np.zeros((0, 2), np.int64),
+                                           f"K-means cluster {cluster}")
+    results, agent = runner.label_and_train(settings, task, run_dir, dataset, selection, None,
+                                            eval_episodes=0)
+    paths = rollout_observations(runner.iql_policy(agent), settings.env_name,
+                                 max(settings.eval_episodes, 1), settings.seed)
     np.savez_compressed(run_dir / "rollouts.npz", *paths)
-    return {"skill": cluster, "cluster_size": expert.size, **describe(paths, spec),
-            "raw_reward_mean": info["raw_reward_mean"], "wall_time_s": results["wall_time_s"]}
+    return {"skill": cluster, "cluster_size": expert.size, **describe(paths, task.spec),
+            "raw_reward_mean": results["labels"].get("raw_reward_mean"),
+            "wall_time_s": results["wall_time_s"]}
 
 
 def write_summary(run_dir: Path, rows: List[Dict[str, Any]], spec) -> None:
@@ -107,7 +115,7 @@ def write_summary(run_dir: Path, rows: List[Dict[str, Any]], spec) -> None:
         with np.load(run_dir / f"skill_{r['skill']}" / "rollouts.npz") as f:
             for i, name in enumerate(f.files):
                 p = f[name]
-                if spec.family in XY_FAMILIES:
+                if _xy(spec) is not None:
                     ax.plot(p[:, 0], p[:, 1], color=f"C{r['skill'] % 10}", alpha=0.7,
                             label=f"skill {r['skill']}" if i == 0 else None)
                 else:
@@ -115,29 +123,30 @@ def write_summary(run_dir: Path, rows: List[Dict[str, Any]], spec) -> None:
                     ax.plot(p[:, idx], color=f"C{r['skill'] % 10}", alpha=0.7,
                             label=f"skill {r['skill']}" if i == 0 else None)
     ax.set_title(f"CLUE skills on {spec.name}")
-    ax.set_xlabel("x" if spec.family in XY_FAMILIES else "step")
-    ax.set_ylabel("y" if spec.family in XY_FAMILIES else "forward velocity")
+    ax.set_xlabel("x" if _xy(spec) is not None else "step")
+    ax.set_ylabel("y" if _xy(spec) is not None else "forward velocity")
     ax.legend(fontsize=7)
     fig.savefig(run_dir / "skills.png", dpi=100, bbox_inches="tight")
     plt.close(fig)
 
 
-def run(flags, spec, dataset: Dataset, iql_config, clue_config, loop: training.LoopConfig):
+def run(settings: RunSettings, task: domains.Task) -> List[Dict[str, Any]]:
     """The unsupervised setting end to end; returns the summary rows."""
-    dataset = clue_run.discard_rewards(dataset)
-    run_dir = pipeline.run_dir_for(flags.save_dir, "clue-unsupervised", flags.env_name, flags.seed)
+    dataset = runner.discard_rewards(task.dataset)
+    run_dir = runner.run_dir_for(settings.save_dir, settings.method(), settings.env_name,
+                                 settings.seed)
     run_dir.mkdir(parents=True, exist_ok=True)
     labels_path = run_dir / "kmeans_labels.npy"
-    if loop.resume and labels_path.exists():
+    if settings.resume and labels_path.exists():
         labels = np.load(labels_path)
     else:
-        labels = expert_lib.kmeans_clusters(dataset, n_clusters=flags.n_clusters)
+        labels = expert_lib.kmeans_clusters(dataset, n_clusters=settings.n_clusters)
         np.save(labels_path, labels)
     rows = []
-    for cluster in parse_skills(flags.skills, flags.n_clusters):
+    for cluster in parse_skills(settings.skills, settings.n_clusters):
         expert = expert_lib.cluster_experts(dataset, labels, cluster)
-        rows.append(train_skill(flags, spec, dataset, expert, cluster, iql_config, clue_config,
-                                loop, run_dir / f"skill_{cluster}"))
-        write_summary(run_dir, rows, spec)
-        print(f"[train_clue] skill {cluster}: {rows[-1]}")
+        rows.append(train_skill(settings, task, dataset, expert, cluster,
+                                run_dir / f"skill_{cluster}"))
+        write_summary(run_dir, rows, task.spec)
+        print(f"[clue_jax] skill {cluster}: {rows[-1]}")
     return rows

@@ -1,0 +1,118 @@
+"""The one per-domain table, and a task resolved once from a dataset name.
+
+Everything that differs by env family lives in `DOMAINS`: the reference IQL
+config, how the dataset's own rewards are processed (the `true` labeller),
+the labellers' config domain, the default update budget and where an
+observation holds the agent's xy (skills summaries). `resolve_task` looks the
+name up once and loads the data; every later stage reads the `Task`.
+"""
+
+import dataclasses
+import importlib
+from typing import Optional, Tuple
+
+import ml_collections
+
+from clue_jax import generation
+from clue_jax.data import factory
+from clue_jax.data.dataset import Dataset
+from clue_jax.envs import locomotion, registry
+from clue_jax.generation import pointmaze_datasets
+
+REFERENCE_MAX_STEPS = 1_000_000
+
+
+@dataclasses.dataclass(frozen=True)
+class Domain:
+    """Per-family defaults.
+
+    Attributes:
+        iql_config: configs/<iql_config>_config.py holds the reference IQL hyperparameters.
+        reward_scaling, reward_shift: the reference IQL's processing of the dataset's own
+            rewards (AntMaze: r - 1; locomotion: r * 1000 / (max - min return)).
+        labeller_domain: domain of configs/clue_config.py and configs/otr_config.py.
+        max_steps: default update budget when --max_steps is not given.
+        xy: (first, last) observation columns holding the agent's position, or None.
+        start_xy: the evaluation start position (OTR's expert rule), or None.
+    """
+
+    iql_config: str
+    reward_scaling: str
+    reward_shift: float
+    labeller_domain: str
+    max_steps: int = REFERENCE_MAX_STEPS
+    xy: Optional[Tuple[int, int]] = None
+    start_xy: Optional[Tuple[float, float]] = None
+
+
+# The project's generated point mazes train 5e4 updates by default so that the
+# README's main job finishes in minutes on 2 CPU cores (the reference uses 1e6).
+DOMAINS = {
+    "antmaze": Domain("antmaze", "none", -1.0, "antmaze", xy=(0, 2), start_xy=(0.0, 0.0)),
+    "gen-pointmaze": Domain("antmaze", "none", -1.0, "pointmaze", 50_000, xy=(0, 2),
+                            start_xy=(1.0, 1.0)),
+    "maze2d": Domain("mujoco", "none", 0.0, "pointmaze", xy=(0, 2)),
+    "locomotion": Domain("mujoco", "return_range", 0.0, "locomotion"),
+    "gen-locomotion": Domain("mujoco", "return_range", 0.0, "locomotion"),
+    "adroit": Domain("kitchen", "none", 0.0, "adroit"),
+}
+
+
+def domain_of(spec: registry.EnvSpec) -> Domain:
+    """The Domain of an env spec's family."""
+    return DOMAINS[spec.family]
+
+
+def iql_config(domain: Domain) -> ml_collections.ConfigDict:
+    """The reference IQL config of a domain."""
+    return importlib.import_module(f"configs.{domain.iql_config}_config").get_config()
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    """A dataset name resolved once: its env spec, domain and transitions.
+
+    `dataset` holds the file's own rewards, unprocessed (the `true` labeller
+    processes them; the imitation setting discards them).
+    """
+
+    env_name: str
+    spec: registry.EnvSpec
+    domain: Domain
+    dataset: Dataset
+
+
+def load_dataset(name: str, *, dataset_path: Optional[str] = None, download: bool = False,
+                 fraction: float = 1.0, seed: int = 0) -> Dataset:
+    """Any dataset by name: generated ones are made on first use, then read as D4RL files."""
+    if dataset_path is None and generation.is_generated(name):
+        dataset_path = generation.ensure_generated(name)
+    return factory.load_dataset(name, dataset_path=dataset_path, download=download,
+                                fraction=fraction, seed=seed)
+
+
+def resolve_task(env_name: str, *, dataset_path: Optional[str] = None, download: bool = False,
+                 fraction: float = 1.0, seed: int = 0) -> Task:
+    """Spec, domain and dataset (dims checked against the env) for `env_name`."""
+    spec = registry.get_spec(env_name)
+    dataset = load_dataset(env_name, dataset_path=dataset_path, download=download,
+                           fraction=fraction, seed=seed)
+    factory.check_dims(dataset, spec.obs_dim, spec.act_dim, env_name)
+    return Task(env_name, spec, domain_of(spec), dataset)
+
+
+def default_demonstrations(env_name: str) -> Optional[str]:
+    """The project's own demonstrations for a generated dataset name, else None.
+
+    gen-{hopper,halfcheetah,walker2d}-*-v0 -> gen-{env}-expert-demos-v0 (the
+    shipped SAC expert); gen-pointmaze-{maze}-*-v0 -> gen-pointmaze-{maze}-demos-v0.
+    D4RL names have none: pass --expert_dataset.
+    """
+    parts = env_name.split("-")
+    if len(parts) < 3 or parts[0] != "gen":
+        return None
+    if parts[1] in locomotion.ENVS:
+        return locomotion.demos_name(parts[1])
+    if parts[1] == "pointmaze":
+        return pointmaze_datasets.demos_name(parts[2])
+    return None

@@ -1,0 +1,197 @@
+"""One run, in process: task -> experts -> labeller -> agent -> training loop -> results.
+
+    results = clue_jax.experiments.run(RunSettings(env_name=..., labeller="clue"))
+
+This is where a labeller meets the agent (`label_and_train`): the labeller's
+rewards replace the dataset's, and the agent trains on that dataset without
+knowing where its rewards came from. train_iql.py, train_clue.py and
+reproduce.py all come here.
+"""
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Dict, Optional, Tuple
+
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from clue_jax import evaluation, training
+from clue_jax.agents import iql
+from clue_jax.data import experts as expert_lib
+from clue_jax.data.dataset import Dataset
+from clue_jax.experiments import domains
+from clue_jax.experiments.settings import RunSettings
+from clue_jax.rewards import labellers, storage
+from clue_jax.rewards.base import LabelRequest
+
+
+def discard_rewards(dataset: Dataset) -> Dataset:
+    """Reward-free data: the file's rewards are replaced by NaN so any later read shows."""
+    return dataset.replace(rewards=np.full(dataset.size, np.nan, np.float32))
+
+
+def resolved_iql_config(settings: RunSettings, task: domains.Task) -> ml_collections.ConfigDict:
+    """The IQL config: the settings' or the domain's reference config."""
+    if settings.iql_config is not None:
+        return ml_collections.ConfigDict(settings.iql_config.as_configdict())
+    return domains.iql_config(task.domain)
+
+
+def resolved_labeller_config(settings: RunSettings, task: domains.Task
+                             ) -> ml_collections.ConfigDict:
+    """A private copy of the labeller's config, with the CLUE ablation fields applied."""
+    labeller = labellers.get_labeller(settings.labeller)
+    config = (ml_collections.ConfigDict(settings.labeller_config.as_configdict())
+              if settings.labeller_config is not None else labeller.default_config(task.domain))
+    if settings.labeller == "clue":
+        config.calibrate = bool(settings.calibrate) and bool(config.calibrate)
+        config.compare_uncalibrated = bool(settings.compare_uncalibrated)
+        if settings.temperature is not None:
+            config.temperature = float(settings.temperature)
+        if settings.cvae_steps is not None:
+            config.num_steps = int(settings.cvae_steps)
+    return config
+
+
+def loop_config(settings: RunSettings, task: domains.Task) -> training.LoopConfig:
+    max_steps = settings.max_steps if settings.max_steps is not None else task.domain.max_steps
+    return training.LoopConfig(seed=settings.seed, max_steps=int(max_steps),
+                               batch_size=settings.batch_size,
+                               log_interval=settings.log_interval,
+                               eval_interval=settings.eval_interval,
+                               progress=settings.progress, resume=settings.resume)
+
+
+def run_dir_for(save_dir: str, method: str, env_name: str, seed: int) -> Path:
+    """<save_dir>/<method>/<env_name>/seed_<seed>: one folder per run, safe for shell loops."""
+    return Path(save_dir) / method / env_name / f"seed_{seed}"
+
+
+def iql_policy(agent: iql.IQLAgent):
+    """Batched deterministic policy: (E, obs_dim) numpy -> (E, act_dim) numpy."""
+    actor = agent.actor
+    return lambda obs: np.asarray(iql.eval_actions(actor, jnp.asarray(obs, jnp.float32)))
+
+
+def train_agent(dataset: Dataset, env_name: str, config: Dict[str, Any],
+                loop: training.LoopConfig, run_dir, eval_episodes: int
+                ) -> Tuple[Dict[str, Any], iql.IQLAgent]:
+    """Train IQL on `dataset` (rewards final), write results.json; returns (results, agent)."""
+    agent = iql.create_from_config(loop.seed, jnp.asarray(dataset.observations[:1]),
+                                   jnp.asarray(dataset.actions[:1]), config,
+                                   max_steps=loop.max_steps)
+    eval_fn = None
+    if eval_episodes > 0:
+        def eval_fn(policy_fn):
+            return evaluation.evaluate(policy_fn, env_name, num_episodes=eval_episodes,
+                                       seed=loop.seed)
+    start = time.time()
+    agent, history = training.train_offline(agent, dataset, iql.jit_update_n, iql_policy,
+                                            eval_fn, loop, run_dir)
+    results = {"env_name": env_name, "seed": loop.seed, "steps": loop.max_steps,
+               "final_normalized_score": history[-1][1] if history else None,
+               "score_last3": float(np.mean([s for _, s in history[-3:]])) if history else None,
+               "history": history, "wall_time_s": round(time.time() - start, 1)}
+    training.write_results(run_dir, results)
+    return results, agent
+
+
+def choose_experts(settings: RunSettings, task: domains.Task, dataset: Dataset
+                   ) -> expert_lib.ExpertSelection:
+    """The expert trajectories of the sparse or imitation setting (see RunSettings)."""
+    k, seed = settings.num_expert, settings.seed
+    if settings.setting == "sparse":
+        if settings.expert_selection == "top_return":
+            return expert_lib.top_return_trajectories(dataset, k, task.domain.xy,
+                                                      task.domain.start_xy)
+        return expert_lib.select_experts(dataset, k, seed)
+    name = settings.expert_dataset or domains.default_demonstrations(task.env_name)
+    if not name:
+        raise ValueError("--expert_dataset is required with --setting=imitation: a dataset "
+                         "name (e.g. a demonstrations name) or an HDF5 file of expert "
+                         "trajectories.")
+    path = name if Path(name).exists() else None
+    demos = domains.load_dataset(name, dataset_path=path)
+    if settings.expert_selection == "top_return":
+        selection = expert_lib.top_return_trajectories(demos, k)
+        expert_lib.check_same_dims(selection.dataset, dataset)
+        return selection
+    return expert_lib.expert_from_demonstrations(demos, k, dataset)
+
+
+def write_experts(run_dir, selection: expert_lib.ExpertSelection, settings: RunSettings) -> None:
+    info = {"segments": selection.segments.tolist(), "message": selection.message,
+            "num_transitions": selection.dataset.size, "setting": settings.setting,
+            "num_expert": settings.num_expert, "expert_selection": settings.expert_selection}
+    (Path(run_dir) / "experts.json").write_text(json.dumps(info, indent=2))
+
+
+def label_and_train(settings: RunSettings, task: domains.Task, run_dir: Path,
+                    dataset: Dataset, expert: Optional[expert_lib.ExpertSelection],
+                    ground_truth: Optional[np.ndarray], eval_episodes: int
+                    ) -> Tuple[Dict[str, Any], iql.IQLAgent]:
+    """The seam: the labeller's rewards replace the dataset's, then the agent trains."""
+    loop = loop_config(settings, task)
+    if settings.reward_file:
+        labels = labellers.Labels(storage.load_rewards(settings.reward_file, dataset),
+                                  {"reward_file": settings.reward_file})
+    else:
+        request = LabelRequest(dataset=dataset, expert=expert.dataset if expert else None,
+                               config=resolved_labeller_config(settings, task),
+                               seed=settings.seed, run_dir=run_dir, resume=settings.resume,
+                               progress=settings.progress, ground_truth=ground_truth)
+        labels = labellers.get_labeller(settings.labeller).label(request)
+    print(f"[clue_jax] {settings.labeller} rewards: "
+          + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
+                      for k, v in labels.info.items()))
+    results, agent = train_agent(dataset.with_rewards(labels.rewards), task.env_name,
+                                 resolved_iql_config(settings, task).to_dict(), loop, run_dir,
+                                 eval_episodes)
+    results.update({"labeller": settings.labeller, "labels": labels.info,
+                    "method": settings.method()})
+    if expert is not None:
+        results["experts"] = expert.message
+    training.write_results(run_dir, results)
+    return results, agent
+
+
+def check_settings(settings: RunSettings) -> labellers.Labeller:
+    """Combinations that cannot work, refused before any data is read."""
+    labeller = labellers.get_labeller(settings.labeller)
+    if settings.labeller == "true" and settings.setting != "sparse" and not settings.reward_file:
+        raise ValueError(f"--labeller=true trains on the dataset's own rewards, which "
+                         f"--setting={settings.setting} discards; use --setting=sparse or a "
+                         f"labeller that needs experts ({sorted(n for n, l in labellers.LABELLERS.items() if l.needs_experts)}).")
+    if settings.num_expert < 1:
+        raise ValueError(f"--num_expert={settings.num_expert}: K must be >= 1.")
+    return labeller
+
+
+def run_labelled(settings: RunSettings, task: domains.Task) -> Dict[str, Any]:
+    """A sparse or imitation run of `task`; returns the results written to results.json."""
+    labeller = labellers.get_labeller(settings.labeller)
+    dataset, ground_truth = task.dataset, None
+    if settings.setting == "imitation":
+        dataset = discard_rewards(dataset)
+    else:
+        ground_truth = dataset.rewards
+    run_dir = run_dir_for(settings.save_dir, settings.method(), settings.env_name, settings.seed)
+    training.prepare_run_dir(run_dir, {
+        "method": settings.method(), "settings": settings.to_dict(),
+        "iql": resolved_iql_config(settings, task).to_dict(),
+        "labeller_config": resolved_labeller_config(settings, task).to_dict(),
+        "dataset_size": dataset.size,
+        "loop": dict(loop_config(settings, task).__dict__)}, settings.resume)
+    expert = None
+    if labeller.needs_experts and not settings.reward_file:
+        expert = choose_experts(settings, task, dataset)
+        print(f"[clue_jax] experts: {expert.message}")
+        write_experts(run_dir, expert, settings)
+    results, _ = label_and_train(settings, task, run_dir, dataset, expert, ground_truth,
+                                 settings.eval_episodes)
+    print(f"[clue_jax] {settings.env_name} {settings.method()} seed {settings.seed}: "
+          f"normalized score {results['final_normalized_score']} (mean of the last 3 "
+          f"evaluations {results['score_last3']}) after {results['steps']} updates -> {run_dir}")
+    return results

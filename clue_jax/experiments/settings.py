@@ -1,0 +1,111 @@
+"""A run's frozen settings: everything `run()` needs, built once from flags or code.
+
+    settings = RunSettings(env_name="gen-pointmaze-large-diverse-v0", labeller="otr", seed=0)
+    results = clue_jax.experiments.run(settings)
+
+Configs left as None are resolved from the task's domain when the run starts
+(the reference IQL config, the labeller's config); the ablation fields
+(calibrate, temperature, cvae_steps, compare_uncalibrated) are applied on top
+of the CLUE config. Nothing here reads absl FLAGS: `flags.settings_from_flags`
+does that, once, in the scripts.
+"""
+
+import dataclasses
+from typing import Optional
+
+import ml_collections
+
+SETTINGS = ("sparse", "imitation", "unsupervised")
+# How the sparse/imitation experts are chosen: the setting's own rule (CLUE's: a
+# random successful episode / the first K demonstrations), or OTR's rule (the K
+# best episodes by return; on maze domains by return / (1e-4 + ||start xy - eval start xy||)).
+EXPERT_SELECTIONS = ("setting", "top_return")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSettings:
+    """One run.
+
+    Attributes:
+        env_name: dataset / environment name.
+        labeller: 'true', 'clue', 'otr' (clue_jax.rewards.labellers.LABELLERS).
+        setting: 'sparse' (the dataset's successful episodes are the experts),
+            'imitation' (K demonstrations, dataset rewards discarded) or
+            'unsupervised' (K-means clusters as experts; CLUE only).
+        num_expert: K.
+        expert_dataset: imitation demonstrations (a name or an HDF5 path);
+            None: the generated dataset's own demonstrations.
+        expert_selection: one of EXPERT_SELECTIONS.
+        seed, save_dir, max_steps (None: the domain's budget), batch_size,
+        log_interval, eval_interval, eval_episodes, progress, resume: the loop.
+        dataset_path, download, dataset_fraction: where the data comes from.
+        iql_config, labeller_config: None = the domain's defaults.
+        calibrate, temperature, cvae_steps, compare_uncalibrated: CLUE ablations.
+        skills, n_clusters: the unsupervised setting.
+        reward_file: train on rewards saved by an earlier run (rewards.npz) instead.
+    """
+
+    env_name: str = "gen-pointmaze-umaze-diverse-v0"
+    labeller: str = "true"
+    setting: str = "sparse"
+    num_expert: int = 1
+    expert_dataset: Optional[str] = None
+    expert_selection: str = "setting"
+    seed: int = 42
+    save_dir: str = "./tmp/"
+    max_steps: Optional[int] = None
+    batch_size: int = 256
+    log_interval: int = 1000
+    eval_interval: int = 5000
+    eval_episodes: int = 10
+    progress: bool = True
+    resume: bool = False
+    dataset_path: Optional[str] = None
+    download: bool = False
+    dataset_fraction: float = 1.0
+    iql_config: Optional[ml_collections.FrozenConfigDict] = None
+    labeller_config: Optional[ml_collections.FrozenConfigDict] = None
+    calibrate: bool = True
+    temperature: Optional[float] = None
+    cvae_steps: Optional[int] = None
+    compare_uncalibrated: bool = False
+    skills: str = "0,1,2"
+    n_clusters: int = 100
+    reward_file: Optional[str] = None
+
+    def __post_init__(self):
+        if self.setting not in SETTINGS:
+            raise ValueError(f"--setting={self.setting!r}: expected one of {SETTINGS}.")
+        if self.expert_selection not in EXPERT_SELECTIONS:
+            raise ValueError(f"--expert_selection={self.expert_selection!r}: expected one of "
+                             f"{EXPERT_SELECTIONS}.")
+        for name in ("iql_config", "labeller_config"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, ml_collections.FrozenConfigDict):
+                object.__setattr__(self, name, ml_collections.FrozenConfigDict(value))
+
+    def method(self) -> str:
+        """The run-folder name of the method: it names the labeller.
+
+        'iql-true' (IQL on the dataset's own rewards), else
+        '<labeller>-<setting>-K<k>' (+ '-nocalib' for CLUE without calibration,
+        '-top_return' for OTR's expert rule).
+        """
+        if self.labeller == "true":
+            return "iql-true"
+        name = f"{self.labeller}-{self.setting}"
+        if self.setting != "unsupervised":
+            name += f"-K{self.num_expert}"
+        if self.labeller == "clue" and not self.calibrate:
+            name += "-nocalib"
+        if self.expert_selection != "setting":
+            name += f"-{self.expert_selection}"
+        return name
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict (configs as plain dicts) for config.json."""
+        out = {}
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            out[field.name] = value.to_dict() if hasattr(value, "to_dict") else value
+        return out

@@ -1,0 +1,80 @@
+"""The labeller seam's types: LabelRequest -> Labels, and the Labeller record.
+
+See clue_jax/rewards/labellers.py for the registry and the seam's contract.
+"""
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any, Callable, Dict, NamedTuple, Optional
+
+import ml_collections
+import numpy as np
+
+from clue_jax.data.dataset import Dataset
+from clue_jax.rewards import storage
+
+REWARD_FILE = "rewards.npz"
+
+
+@dataclasses.dataclass(frozen=True)
+class LabelRequest:
+    """What a labeller gets.
+
+    Attributes:
+        dataset: the N transitions to label (sparse setting: their own 0/1
+            rewards; imitation: rewards discarded, NaN).
+        expert: the chosen expert trajectories (None for labellers without experts).
+        config: the labeller's config (e.g. configs/clue_config.py's).
+        seed: the run's seed.
+        run_dir: where the labeller saves rewards.npz, models and figures.
+        resume: reuse what an earlier attempt of this run saved.
+        progress: show progress bars.
+        ground_truth: (N,) true rewards for figures (sparse setting), else None.
+    """
+
+    dataset: Dataset
+    expert: Optional[Dataset]
+    config: ml_collections.ConfigDict
+    seed: int
+    run_dir: Path
+    resume: bool = False
+    progress: bool = True
+    ground_truth: Optional[np.ndarray] = None
+
+
+class Labels(NamedTuple):
+    """A labeller's output: rewards (N,) float32 ready for the learner, and summary numbers."""
+
+    rewards: np.ndarray
+    info: Dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class Labeller:
+    """A registered labeller.
+
+    Attributes:
+        name: the --labeller value.
+        needs_experts: whether `label` reads `request.expert`.
+        default_config: domain -> config. The domain has `labeller_domain`,
+            `reward_scaling` and `reward_shift` (clue_jax.experiments.domains.Domain).
+        label: LabelRequest -> Labels.
+    """
+
+    name: str
+    needs_experts: bool
+    default_config: Callable[[Any], ml_collections.ConfigDict]
+    label: Callable[[LabelRequest], Labels]
+
+
+def saved_rewards(request: LabelRequest) -> Optional[Labels]:
+    """The rewards an earlier attempt of this run saved, when resuming (checksum-checked)."""
+    path = Path(request.run_dir) / REWARD_FILE
+    if not (request.resume and path.exists()):
+        return None
+    rewards = storage.load_rewards(path, request.dataset)
+    with np.load(path, allow_pickle=False) as f:
+        info = json.loads(str(f["metadata"]))
+    print(f"[clue_jax] rewards restored from {path}")
+    return Labels(rewards, info)

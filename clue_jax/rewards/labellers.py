@@ -1,0 +1,89 @@
+"""The labeller seam: a labeller turns a dataset (+ chosen experts) into one reward per transition.
+
+    LabelRequest (dataset, experts, config, seed, run folder) --labeller--> Labels (rewards, info)
+
+The learner downstream only sees `dataset.with_rewards(labels.rewards)`: it
+never knows which labeller made them. Labellers are registered by name in
+`LABELLERS`:
+
+    true   the dataset's own rewards, processed as the reference IQL does per domain
+    clue   CLUE: calibrated CVAE + Eq. 6 intrinsic rewards (clue_labeller.py)
+    otr    Optimal Transport Reward (otr.py)
+
+A new labeller is one `Labeller` entry: its name, whether it needs experts, a
+per-domain default config, and `label(request) -> Labels`. Rewards come out
+post-processed for the learner (`processing.postprocess_rewards` with the
+config's reward_scaling / reward_shift) and, where computing them is costly,
+saved to <run>/rewards.npz (checksummed against the dataset) and reused on resume.
+"""
+
+from pathlib import Path
+from typing import Dict
+
+import ml_collections
+import numpy as np
+
+from clue_jax.rewards import clue_labeller, otr, storage
+from clue_jax.rewards.base import REWARD_FILE, Labeller, LabelRequest, Labels, saved_rewards
+from clue_jax.rewards.processing import postprocess_rewards
+from configs import clue_config, otr_config
+
+__all__ = ["LABELLERS", "Labeller", "LabelRequest", "Labels", "get_labeller", "register"]
+
+
+def _true_config(domain) -> ml_collections.ConfigDict:
+    return ml_collections.ConfigDict({"reward_scaling": domain.reward_scaling,
+                                      "reward_shift": float(domain.reward_shift)})
+
+
+def _label_true(request: LabelRequest) -> Labels:
+    data = request.dataset
+    if not np.isfinite(data.rewards).all():
+        raise ValueError("labeller 'true' trains on the dataset's own rewards, but they were "
+                         "discarded (--setting=imitation); use --setting=sparse or another "
+                         "labeller (clue, otr).")
+    cfg = request.config
+    rewards = postprocess_rewards(data.rewards, data.dones_float, cfg.reward_scaling,
+                                  cfg.reward_shift)
+    return Labels(rewards, {"reward_mean": float(rewards.mean())})
+
+
+def _otr_config(domain) -> ml_collections.ConfigDict:
+    return otr_config.get_config(domain.labeller_domain)
+
+
+def _label_otr(request: LabelRequest) -> Labels:
+    restored = saved_rewards(request)
+    if restored is not None:
+        return restored
+    cfg, data = request.config, request.dataset
+    raw, info = otr.otr_rewards(data, request.expert, cfg)
+    rewards = postprocess_rewards(raw, data.dones_float, cfg.reward_scaling, cfg.reward_shift)
+    info["reward_mean"] = float(rewards.mean())
+    storage.save_rewards(Path(request.run_dir) / REWARD_FILE, rewards, data, metadata=info)
+    return Labels(rewards, info)
+
+
+def _clue_config(domain) -> ml_collections.ConfigDict:
+    return clue_config.get_config(domain.labeller_domain)
+
+
+LABELLERS: Dict[str, Labeller] = {
+    "true": Labeller("true", False, _true_config, _label_true),
+    "clue": Labeller("clue", True, _clue_config, clue_labeller.label),
+    "otr": Labeller("otr", True, _otr_config, _label_otr),
+}
+
+
+def get_labeller(name: str) -> Labeller:
+    """The registered labeller `name`; ValueError listing the names otherwise."""
+    if name not in LABELLERS:
+        raise ValueError(f"--labeller={name!r}: expected one of {sorted(LABELLERS)}.")
+    return LABELLERS[name]
+
+
+def register(labeller: Labeller) -> None:
+    """Add a labeller (e.g. a baseline's) under `labeller.name`."""
+    if labeller.name in LABELLERS:
+        raise ValueError(f"a labeller named {labeller.name!r} is already registered.")
+    LABELLERS[labeller.name] = labeller
