@@ -26,6 +26,8 @@ from typing import Dict, List, NamedTuple, Optional
 
 import numpy as np
 
+from clue_jax import experiments
+from clue_jax.experiments import flags as run_flags
 from clue_jax.experiments import runner
 from clue_jax.experiments.settings import RunSettings
 
@@ -121,6 +123,18 @@ def run_cell(cell: Cell, out: Path, extra: List[str], cores: Optional[queue.Queu
     return f"{'ok' if code == 0 else f'FAILED (exit {code}, see {log})'} {cell}"
 
 
+def run_cell_in_process(cell: Cell, out: Path, extra: List[str]) -> str:
+    """Run one cell in this process (same command line, parsed by experiments.flags)."""
+    run_dir = cell.run_dir(out)
+    if (run_dir / "results.json").exists():
+        return f"skip (done) {cell}"
+    cmd = cell.command(out, extra)[1:]  # the program and its flags, without the interpreter
+    if any((run_dir / f).exists() for f in ("checkpoint.msgpack", "cvae.msgpack", "rewards.npz")):
+        cmd.append("--resume")
+    experiments.run(run_flags.parse_settings(cmd))
+    return f"ok {cell}"
+
+
 def collect(cells: List[Cell], out: Path) -> List[Dict]:
     rows = []
     for cell in cells:
@@ -182,6 +196,9 @@ def parse_args(argv):
     parser.add_argument("--pin", action="store_true",
                         help="pin each worker's run to its own CPU core (taskset); on a "
                              "2-core machine two pinned runs beat two that share both cores")
+    parser.add_argument("--in_process", action="store_true",
+                        help="run the cells one after another in this process (no subprocess, "
+                             "no pinning; for notebooks, debugging and tests)")
     parser.add_argument("--table_only", action="store_true", help="only rewrite the table")
     if "--" in argv:
         i = argv.index("--")
@@ -199,7 +216,11 @@ def main(argv=None):
                       [int(s) for s in args.seeds.split(",")])
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    if not args.table_only:
+    if args.in_process and not args.table_only:
+        for i, cell in enumerate(cells, 1):
+            print(f"[reproduce] {i}/{len(cells)} {run_cell_in_process(cell, out, extra)}", flush=True)
+            write_outputs(collect(cells, out), cells, out, extra)
+    elif not args.table_only:
         with ThreadPoolExecutor(max_workers=args.workers) as pool:
             cores = None
             if args.pin:

@@ -16,9 +16,7 @@ from pathlib import Path
 from absl import app, flags
 from ml_collections import config_flags
 
-from clue_jax import sac_loop, training
-from clue_jax.experiments import runner
-from clue_jax.envs import locomotion
+from clue_jax.experiments.sac import SACSettings, run_sac
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("env_name", "Hopper-v5", "Hopper-v5 | HalfCheetah-v5 | Walker2d-v5, or a "
@@ -36,31 +34,11 @@ config_flags.DEFINE_config_file("config", None, "SAC hyperparameter file; defaul
 
 
 def main(_):
-    if FLAGS.config is None:
-        from configs import sac_config
-        config = sac_config.get_config()
-    else:
-        config = FLAGS.config
-    stem = locomotion.env_stem(FLAGS.env_name)
-    gym_id = locomotion.ENVS[stem][0]
-    run_dir = runner.run_dir_for(FLAGS.save_dir, "sac", gym_id, FLAGS.seed)
-    loop = sac_loop.SACLoopConfig(
-        env_name=locomotion.env_name_for(stem), seed=FLAGS.seed, max_steps=FLAGS.max_steps,
-        start_steps=config.start_steps, batch_size=config.batch_size,
-        replay_capacity=config.replay_capacity, log_interval=config.log_interval,
-        eval_interval=FLAGS.eval_interval, eval_episodes=FLAGS.eval_episodes,
-        checkpoint_interval=FLAGS.checkpoint_interval, progress=FLAGS.tqdm, resume=FLAGS.resume)
-    command = {"env_name": FLAGS.env_name, "seed": FLAGS.seed, "max_steps": FLAGS.max_steps,
-               "checkpoint_interval": FLAGS.checkpoint_interval,
-               "eval_interval": FLAGS.eval_interval, "eval_episodes": FLAGS.eval_episodes}
-    training.prepare_run_dir(run_dir, {"algo": "sac", "gym_id": gym_id, "flags": command,
-                                       "argv": [Path(sys.argv[0]).name] + sys.argv[1:],
-                                       "sac": config.to_dict()}, FLAGS.resume)
-    _, snapshots = sac_loop.train_sac(loop, config.agent.to_dict(), run_dir)
-    best = max(snapshots, key=lambda s: s["return"]) if snapshots else None
-    print(f"[train_sac] {gym_id} seed {FLAGS.seed}: {len(snapshots)} snapshots, best return "
-          f"{best and round(best['return'], 1)} at step {best and best['step']} -> {run_dir}\n"
-          f"next: python select_policies.py --run_dir={run_dir}")
+    run_sac(SACSettings(env_name=FLAGS.env_name, seed=FLAGS.seed, max_steps=FLAGS.max_steps,
+                        save_dir=FLAGS.save_dir, checkpoint_interval=FLAGS.checkpoint_interval,
+                        eval_interval=FLAGS.eval_interval, eval_episodes=FLAGS.eval_episodes,
+                        resume=FLAGS.resume, progress=FLAGS.tqdm, config=FLAGS.config,
+                        argv=[Path(sys.argv[0]).name] + sys.argv[1:]))
 
 
 if __name__ == "__main__":

@@ -8,8 +8,6 @@ Kept rows 0, 1, 3, 4, 5, 6 with s' = obs[i + 1]; rewards 1..8 by row.
 """
 
 import os
-import sys
-import types
 import warnings
 
 import h5py
@@ -143,14 +141,19 @@ def test_load_dataset_masks_boundaries_and_actions(tiny_file):
     assert raw["observations"].shape == (8, 2) and "infos/qpos" in raw
 
 
-def test_reward_rules_on_loaded_dataset(tiny_file):
-    none = load_dataset("x", dataset_path=tiny_file)
-    np.testing.assert_allclose(none.rewards, [1, 2, 4, 5, 6, 7])
-    antmaze = load_dataset("x", dataset_path=tiny_file, reward_rule="antmaze")
-    np.testing.assert_allclose(antmaze.rewards, [0, 1, 3, 4, 5, 6])
+def test_true_reward_processing_per_domain_on_loaded_dataset(tiny_file):
+    from clue_jax.experiments import domains
+    from clue_jax.rewards.processing import postprocess_rewards
+    ds = load_dataset("x", dataset_path=tiny_file)
+    np.testing.assert_allclose(ds.rewards, [1, 2, 4, 5, 6, 7])  # stored rewards, unprocessed
+
+    def true(family):
+        d = domains.DOMAINS[family]
+        return postprocess_rewards(ds.rewards, ds.dones_float, d.reward_scaling, d.reward_shift)
+    np.testing.assert_allclose(true("antmaze"), [0, 1, 3, 4, 5, 6])
     # trajectory returns 1+2=3, 4+5=9, 6+7=13 -> scale 1000 / (13 - 3) = 100
-    loco = load_dataset("x", dataset_path=tiny_file, reward_rule="locomotion")
-    np.testing.assert_allclose(loco.rewards, [100, 200, 400, 500, 600, 700], rtol=1e-6)
+    np.testing.assert_allclose(true("locomotion"), [100, 200, 400, 500, 600, 700], rtol=1e-6)
+    np.testing.assert_allclose(true("adroit"), ds.rewards)
 
 
 def test_nan_error_names_key_and_rows(tmp_path):
@@ -236,13 +239,16 @@ def test_check_dims_error_names_both_shapes(tiny_file):
 
 
 def test_generated_names_use_ensure_generated(tiny_file, monkeypatch):
+    from clue_jax import experiments, generation
     calls = []
-    fake = types.ModuleType("clue_jax.generation.generated")
-    fake.ensure_generated = lambda name: calls.append(name) or tiny_file
-    monkeypatch.setitem(sys.modules, "clue_jax.generation.generated", fake)
-    ds = load_dataset("gen-maze2d-umaze-v1", reward_rule="antmaze")
+    monkeypatch.setattr(generation, "is_generated", lambda name: name.startswith("gen-"))
+    monkeypatch.setattr(generation, "ensure_generated",
+                        lambda name: calls.append(name) or tiny_file)
+    ds = experiments.load_dataset("gen-maze2d-umaze-v1")
     assert calls == ["gen-maze2d-umaze-v1"] and ds.size == 6
-    np.testing.assert_allclose(ds.rewards, [0, 1, 3, 4, 5, 6])
+    np.testing.assert_allclose(ds.rewards, [1, 2, 4, 5, 6, 7])
+    with pytest.raises(DatasetError, match="clue_jax.experiments.load_dataset"):
+        load_dataset("gen-maze2d-umaze-v1")  # data/ itself never generates
 
 
 # ----------------------------------------------------------------------------- Minari

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from clue_jax.envs import antmaze, gym_envs, registry
+from clue_jax.experiments import domains
 from clue_jax.envs.registry import EnvSpec, UnknownEnvError
 
 CLUE_NAMES = (
@@ -34,21 +35,22 @@ def test_every_clue_name_has_a_spec():
 
 
 @pytest.mark.parametrize("name,family,dims,steps,rule,config", [
-    ("antmaze-umaze-v2", "antmaze", (29, 8), 700, "antmaze", "antmaze"),
-    ("antmaze-large-diverse-v2", "antmaze", (29, 8), 1000, "antmaze", "antmaze"),
-    ("hopper-medium-v2", "locomotion", (11, 3), 1000, "locomotion", "mujoco"),
-    ("walker2d-expert-v2", "locomotion", (17, 6), 1000, "locomotion", "mujoco"),
-    ("ant-medium-v2", "locomotion", (27, 8), 1000, "locomotion", "mujoco"),
-    ("pen-human-v1", "adroit", (45, 24), 100, "none", "kitchen"),
-    ("hammer-cloned-v0", "adroit", (46, 26), 200, "none", "kitchen"),
-    ("relocate-expert-v1", "adroit", (39, 30), 200, "none", "kitchen"),
-    ("maze2d-medium-v1", "maze2d", (4, 2), 600, "none", "mujoco"),
+    ("antmaze-umaze-v2", "antmaze", (29, 8), 700, ("none", -1.0), "antmaze"),
+    ("antmaze-large-diverse-v2", "antmaze", (29, 8), 1000, ("none", -1.0), "antmaze"),
+    ("hopper-medium-v2", "locomotion", (11, 3), 1000, ("return_range", 0.0), "mujoco"),
+    ("walker2d-expert-v2", "locomotion", (17, 6), 1000, ("return_range", 0.0), "mujoco"),
+    ("ant-medium-v2", "locomotion", (27, 8), 1000, ("return_range", 0.0), "mujoco"),
+    ("pen-human-v1", "adroit", (45, 24), 100, ("none", 0.0), "kitchen"),
+    ("hammer-cloned-v0", "adroit", (46, 26), 200, ("none", 0.0), "kitchen"),
+    ("relocate-expert-v1", "adroit", (39, 30), 200, ("none", 0.0), "kitchen"),
+    ("maze2d-medium-v1", "maze2d", (4, 2), 600, ("none", 0.0), "mujoco"),
 ])
 def test_spec_facts(name, family, dims, steps, rule, config):
     spec = registry.get_spec(name)
     assert (spec.family, (spec.obs_dim, spec.act_dim), spec.max_episode_steps) == (
         family, dims, steps)
-    assert (spec.reward_rule, spec.iql_config) == (rule, config)
+    domain = domains.domain_of(spec)
+    assert ((domain.reward_scaling, domain.reward_shift), domain.iql_config) == (rule, config)
     assert spec.success_based == (family == "antmaze")
 
 
@@ -71,7 +73,7 @@ def test_normalized_scores_by_hand():
 
 
 def test_register_make_env_and_conflicts(scratch_registry):
-    spec = EnvSpec("toy-v0", "locomotion", 11, 3, 7, 0.0, 10.0, "none", "mujoco", False)
+    spec = EnvSpec("toy-v0", "locomotion", 11, 3, 7, 0.0, 10.0, False)
     registry.register(spec, gym_envs.gymnasium_factory("Hopper-v5", 11))
     env = registry.make_env("toy-v0", seed=0)
     steps = 0

@@ -35,7 +35,7 @@ def scratch_registry(monkeypatch):
 
 @pytest.fixture
 def countdown(scratch_registry):
-    spec = EnvSpec("countdown-v0", "locomotion", 2, 1, 50, 0.0, 10.0, "none", "mujoco", False)
+    spec = EnvSpec("countdown-v0", "locomotion", 2, 1, 50, 0.0, 10.0, False)
     registry.register(spec, lambda seed: CountdownEnv())
     return spec.name
 
@@ -95,8 +95,7 @@ def test_antmaze_failure_and_success(scratch_registry):
     assert out == {"return": 0.0, "return_std": 0.0, "normalized_score": 0.0, "length": 3.0,
                    "success_rate": 0.0}
     # A goal at the start: the ant begins within 0.1 of (0, 0), so step 1 succeeds.
-    spec = EnvSpec("antmaze-at-start-v0", "antmaze", 29, 8, 700, 0.0, 1.0, "antmaze",
-                   "antmaze", True)
+    spec = EnvSpec("antmaze-at-start-v0", "antmaze", 29, 8, 700, 0.0, 1.0, True)
     registry.register(spec, lambda seed: antmaze.D4RLAntMazeEnv("umaze", goal=(0.0, 0.0)))
     out = evaluation.evaluate(zero, spec.name, num_episodes=2, seed=0)
     assert out == {"return": 1.0, "return_std": 0.0, "normalized_score": 100.0, "length": 1.0,

@@ -16,6 +16,7 @@ from clue_jax.data import d4rl_io, experts, factory
 from clue_jax.generation import generated
 from clue_jax.generation import locomotion_datasets as loco
 from clue_jax.envs import locomotion, registry
+from clue_jax.experiments import domains
 
 KEYS = {"observations": ((11,), np.float32), "actions": ((3,), np.float32),
         "rewards": ((), np.float32), "terminals": ((), np.bool_), "timeouts": ((), np.bool_),
@@ -168,8 +169,9 @@ def test_medium_replay_comes_from_the_replay_file(policies):
 
 def test_env_specs_and_unmeasured_scores():
     spec = registry.get_spec("gen-walker2d-medium-replay-v0")
-    assert (spec.family, spec.obs_dim, spec.act_dim, spec.reward_rule, spec.iql_config) == (
-        "gen-locomotion", 17, 6, "locomotion", "mujoco")
+    domain = domains.domain_of(spec)
+    assert (spec.family, spec.obs_dim, spec.act_dim, domain.reward_scaling, domain.iql_config) == (
+        "gen-locomotion", 17, 6, "return_range", "mujoco")
     assert set(registry.list_envs("gen-locomotion")) == {
         locomotion.gen_name(e, q) for e in locomotion.ENVS
         for q in locomotion.QUALITIES + ("expert-demos",)}

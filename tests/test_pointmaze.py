@@ -9,6 +9,7 @@ import pytest
 from clue_jax.data import d4rl_io
 from clue_jax.generation import generated, pointmaze_datasets
 from clue_jax.envs import maze_planner, pointmaze, registry
+from clue_jax.experiments import domains
 
 # D4RL's maze2d maps (d4rl/pointmaze/maze_model.py), 'G' = the maze2d target.
 D4RL_MAPS = {
@@ -98,7 +99,8 @@ def test_gen_specs_and_eval_env_end_on_success():
     spec = registry.get_spec("gen-pointmaze-medium-play-v0")
     assert (spec.family, spec.obs_dim, spec.act_dim, spec.max_episode_steps) == (
         "gen-pointmaze", 4, 2, 600)
-    assert (spec.reward_rule, spec.iql_config, spec.success_based) == ("antmaze", "antmaze", True)
+    domain = domains.domain_of(spec)
+    assert (domain.reward_shift, domain.iql_config, spec.success_based) == (-1.0, "antmaze", True)
     assert spec.ref_max_score > spec.ref_min_score
     env = registry.make_env("gen-pointmaze-umaze-diverse-v0", seed=3)
     obs, _ = env.reset()

@@ -20,17 +20,31 @@ def test_grid_has_one_iql_cell_per_task_and_seed():
 def test_commands_and_run_dirs(tmp_path):
     iql = reproduce.Cell("t", "iql", None, 3)
     nocal = reproduce.Cell("t", "clue-nocalib", 5, 1)
-    assert iql.run_dir(tmp_path) == tmp_path / "iql" / "t" / "seed_3"
+    assert iql.run_dir(tmp_path) == tmp_path / "iql-true" / "t" / "seed_3"
     assert nocal.run_dir(tmp_path) == tmp_path / "clue-sparse-K5-nocalib" / "t" / "seed_1"
     cmd = nocal.command(tmp_path, ["--max_steps=10"])
-    assert cmd[1].endswith("train_clue.py") and "--num_expert=5" in cmd
+    assert cmd[1].endswith("train_iql.py") and "--labeller=clue" in cmd and "--num_expert=5" in cmd
     assert "--nocalibrate" in cmd and cmd[-1] == "--max_steps=10"
-    assert iql.command(tmp_path, [])[1].endswith("train_iql.py")
+    assert "--labeller=true" in iql.command(tmp_path, [])
+    otr = reproduce.Cell("t", "otr-imitation", 1, 2)
+    assert otr.run_dir(tmp_path) == tmp_path / "otr-imitation-K1" / "t" / "seed_2"
+    assert "--labeller=otr" in otr.command(tmp_path, []) and "--setting=imitation" in otr.command(
+        tmp_path, [])
     imitation = reproduce.Cell("t", "clue-imitation", 10, 0)
     assert imitation.run_dir(tmp_path) == tmp_path / "clue-imitation-K10" / "t" / "seed_0"
     cmd = imitation.command(tmp_path, [])
     assert "--setting=imitation" in cmd and "--nocalibrate" not in cmd
     assert "--setting=sparse" in reproduce.Cell("t", "clue", 1, 0).command(tmp_path, [])
+
+
+def test_labeller_flags_go_only_to_their_cells(tmp_path):
+    extra = ["--max_steps=10", "--cvae_steps=5", "--clue_config.temperature=3",
+             "--otr_config.epsilon=0.1"]
+    assert reproduce.Cell("t", "iql", None, 0).command(tmp_path, extra)[-1] == "--max_steps=10"
+    clue = reproduce.Cell("t", "clue", 1, 0).command(tmp_path, extra)
+    assert clue[-3:] == ["--max_steps=10", "--cvae_steps=5", "--clue_config.temperature=3"]
+    otr = reproduce.Cell("t", "otr", 1, 0).command(tmp_path, extra)
+    assert otr[-2:] == ["--max_steps=10", "--otr_config.epsilon=0.1"]
 
 
 def test_run_cell_skips_done_and_resumes_started(tmp_path, monkeypatch):
@@ -56,8 +70,11 @@ def test_table_mean_std_and_total(tmp_path):
     for cell in cells:
         run_dir = cell.run_dir(tmp_path)
         run_dir.mkdir(parents=True)
+        final = scores[(cell.task, cell.method)][cell.seed]
+        # score = mean of the last 3 evaluations: (x - 6, x + 3, x + 3) averages to x
         (run_dir / "results.json").write_text(json.dumps(
-            {"final_normalized_score": scores[(cell.task, cell.method)][cell.seed], "steps": 5}))
+            {"final_normalized_score": final + 3, "steps": 5,
+             "history": [[1, -50.0], [2, final - 6], [3, final + 3], [4, final + 3]]}))
     rows = reproduce.collect(cells, tmp_path)
     text = reproduce.table(rows, cells)
     assert "| a | 20.0 ± 10.0 (n=2) | 50.0 ± 0.0 (n=2) |" in text
@@ -69,4 +86,21 @@ def test_table_mean_std_and_total(tmp_path):
 
 def test_unknown_method_is_refused():
     with pytest.raises(SystemExit, match="unknown"):
-        reproduce.main(["--tasks=a", "--methods=otr", "--out=/tmp/unused", "--table_only"])
+        reproduce.main(["--tasks=a", "--methods=gail", "--out=/tmp/unused", "--table_only"])
+
+
+def test_in_process_grid_equals_the_command_lines(tmp_path):
+    """--in_process runs the same command lines (parsed by experiments.flags) in this process."""
+    from clue_jax.generation import generated
+    maze = generated.ensure_generated("gen-pointmaze-umaze-diverse-v0",
+                                      cache_dir=str(tmp_path / "data"), size=3000, seed=0)
+    extra = [f"--dataset_path={maze}", "--max_steps=20", "--log_interval=10", "--eval_interval=10",
+             "--eval_episodes=1", "--batch_size=16", "--config=configs/antmaze_config.py",
+             "--config.hidden_dims=(8,8)"]
+    reproduce.main(["--tasks=gen-pointmaze-umaze-diverse-v0", "--methods=iql,otr", "--seeds=0",
+                    f"--out={tmp_path / 'grid'}", "--in_process", "--", *extra])
+    rows = (tmp_path / "grid" / "results.csv").read_text().splitlines()
+    assert len(rows) == 3 and rows[1].startswith("gen-pointmaze-umaze-diverse-v0,iql,,0,")
+    results = json.loads((tmp_path / "grid" / "otr-sparse-K1" / "gen-pointmaze-umaze-diverse-v0"
+                          / "seed_0" / "results.json").read_text())
+    assert results["steps"] == 20 and results["labeller"] == "otr"

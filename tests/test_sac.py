@@ -295,3 +295,22 @@ def test_killed_and_resumed_run_equals_uninterrupted(tmp_path, monkeypatch):
     assert len(a["rewards"]) == 300 and a["terminals"].sum() >= 1
     index = json.loads((tmp_path / "cut" / sac_loop.SNAPSHOT_INDEX).read_text())
     assert index["snapshots"][-1]["file"] == "actor_300.msgpack"
+
+
+def test_train_sac_script_flags_to_settings_to_run(tmp_path):
+    """train_sac.py is flags -> SACSettings -> run_sac: a tiny run writes its folder."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run(
+        [sys.executable, "train_sac.py", "--env_name=Hopper-v5", "--seed=1", "--max_steps=60",
+         "--eval_interval=30", "--checkpoint_interval=30", "--eval_episodes=1", "--notqdm",
+         f"--save_dir={tmp_path}", "--config=configs/sac_config.py",
+         "--config.start_steps=20", "--config.batch_size=8", "--config.agent.hidden_dims=(8,8)"],
+        cwd=root, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_dir = tmp_path / "sac" / "Hopper-v5" / "seed_1"
+    assert sorted(p.name for p in run_dir.glob("actor_*.msgpack")) == [
+        "actor_30.msgpack", "actor_60.msgpack"]
+    assert "2 snapshots" in proc.stdout + proc.stderr

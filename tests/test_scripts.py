@@ -42,7 +42,7 @@ def run(script, *args, cwd=ROOT):
 def test_train_iql_smoke_and_reward_file(tmp_path, maze_file):
     out = run("train_iql.py", f"--env_name={ENV}", f"--dataset_path={maze_file}",
               f"--save_dir={tmp_path}", *TINY_IQL, *LOOP)
-    run_dir = tmp_path / "iql" / ENV / "seed_42"
+    run_dir = tmp_path / "iql-true" / ENV / "seed_42"
     rows = np.loadtxt(run_dir / "42.txt")
     assert rows[:, 0].tolist() == [200, 400]
     results = json.loads((run_dir / "results.json").read_text())
@@ -65,7 +65,7 @@ def test_train_clue_sparse_then_iql_reuses_rewards(tmp_path, maze_file):
         rewards = f["rewards"]
     assert rewards.shape == (5994,)  # 6000 rows less the 6 dropped timeout rows
     assert np.all(rewards > -1.0) and np.all(rewards <= 0.0)  # exp(.) in (0, 1], then - 1
-    assert "CLUE normalized score" in out
+    assert "clue-sparse-K2 seed 42: normalized score" in out
     # train_iql.py trains on the saved rewards without retraining the CVAE
     run("train_iql.py", f"--env_name={ENV}", f"--dataset_path={maze_file}",
         f"--save_dir={tmp_path / 'reuse'}", f"--reward_file={run_dir / 'rewards.npz'}",
@@ -124,6 +124,18 @@ def test_train_clue_unsupervised_skills(tmp_path, maze_file):
     assert (run_dir / "skills.png").exists() and "| skill |" in (run_dir / "skills.md").read_text()
 
 
+def test_train_iql_otr_labeller_sparse(tmp_path, maze_file):
+    out = run("train_iql.py", "--labeller=otr", f"--env_name={ENV}", f"--dataset_path={maze_file}",
+              f"--save_dir={tmp_path}", "--num_expert=1", *TINY_IQL, *LOOP)
+    run_dir = tmp_path / "otr-sparse-K1" / ENV / "seed_42"
+    with np.load(run_dir / "rewards.npz") as f:
+        rewards = f["rewards"]
+    assert rewards.shape == (5994,) and np.all(np.isfinite(rewards))
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["labeller"] == "otr" and results["labels"]["beta_eff"] == 1000.0
+    assert "otr-sparse-K1 seed 42: normalized score" in out
+
+
 def test_unknown_env_name_suggests(tmp_path):
     proc = subprocess.run([sys.executable, "train_iql.py", "--env_name=antmaze-larg-play-v2",
                            f"--save_dir={tmp_path}"], cwd=ROOT, capture_output=True, text=True)
@@ -159,4 +171,4 @@ def test_generated_locomotion_iql_and_clue_imitation_with_shipped_demos(tmp_path
         size = json.loads((run_dir / "config.json").read_text())["dataset_size"]
         assert 2990 < size < 3000  # the 3 env streams' timeout rows are dropped
         assert f["rewards"].shape == (size,) and np.all(np.isfinite(f["rewards"]))
-    assert np.loadtxt(tmp_path / "iql" / name / "seed_42" / "42.txt").shape == (2, 2)
+    assert np.loadtxt(tmp_path / "iql-true" / name / "seed_42" / "42.txt").shape == (2, 2)

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 import select_policies
-from clue_jax import clue_run, evaluation
+from clue_jax import evaluation
+from clue_jax.experiments import domains
 from clue_jax.agents import sac_actor
 from clue_jax.generation import locomotion_datasets as loco
 from clue_jax.generation import locomotion_refs
@@ -89,9 +90,9 @@ def test_choose_medium_and_expert_snapshots():
 
 
 def test_default_demonstrations_for_generated_names():
-    assert clue_run.default_demonstrations("gen-hopper-medium-v0") == "gen-hopper-expert-demos-v0"
-    assert clue_run.default_demonstrations(
+    assert domains.default_demonstrations("gen-hopper-medium-v0") == "gen-hopper-expert-demos-v0"
+    assert domains.default_demonstrations(
         "gen-walker2d-medium-replay-v0") == "gen-walker2d-expert-demos-v0"
-    assert clue_run.default_demonstrations(
+    assert domains.default_demonstrations(
         "gen-pointmaze-large-play-v0") == "gen-pointmaze-large-demos-v0"
-    assert clue_run.default_demonstrations("hopper-medium-v2") is None
+    assert domains.default_demonstrations("hopper-medium-v2") is None

@@ -88,7 +88,6 @@ def _register() -> None:
         for quality in QUALITIES + ("expert-demos",):
             name = gen_name(stem, quality)
             spec = registry.EnvSpec(name, FAMILY, obs_dim, act_dim, EPISODE_STEPS, lo, hi,
-                                    reward_rule="locomotion", iql_config="mujoco",
                                     success_based=False)
             registry.register(spec, gymnasium_factory(gym_id, obs_dim), overwrite=True)
             registry.UNMEASURED_SCORE_HINTS[name] = hint

@@ -236,7 +236,6 @@ def _register() -> None:
         for kind in GEN_KINDS:
             spec = registry.EnvSpec(gen_name(maze, kind), "gen-pointmaze", OBS_DIM, ACT_DIM,
                                     EVAL[maze].max_episode_steps, ref_min, ref_max,
-                                    reward_rule="antmaze", iql_config="antmaze",
                                     success_based=True)
             registry.register(spec, functools.partial(make_eval_env, maze), overwrite=True)
 

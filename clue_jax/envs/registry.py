@@ -23,8 +23,6 @@ import numpy as np
 from clue_jax.envs.gym_envs import Factory, gymnasium_factory
 
 FAMILIES = ("antmaze", "locomotion", "adroit", "maze2d", "gen-pointmaze", "gen-locomotion")
-REWARD_RULES = ("antmaze", "locomotion", "none")
-IQL_CONFIGS = ("antmaze", "mujoco", "kitchen")
 _PLUGIN_MODULES = ("clue_jax.envs.pointmaze", "clue_jax.envs.locomotion")
 # name -> how to measure its reference returns, for specs registered with NaN (not measured).
 UNMEASURED_SCORE_HINTS: Dict[str, str] = {}
@@ -48,8 +46,6 @@ class EnvSpec:
         obs_dim, act_dim: flat observation and action sizes.
         max_episode_steps: evaluation episode length.
         ref_min_score, ref_max_score: D4RL reference returns (normalized 0 and 100).
-        reward_rule: 'antmaze' (r - 1), 'locomotion' (r * 1000 / (max_ret - min_ret)), 'none'.
-        iql_config: which IQL config the reference uses: 'antmaze', 'mujoco', 'kitchen'.
         success_based: the score is a success rate (episodes report info['success']).
     """
 
@@ -60,16 +56,12 @@ class EnvSpec:
     max_episode_steps: int
     ref_min_score: float
     ref_max_score: float
-    reward_rule: str
-    iql_config: str
     success_based: bool
 
     def __post_init__(self):
-        for field, allowed in (("family", FAMILIES), ("reward_rule", REWARD_RULES),
-                               ("iql_config", IQL_CONFIGS)):
-            if getattr(self, field) not in allowed:
-                raise ValueError(f"EnvSpec {self.name!r}: {field}={getattr(self, field)!r}, "
-                                 f"expected one of {allowed}.")
+        if self.family not in FAMILIES:
+            raise ValueError(f"EnvSpec {self.name!r}: family={self.family!r}, expected one of "
+                             f"{FAMILIES} (per-family defaults: clue_jax.experiments.domains).")
         if self.ref_max_score == self.ref_min_score:
             raise ValueError(f"EnvSpec {self.name!r}: ref_max_score equals ref_min_score "
                              f"({self.ref_min_score}); normalized scores would divide by 0.")
@@ -193,26 +185,24 @@ def _builtin_entries():
     """Yield (EnvSpec, factory or None) for every built-in name."""
     for stem, (maze, steps) in _ANTMAZE.items():
         for version in ("v0", "v1", "v2"):
-            yield (EnvSpec(f"antmaze-{stem}-{version}", "antmaze", 29, 8, steps, 0.0, 1.0,
-                           "antmaze", "antmaze", True), _antmaze_factory(maze))
+            yield (EnvSpec(f"antmaze-{stem}-{version}", "antmaze", 29, 8, steps, 0.0, 1.0, True),
+                   _antmaze_factory(maze))
     for stem, (obs, act, lo, hi, env_id) in _LOCOMOTION.items():
         extra = {"include_cfrc_ext_in_observation": False} if stem == "ant" else {}
         qualities = (("random", "medium") if stem == "ant" else
                      ("random", "medium", "medium-replay", "medium-expert", "expert"))
         for quality in qualities:
-            yield (EnvSpec(f"{stem}-{quality}-v2", "locomotion", obs, act, 1000, lo, hi,
-                           "locomotion", "mujoco", False),
+            yield (EnvSpec(f"{stem}-{quality}-v2", "locomotion", obs, act, 1000, lo, hi, False),
                    gymnasium_factory(env_id, obs, **extra))
     for task, (obs, act, steps, lo, hi, env_id) in _ADROIT.items():
         for quality in ("human", "cloned", "expert"):
             for version in ("v0", "v1"):
                 yield (EnvSpec(f"{task}-{quality}-{version}", "adroit", obs, act, steps, lo, hi,
-                               "none", "kitchen", False),
+                               False),
                        gymnasium_factory(env_id, obs, robotics=True,
                                          adroit_fix="" if task == "pen" else task))
     for maze, (steps, lo, hi) in _MAZE2D.items():
-        yield (EnvSpec(f"maze2d-{maze}-v1", "maze2d", 4, 2, steps, lo, hi, "none", "mujoco",
-                       False), None)
+        yield (EnvSpec(f"maze2d-{maze}-v1", "maze2d", 4, 2, steps, lo, hi, False), None)
 
 
 def _ensure_builtin() -> None:

@@ -6,7 +6,8 @@ The reference IQL's flag names work unchanged (--env_name, --config, --seed,
 --num_expert mean the same for every labeller.
 """
 
-from typing import Any, Dict
+import functools
+from typing import Any, Dict, List, Optional
 
 from absl import flags
 from ml_collections import config_flags
@@ -18,53 +19,65 @@ DEFAULT_ENV = "gen-pointmaze-umaze-diverse-v0"
 LABELLER_CONFIG_FLAGS = {"clue": "clue_config", "otr": "otr_config"}
 
 
-def define_flags(default_labeller: str) -> None:
-    """Every flag of the training scripts; `default_labeller` is the script's own."""
-    flags.DEFINE_string("env_name", DEFAULT_ENV, "Dataset / environment name.")
-    flags.DEFINE_string("save_dir", "./tmp/", "Runs go to <save_dir>/<method>/<env_name>/seed_<seed>.")
-    flags.DEFINE_integer("seed", 42, "Random seed (network init, batches, evaluation).")
-    flags.DEFINE_integer("eval_episodes", 10, "Number of episodes per evaluation.")
-    flags.DEFINE_integer("log_interval", 1000, "Logging interval (updates).")
-    flags.DEFINE_integer("eval_interval", 5000, "Evaluation and checkpoint interval (updates).")
-    flags.DEFINE_integer("batch_size", 256, "Mini batch size.")
-    flags.DEFINE_integer("max_steps", None, "IQL updates; default: 1e6 (the reference), or the "
+def define_flags(default_labeller: str, flag_values: flags.FlagValues = flags.FLAGS,
+                 argv: Optional[List[str]] = None) -> None:
+    """Every flag of the training scripts; `default_labeller` is the script's own.
+
+    `flag_values`, `argv`: where to define them and the command line the config
+    files' `--<config>.<field>` overrides are read from (default sys.argv); a
+    fresh FlagValues parses a command line in process (reproduce.py --in_process).
+    """
+    string, integer, boolean, float_, enum = (
+        functools.partial(define, flag_values=flag_values) for define in (
+            flags.DEFINE_string, flags.DEFINE_integer, flags.DEFINE_boolean, flags.DEFINE_float,
+            flags.DEFINE_enum))
+    config_file = functools.partial(config_flags.DEFINE_config_file, flag_values=flag_values,
+                                    sys_argv=argv)
+    string("env_name", DEFAULT_ENV, "Dataset / environment name.")
+    string("save_dir", "./tmp/", "Runs go to <save_dir>/<method>/<env_name>/seed_<seed>.")
+    integer("seed", 42, "Random seed (network init, batches, evaluation).")
+    integer("eval_episodes", 10, "Number of episodes per evaluation.")
+    integer("log_interval", 1000, "Logging interval (updates).")
+    integer("eval_interval", 5000, "Evaluation and checkpoint interval (updates).")
+    integer("batch_size", 256, "Mini batch size.")
+    integer("max_steps", None, "IQL updates; default: 1e6 (the reference), or the "
                          "generated dataset's budget (see README).")
-    flags.DEFINE_boolean("tqdm", True, "Show progress bars.")
-    flags.DEFINE_boolean("resume", False, "Continue the run in the run folder from its checkpoint.")
-    flags.DEFINE_string("dataset_path", None, "Read the dataset from this HDF5 file.")
-    flags.DEFINE_boolean("download", False, "Download a missing D4RL file into the D4RL cache.")
-    flags.DEFINE_float("dataset_fraction", 1.0, "Seeded fraction of trajectories to keep (0, 1].")
-    config_flags.DEFINE_config_file(
+    boolean("tqdm", True, "Show progress bars.")
+    boolean("resume", False, "Continue the run in the run folder from its checkpoint.")
+    string("dataset_path", None, "Read the dataset from this HDF5 file.")
+    boolean("download", False, "Download a missing D4RL file into the D4RL cache.")
+    float_("dataset_fraction", 1.0, "Seeded fraction of trajectories to keep (0, 1].")
+    config_file(
         "config", None, "IQL hyperparameter file; default: the reference config of the env's "
         "domain (configs/antmaze_config.py, mujoco_config.py or kitchen_config.py).",
         lock_config=False)
-    flags.DEFINE_enum("labeller", default_labeller, sorted(LABELLERS),
+    enum("labeller", default_labeller, sorted(LABELLERS),
                       "Reward labeller: true (the dataset's own rewards), clue, otr.")
-    flags.DEFINE_enum("setting", "sparse", SETTINGS,
+    enum("setting", "sparse", SETTINGS,
                       "sparse: the dataset's successful trajectories are the experts; imitation: "
                       "K trajectories of --expert_dataset, dataset rewards discarded; unsupervised "
                       "(clue): K-means clusters of (s, a, s') are the experts, one skill each.")
-    flags.DEFINE_integer("num_expert", 1, "K: number of expert trajectories (at most K in sparse).")
-    flags.DEFINE_string("expert_dataset", None, "Imitation: demonstrations (name or HDF5 path); "
+    integer("num_expert", 1, "K: number of expert trajectories (at most K in sparse).")
+    string("expert_dataset", None, "Imitation: demonstrations (name or HDF5 path); "
                         "default for gen-* datasets: their own (gen-hopper-expert-demos-v0, ...).")
-    flags.DEFINE_enum("expert_selection", "setting", EXPERT_SELECTIONS,
+    enum("expert_selection", "setting", EXPERT_SELECTIONS,
                       "setting: the setting's rule (a random successful episode / the first K "
                       "demonstrations); top_return: OTR's rule (the K best by return, on mazes "
                       "by return / distance of the start to the evaluation start).")
-    flags.DEFINE_string("reward_file", None, "Train on rewards saved by an earlier run "
+    string("reward_file", None, "Train on rewards saved by an earlier run "
                         "(<run>/rewards.npz) instead of labelling.")
-    flags.DEFINE_boolean("calibrate", True, "CLUE: use the calibration loss (Eq. 7); "
+    boolean("calibrate", True, "CLUE: use the calibration loss (Eq. 7); "
                          "--nocalibrate is the plain-CVAE ablation (paper Fig. 4).")
-    flags.DEFINE_float("temperature", None, "CLUE: reward temperature c of Eq. 6.")
-    flags.DEFINE_integer("cvae_steps", None, "CLUE: CVAE iterations (default: the CLUE config's).")
-    flags.DEFINE_boolean("compare_uncalibrated", False, "CLUE: also train a CVAE without "
+    float_("temperature", None, "CLUE: reward temperature c of Eq. 6.")
+    integer("cvae_steps", None, "CLUE: CVAE iterations (default: the CLUE config's).")
+    boolean("compare_uncalibrated", False, "CLUE: also train a CVAE without "
                          "calibration for the side-by-side latent figure.")
-    flags.DEFINE_string("skills", "0,1,2", "Unsupervised: comma-separated cluster ids, or 'all'.")
-    flags.DEFINE_integer("n_clusters", 100, "Unsupervised: K-means clusters (paper: 100).")
-    config_flags.DEFINE_config_file("clue_config", None, "CLUE hyperparameters, e.g. "
+    string("skills", "0,1,2", "Unsupervised: comma-separated cluster ids, or 'all'.")
+    integer("n_clusters", 100, "Unsupervised: K-means clusters (paper: 100).")
+    config_file("clue_config", None, "CLUE hyperparameters, e.g. "
                                     "configs/clue_config.py:antmaze (default: by domain).",
                                     lock_config=False)
-    config_flags.DEFINE_config_file("otr_config", None, "OTR hyperparameters, e.g. "
+    config_file("otr_config", None, "OTR hyperparameters, e.g. "
                                     "configs/otr_config.py:locomotion (default: by domain).",
                                     lock_config=False)
 
@@ -100,3 +113,11 @@ def flag_dict(values: flags.FlagValues) -> Dict[str, Any]:
            values.get_flags_for_module(module)}
     return {name: values[name].value for name in sorted(own)
             if not hasattr(values[name].value, "to_dict")}
+
+
+def parse_settings(argv: List[str], default_labeller: str = "true") -> RunSettings:
+    """RunSettings from a train_iql.py command line (argv[0] is the program), in process."""
+    values = flags.FlagValues()
+    define_flags(default_labeller, values, argv)
+    values(argv)
+    return settings_from_flags(values)

@@ -1,0 +1,130 @@
+"""The labeller seam and the experiment layer: one agent code path for every labeller."""
+
+import json
+
+import ml_collections
+import numpy as np
+import pytest
+
+from clue_jax import experiments
+from clue_jax.data import experts
+from clue_jax.data.dataset import Dataset
+from clue_jax.experiments import RunSettings, domains, runner
+from clue_jax.generation import generated
+from clue_jax.rewards import labellers
+from configs import antmaze_config, clue_config, otr_config
+
+ENV = "gen-pointmaze-umaze-diverse-v0"
+
+
+@pytest.fixture(scope="module")
+def maze_file(tmp_path_factory):
+    return generated.ensure_generated(ENV, cache_dir=str(tmp_path_factory.mktemp("data")),
+                                      size=3000, seed=0)
+
+
+def tiny_settings(maze_file, save_dir, labeller, **kw):
+    iql = antmaze_config.get_config()
+    iql.hidden_dims = (8, 8)
+    cfg = {"clue": clue_config.get_config("pointmaze"), "otr": otr_config.get_config("pointmaze")}
+    labeller_config = cfg.get(labeller)
+    if labeller == "clue":
+        labeller_config.hidden_dims, labeller_config.num_steps = (8, 8), 50
+    return RunSettings(env_name=ENV, labeller=labeller, dataset_path=maze_file, seed=3,
+                       save_dir=str(save_dir), max_steps=20, log_interval=10, eval_interval=10,
+                       eval_episodes=0, batch_size=16, progress=False, iql_config=iql,
+                       labeller_config=labeller_config, **kw)
+
+
+def test_every_labeller_feeds_the_same_agent_code_path(maze_file, tmp_path, monkeypatch):
+    seen = {}
+    real = runner.train_agent
+
+    def spy(dataset, env_name, config, loop, run_dir, eval_episodes):
+        seen[run_dir.parts[-3]] = dataset
+        return real(dataset, env_name, config, loop, run_dir, eval_episodes)
+
+    monkeypatch.setattr(runner, "train_agent", spy)
+    for name in ("true", "clue", "otr"):
+        experiments.run(tiny_settings(maze_file, tmp_path, name))
+    assert sorted(seen) == ["clue-sparse-K1", "iql-true", "otr-sparse-K1"]
+    base = seen["iql-true"]
+    for method, data in seen.items():  # only the rewards differ
+        for field in ("observations", "actions", "masks", "dones_float", "next_observations"):
+            np.testing.assert_array_equal(getattr(data, field), getattr(base, field))
+        if method != "iql-true":
+            with np.load(tmp_path / method / ENV / "seed_3" / "rewards.npz") as f:
+                np.testing.assert_array_equal(data.rewards, f["rewards"])
+            assert not np.array_equal(data.rewards, base.rewards)
+    np.testing.assert_array_equal(base.rewards, experiments.load_dataset(
+        ENV, dataset_path=maze_file).rewards - 1.0)  # true: the reference's r - 1 here
+    otr_rewards = seen["otr-sparse-K1"].rewards
+    assert otr_rewards.max() <= 1000 + 1e-3 and otr_rewards.min() > -2.0 - 1e-6
+    results = json.loads((tmp_path / "otr-sparse-K1" / ENV / "seed_3" / "results.json").read_text())
+    assert results["labeller"] == "otr" and results["method"] == "otr-sparse-K1"
+
+
+def test_otr_resume_reuses_its_reward_file(maze_file, tmp_path):
+    settings = tiny_settings(maze_file, tmp_path, "otr")
+    experiments.run(settings)
+    path = tmp_path / "otr-sparse-K1" / ENV / "seed_3" / "rewards.npz"
+    before = path.stat().st_mtime_ns
+    import dataclasses
+    experiments.run(dataclasses.replace(settings, resume=True))
+    assert path.stat().st_mtime_ns == before  # read back, not recomputed
+
+
+def test_run_folder_names_the_labeller_and_settings_are_frozen():
+    assert RunSettings(labeller="true").method() == "iql-true"
+    assert RunSettings(labeller="clue", num_expert=5).method() == "clue-sparse-K5"
+    assert RunSettings(labeller="clue", calibrate=False).method() == "clue-sparse-K1-nocalib"
+    assert RunSettings(labeller="otr", setting="imitation").method() == "otr-imitation-K1"
+    assert RunSettings(labeller="otr", expert_selection="top_return").method() == \
+        "otr-sparse-K1-top_return"
+    s = RunSettings(iql_config=ml_collections.ConfigDict({"a": 1}))
+    assert isinstance(s.iql_config, ml_collections.FrozenConfigDict)
+    with pytest.raises(Exception):
+        s.seed = 1
+    with pytest.raises(ValueError, match="--setting"):
+        RunSettings(setting="dense")
+
+
+def test_bad_combinations_fail_before_any_work(tmp_path):
+    with pytest.raises(ValueError, match="--labeller=true"):
+        experiments.run(RunSettings(labeller="true", setting="imitation", save_dir=str(tmp_path)))
+    with pytest.raises(ValueError, match="--labeller='nope'"):
+        experiments.run(RunSettings(labeller="nope", save_dir=str(tmp_path)))
+    assert not any(tmp_path.iterdir())
+
+
+def test_one_domain_table_drives_every_default():
+    for family, domain in domains.DOMAINS.items():
+        assert domains.iql_config(domain).to_dict()  # the config module exists
+        for name, labeller in labellers.LABELLERS.items():
+            assert labeller.default_config(domain) is not None
+    true = labellers.LABELLERS["true"].default_config(domains.DOMAINS["locomotion"])
+    assert (true.reward_scaling, true.reward_shift) == ("return_range", 0.0)
+    assert domains.DOMAINS["gen-pointmaze"].max_steps == 50_000
+
+
+def _episodes(returns, starts_xy):
+    rows, dones, rewards = [], [], []
+    for ret, xy in zip(returns, starts_xy):
+        for t in range(3):
+            rows.append([xy[0] + t, xy[1], 0.0, 0.0])
+            rewards.append(ret / 3)
+            dones.append(float(t == 2))
+    obs = np.asarray(rows, np.float32)
+    n = len(obs)
+    return Dataset(obs, np.zeros((n, 2), np.float32), np.asarray(rewards, np.float32),
+                   np.ones(n, np.float32), np.asarray(dones, np.float32), obs + 1)
+
+
+def test_otr_expert_rule_top_return_and_start_distance():
+    data = _episodes([3.0, 9.0, 6.0], [(5, 5), (9, 9), (1, 1)])
+    by_return = experts.top_return_trajectories(data, 2)
+    assert by_return.segments.tolist() == [[3, 6], [6, 9]]  # returns 9 then 6
+    # maze rule: return / (1e-4 + distance of the start to (1, 1)): the third episode wins
+    near = experts.top_return_trajectories(data, 1, xy=(0, 2), start_xy=(1.0, 1.0))
+    assert near.segments.tolist() == [[6, 9]] and "OTR's rule" in near.message
+    assert near.dataset.dones_float.tolist() == [0, 0, 1]

@@ -1,0 +1,61 @@
+"""The package layers: every clue_jax import points down (docs/ARCHITECTURE.md), none is hidden.
+
+Parsed with `ast`, so a function-local import counts like a top-level one.
+"""
+
+import ast
+from pathlib import Path
+
+PKG = Path(__file__).resolve().parents[1] / "clue_jax"
+# Lower number = lower layer. A module may import its own layer's or lower layers' modules.
+LAYERS = {
+    "types": 0, "checkpoints": 0, "logging": 0, "networks": 0,
+    "data": 1,
+    "envs": 2, "evaluation": 2,
+    "agents": 3,
+    "rewards": 4,
+    "generation": 5, "training": 5, "sac_loop": 5,
+    "experiments": 6,
+}
+
+
+def unit(module: str) -> str:
+    """'clue_jax.data.dataset' -> 'data'; 'clue_jax.training' -> 'training'."""
+    return module.split(".")[1]
+
+
+def project_imports(path: Path):
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("clue_jax"):
+            if node.module == "clue_jax":
+                yield from (f"clue_jax.{a.name}" for a in node.names)
+            else:
+                yield node.module
+        elif isinstance(node, ast.Import):
+            yield from (a.name for a in node.names if a.name.startswith("clue_jax."))
+
+
+def test_every_module_has_a_layer():
+    units = {p.relative_to(PKG).parts[0].removesuffix(".py") for p in PKG.glob("*")
+             if (p.suffix == ".py" and p.name != "__init__.py") or (p / "__init__.py").exists()}
+    assert units <= set(LAYERS), units - set(LAYERS)
+
+
+def test_imports_point_down_only():
+    upward = []
+    for path in PKG.rglob("*.py"):
+        rel = path.relative_to(PKG)
+        if rel.name == "__init__.py" and len(rel.parts) == 1:
+            continue
+        own = rel.parts[0].removesuffix(".py")
+        for module in project_imports(path):
+            if LAYERS[unit(module)] > LAYERS[own]:
+                upward.append(f"{rel} imports {module}")
+    assert not upward, "\n".join(upward)
+
+
+def test_data_reads_and_writes_datasets_only():
+    for path in (PKG / "data").glob("*.py"):
+        for module in project_imports(path):
+            assert unit(module) in ("data", "types", "checkpoints"), f"{path.name}: {module}"
