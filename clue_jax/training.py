@@ -5,7 +5,10 @@ Updates run in jitted chunks of `gcd(log_interval, eval_interval)` steps (one
 JAX PRNG inside the scan, so the host only wakes up to log, evaluate and
 checkpoint. A checkpoint (agent, data key, step, score history) is written
 atomically after every evaluation; `resume=True` continues from it and gives
-the same result as an uninterrupted run.
+the same result as an uninterrupted run. After every chunk the losses and the
+agent's parameters are checked: the first non-finite value stops the run with
+`DivergenceError` (naming the updates and the loss or parameter), before
+anything of that chunk is logged or saved.
 """
 
 import dataclasses
@@ -72,6 +75,26 @@ def prepare_run_dir(run_dir, config: Dict[str, Any], resume: bool) -> Path:
     return run_dir
 
 
+class DivergenceError(RuntimeError):
+    """Training produced a non-finite loss or parameter; the last good checkpoint is kept."""
+
+
+def first_nonfinite(agent: Any, info: Dict[str, jax.Array]) -> Optional[str]:
+    """The first non-finite loss in `info` or floating-point leaf of `agent`, else None."""
+    for key, value in jax.device_get(info).items():
+        if not np.all(np.isfinite(value)):
+            return f"train/{key} = {np.asarray(value).ravel()[0]}"
+    leaves = [x for x in jax.tree_util.tree_leaves(agent)
+              if hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jnp.floating)]
+    finite = jax.device_get(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves]))
+    if not finite.all():
+        path = jax.tree_util.tree_flatten_with_path(agent)[0]
+        names = [jax.tree_util.keystr(p) for p, x in path
+                 if hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jnp.floating)]
+        return f"parameter {names[int(np.argmin(finite))]}"
+    return None
+
+
 def _to_float_dict(info: Dict[str, jax.Array], prefix: str) -> Dict[str, float]:
     return {f"{prefix}{k}": float(v) for k, v in jax.device_get(info).items()}
 
@@ -116,6 +139,15 @@ def train_offline(agent: Any, dataset: Dataset, update_n: UpdateFn, policy_facto
             t0 = time.perf_counter()
             agent, key, info = update_n(agent, data, key, num_steps=n, batch_size=loop.batch_size)
             jax.block_until_ready(info)
+            bad = first_nonfinite(agent, info)
+            if bad is not None:
+                kept = f"the checkpoint of step {history[-1][0] if history else 'none'}" \
+                    if ckpt_path.exists() else "no checkpoint (none was written yet)"
+                raise DivergenceError(
+                    f"training diverged in updates {step + 1}-{step + n}: {bad} is not finite. "
+                    f"Kept {kept} in {run_dir}; nothing after it was saved. Check the rewards "
+                    "(NaN or huge values?) and lower the learning rates or --batch_size "
+                    "changes that caused it.")
             step += n
             bar.update(n)
             ups = n / max(time.perf_counter() - t0, 1e-9)

@@ -121,3 +121,37 @@ def test_unwritable_save_dir(tmp_path):
     blocker.write_text("not a folder")
     with pytest.raises(PermissionError, match="save_dir"):
         training.prepare_run_dir(blocker / "run", {}, resume=False)
+
+
+def test_divergence_guard_stops_at_the_first_nonfinite_chunk(tmp_path):
+    data = tiny_dataset()
+    bad = data.with_rewards(np.where(np.arange(data.size) == 7, np.nan, data.rewards))
+    loop = training.LoopConfig(seed=0, max_steps=40, batch_size=256, log_interval=10,
+                               eval_interval=10, progress=False)
+    with pytest.raises(training.DivergenceError, match=r"updates 1-10: train/\w+ = nan"):
+        training.train_offline(tiny_agent(max_steps=40), bad, iql.jit_update_n, policy_factory,
+                               probe_eval, loop, tmp_path)
+    assert not (tmp_path / checkpoints.CHECKPOINT_NAME).exists()
+
+
+def test_divergence_guard_names_a_parameter_and_keeps_the_last_checkpoint(tmp_path):
+    loop = training.LoopConfig(seed=0, max_steps=20, batch_size=16, log_interval=10,
+                               eval_interval=10, progress=False)
+    calls = []
+
+    def update_n(agent, data, key, num_steps, batch_size):
+        agent, key, info = iql.jit_update_n(agent, data, key, num_steps=num_steps,
+                                            batch_size=batch_size)
+        calls.append(num_steps)
+        if len(calls) == 2:  # the second chunk blows up a critic weight
+            agent = jax.tree_util.tree_map(lambda x: x * jnp.inf if x.ndim == 2 else x, agent)
+        return agent, key, info
+
+    with pytest.raises(training.DivergenceError, match="updates 11-20: parameter") as err:
+        training.train_offline(tiny_agent(), tiny_dataset(), update_n, policy_factory,
+                               probe_eval, loop, tmp_path)
+    assert "checkpoint of step 10" in str(err.value)
+    state = checkpoints.restore(tmp_path / checkpoints.CHECKPOINT_NAME,
+                                {"agent": tiny_agent(), "key": jax.random.PRNGKey(0), "step": 0,
+                                 "history": np.zeros((0, 2))})
+    assert int(state["step"]) == 10
