@@ -13,7 +13,6 @@ Ablations: --nocalibrate (plain CVAE), --temperature=5, --dataset_fraction=0.1,
 
 from absl import app, flags
 
-from clue_jax import experiments
 from clue_jax.experiments import flags as run_flags
 
 FLAGS = flags.FLAGS
@@ -21,7 +20,7 @@ run_flags.define_flags(default_labeller="clue")
 
 
 def main(_):
-    experiments.run(run_flags.settings_from_flags(FLAGS))
+    run_flags.run_from_flags(FLAGS, "train_clue.py")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ flags it trains on the project's generated point-maze dataset (see README).
 
 from absl import app, flags
 
-from clue_jax import experiments
 from clue_jax.experiments import flags as run_flags
 
 FLAGS = flags.FLAGS
@@ -20,7 +19,7 @@ run_flags.define_flags(default_labeller="true")
 
 
 def main(_):
-    experiments.run(run_flags.settings_from_flags(FLAGS))
+    run_flags.run_from_flags(FLAGS, "train_iql.py")
 
 
 if __name__ == "__main__":

@@ -92,7 +92,7 @@ def test_run_folder_names_the_labeller_and_settings_are_frozen():
 def test_bad_combinations_fail_before_any_work(tmp_path):
     with pytest.raises(ValueError, match="--labeller=true"):
         experiments.run(RunSettings(labeller="true", setting="imitation", save_dir=str(tmp_path)))
-    with pytest.raises(ValueError, match="--labeller='nope'"):
+    with pytest.raises(ValueError, match="--labeller='nope'"):  # SettingsError is a ValueError
         experiments.run(RunSettings(labeller="nope", save_dir=str(tmp_path)))
     assert not any(tmp_path.iterdir())
 
@@ -128,3 +128,13 @@ def test_otr_expert_rule_top_return_and_start_distance():
     near = experts.top_return_trajectories(data, 1, xy=(0, 2), start_xy=(1.0, 1.0))
     assert near.segments.tolist() == [[6, 9]] and "OTR's rule" in near.message
     assert near.dataset.dones_float.tolist() == [0, 0, 1]
+
+
+@pytest.mark.parametrize("field,value", [
+    ("seed", -1), ("max_steps", 0), ("eval_interval", 0), ("log_interval", 0),
+    ("batch_size", 0), ("dataset_fraction", 1.5), ("temperature", -1.0), ("num_expert", 0),
+])
+def test_out_of_range_settings_name_the_flag(field, value):
+    from clue_jax.experiments.settings import SettingsError
+    with pytest.raises(SettingsError, match=f"--{field}={value}: expected"):
+        RunSettings(**{field: value})

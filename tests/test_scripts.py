@@ -136,6 +136,13 @@ def test_train_iql_otr_labeller_sparse(tmp_path, maze_file):
     assert "otr-sparse-K1 seed 42: normalized score" in out
 
 
+def test_bad_flag_fails_before_any_work_without_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, "train_iql.py", "--labeller=otr", "--num_expert=0",
+                           f"--save_dir={tmp_path}"], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 1 and "--num_expert=0: expected K >= 1" in proc.stderr
+    assert "Traceback" not in proc.stderr and not any(tmp_path.iterdir())
+
+
 def test_unknown_env_name_suggests(tmp_path):
     proc = subprocess.run([sys.executable, "train_iql.py", "--env_name=antmaze-larg-play-v2",
                            f"--save_dir={tmp_path}"], cwd=ROOT, capture_output=True, text=True)

@@ -7,13 +7,25 @@ The reference IQL's flag names work unchanged (--env_name, --config, --seed,
 """
 
 import functools
+import sys
 from typing import Any, Dict, List, Optional
 
 from absl import flags
 from ml_collections import config_flags
 
-from clue_jax.experiments.settings import EXPERT_SELECTIONS, SETTINGS, RunSettings
+from clue_jax import experiments, training
+from clue_jax.data.d4rl_io import DatasetNotFoundError
+from clue_jax.data.dataset import DatasetError
+from clue_jax.data.download import DownloadError
+from clue_jax.envs.registry import UnknownEnvError, UnmeasuredScoreError
+from clue_jax.experiments.settings import EXPERT_SELECTIONS, SETTINGS, RunSettings, SettingsError
 from clue_jax.rewards.labellers import LABELLERS
+from clue_jax.rewards.storage import RewardFileError
+
+# Errors a user can act on: printed as one message (no traceback), exit status 1.
+EXPECTED_ERRORS = (SettingsError, DatasetError, DatasetNotFoundError, DownloadError,
+                   UnknownEnvError, UnmeasuredScoreError, RewardFileError,
+                   training.DivergenceError)
 
 DEFAULT_ENV = "gen-pointmaze-umaze-diverse-v0"
 LABELLER_CONFIG_FLAGS = {"clue": "clue_config", "otr": "otr_config"}
@@ -89,7 +101,7 @@ def settings_from_flags(values: flags.FlagValues) -> RunSettings:
         if values[flag].value is None:
             continue
         if name != values.labeller:
-            raise ValueError(f"--{flag} applies to --labeller={name}, but --labeller="
+            raise SettingsError(f"--{flag} applies to --labeller={name}, but --labeller="
                              f"{values.labeller}; drop --{flag} or pass --labeller={name}.")
         labeller_config = values[flag].value
     return RunSettings(
@@ -113,6 +125,14 @@ def flag_dict(values: flags.FlagValues) -> Dict[str, Any]:
            values.get_flags_for_module(module)}
     return {name: values[name].value for name in sorted(own)
             if not hasattr(values[name].value, "to_dict")}
+
+
+def run_from_flags(values: flags.FlagValues, program: str) -> Dict[str, Any]:
+    """The scripts' main: settings from flags, then the run; expected errors exit cleanly."""
+    try:
+        return experiments.run(settings_from_flags(values))
+    except EXPECTED_ERRORS as err:
+        sys.exit(f"{program}: error: {err}")
 
 
 def parse_settings(argv: List[str], default_labeller: str = "true") -> RunSettings:

@@ -22,7 +22,7 @@ from clue_jax.agents import iql
 from clue_jax.data import experts as expert_lib
 from clue_jax.data.dataset import Dataset
 from clue_jax.experiments import domains
-from clue_jax.experiments.settings import RunSettings
+from clue_jax.experiments.settings import RunSettings, SettingsError
 from clue_jax.rewards import labellers, storage
 from clue_jax.rewards.base import LabelRequest
 
@@ -159,13 +159,15 @@ def label_and_train(settings: RunSettings, task: domains.Task, run_dir: Path,
 
 def check_settings(settings: RunSettings) -> labellers.Labeller:
     """Combinations that cannot work, refused before any data is read."""
-    labeller = labellers.get_labeller(settings.labeller)
+    if settings.labeller not in labellers.LABELLERS:
+        raise SettingsError(f"--labeller={settings.labeller!r}: expected one of "
+                            f"{sorted(labellers.LABELLERS)}.")
+    labeller = labellers.LABELLERS[settings.labeller]
+    with_experts = sorted(n for n, lab in labellers.LABELLERS.items() if lab.needs_experts)
     if settings.labeller == "true" and settings.setting != "sparse" and not settings.reward_file:
-        raise ValueError(f"--labeller=true trains on the dataset's own rewards, which "
-                         f"--setting={settings.setting} discards; use --setting=sparse or a "
-                         f"labeller that needs experts ({sorted(n for n, l in labellers.LABELLERS.items() if l.needs_experts)}).")
-    if settings.num_expert < 1:
-        raise ValueError(f"--num_expert={settings.num_expert}: K must be >= 1.")
+        raise SettingsError(f"--labeller=true trains on the dataset's own rewards, which "
+                            f"--setting={settings.setting} discards; use --setting=sparse or a "
+                            f"labeller that learns from experts ({with_experts}).")
     return labeller
 
 

@@ -22,6 +22,26 @@ SETTINGS = ("sparse", "imitation", "unsupervised")
 EXPERT_SELECTIONS = ("setting", "top_return")
 
 
+class SettingsError(ValueError):
+    """A setting outside its range; the message names the flag, what was expected and the fix."""
+
+
+# field -> (check, what is expected)
+_RANGES = {
+    "seed": (lambda v: v >= 0, "an integer >= 0"),
+    "num_expert": (lambda v: v >= 1, "K >= 1"),
+    "max_steps": (lambda v: v is None or v > 0, "a number of updates > 0"),
+    "batch_size": (lambda v: v > 0, "a batch size > 0"),
+    "log_interval": (lambda v: v > 0, "an interval > 0 (updates)"),
+    "eval_interval": (lambda v: v > 0, "an interval > 0 (updates)"),
+    "eval_episodes": (lambda v: v >= 0, "a number of episodes >= 0"),
+    "dataset_fraction": (lambda v: 0.0 < v <= 1.0, "a fraction in (0, 1]"),
+    "temperature": (lambda v: v is None or v > 0, "a temperature c > 0"),
+    "cvae_steps": (lambda v: v is None or v > 0, "a number of CVAE updates > 0"),
+    "n_clusters": (lambda v: v >= 1, "a number of clusters >= 1"),
+}
+
+
 @dataclasses.dataclass(frozen=True)
 class RunSettings:
     """One run.
@@ -74,10 +94,14 @@ class RunSettings:
     reward_file: Optional[str] = None
 
     def __post_init__(self):
+        for name, (ok, expected) in _RANGES.items():
+            if not ok(getattr(self, name)):
+                raise SettingsError(f"--{name}={getattr(self, name)}: expected {expected}; "
+                                    f"pass a value in that range.")
         if self.setting not in SETTINGS:
-            raise ValueError(f"--setting={self.setting!r}: expected one of {SETTINGS}.")
+            raise SettingsError(f"--setting={self.setting!r}: expected one of {SETTINGS}.")
         if self.expert_selection not in EXPERT_SELECTIONS:
-            raise ValueError(f"--expert_selection={self.expert_selection!r}: expected one of "
+            raise SettingsError(f"--expert_selection={self.expert_selection!r}: expected one of "
                              f"{EXPERT_SELECTIONS}.")
         for name in ("iql_config", "labeller_config"):
             value = getattr(self, name)
