@@ -32,18 +32,19 @@ from clue_jax.experiments import runner
 from clue_jax.experiments.settings import RunSettings
 
 ROOT = Path(__file__).resolve().parent
-# method -> (labeller, setting, calibrate). iql: IQL on the dataset's true rewards;
+# iql / td3bc: the learner on the dataset's true rewards;
 # clue*/otr*: the sparse setting (the dataset's successful episodes are the experts),
 # *-imitation: the imitation setting (gen-* datasets use their own demonstrations; for
 # D4RL names pass `-- --expert_dataset=...`); *-nocalib: CLUE without calibration.
-METHODS = {
-    "iql": ("true", "sparse", True),
-    "clue": ("clue", "sparse", True),
-    "clue-nocalib": ("clue", "sparse", False),
-    "clue-imitation": ("clue", "imitation", True),
-    "clue-imitation-nocalib": ("clue", "imitation", False),
-    "otr": ("otr", "sparse", True),
-    "otr-imitation": ("otr", "imitation", True),
+METHODS = {  # method -> (agent, labeller, setting, calibrate)
+    "iql": ("iql", "true", "sparse", True),
+    "clue": ("iql", "clue", "sparse", True),
+    "clue-nocalib": ("iql", "clue", "sparse", False),
+    "clue-imitation": ("iql", "clue", "imitation", True),
+    "clue-imitation-nocalib": ("iql", "clue", "imitation", False),
+    "otr": ("iql", "otr", "sparse", True),
+    "otr-imitation": ("iql", "otr", "imitation", True),
+    "td3bc": ("td3bc", "true", "sparse", True),
 }
 # Extra flags that only some labellers define go only to their cells.
 LABELLER_FLAGS = {"clue": ("--cvae_steps", "--temperature", "--clue_config", "--compare_uncalibrated",
@@ -60,11 +61,11 @@ class Cell(NamedTuple):
 
     @property
     def column(self) -> str:
-        return "IQL" if self.method == "iql" else f"{self.method.upper()} (K={self.k})"
+        return column_name(self.method, self.k)
 
     def settings(self, out: Path) -> RunSettings:
-        labeller, setting, calibrate = METHODS[self.method]
-        return RunSettings(env_name=self.task, labeller=labeller, setting=setting,
+        agent, labeller, setting, calibrate = METHODS[self.method]
+        return RunSettings(env_name=self.task, agent=agent, labeller=labeller, setting=setting,
                            num_expert=self.k or 1, calibrate=calibrate, seed=self.seed,
                            save_dir=str(out))
 
@@ -74,7 +75,8 @@ class Cell(NamedTuple):
 
     def command(self, out: Path, extra: List[str]) -> List[str]:
         s = self.settings(out)
-        flags = [f"--labeller={s.labeller}", f"--env_name={self.task}", f"--seed={self.seed}",
+        flags = [f"--agent={s.agent}", f"--labeller={s.labeller}", f"--env_name={self.task}",
+                 f"--seed={self.seed}",
                  f"--save_dir={out}", "--notqdm"]
         if s.labeller != "true":
             flags += [f"--setting={s.setting}", f"--num_expert={s.num_expert}"]
@@ -90,11 +92,16 @@ def route_flags(extra: List[str], labeller: str) -> List[str]:
                                         for f in foreign)]
 
 
+def column_name(method: str, k) -> str:
+    """Table column: 'IQL' / 'TD3BC' for true rewards, else '<METHOD> (K=k)'."""
+    return method.upper() if METHODS[method][1] == "true" else f"{method.upper()} (K={k})"
+
+
 def make_grid(tasks, methods, ks, seeds) -> List[Cell]:
     cells = []
     for task in tasks:
         for method in methods:
-            for k in ([None] if method == "iql" else ks):
+            for k in ([None] if METHODS[method][1] == "true" else ks):
                 cells.extend(Cell(task, method, k, seed) for seed in seeds)
     return cells
 
@@ -155,7 +162,7 @@ def table(rows: List[Dict], cells: List[Cell]) -> str:
     tasks = list(dict.fromkeys(c.task for c in cells))
     by = {}
     for r in rows:
-        col = "IQL" if r["method"] == "iql" else f"{r['method'].upper()} (K={r['k']})"
+        col = column_name(r["method"], r["k"])
         by.setdefault((r["task"], col), []).append(r["score"])
     lines = ["| Dataset | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
     totals = {c: 0.0 for c in columns}

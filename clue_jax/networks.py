@@ -1,4 +1,4 @@
-"""Flax modules only: MLP, value, twin critic, Gaussian policy and CVAE parts.
+"""Flax modules only: MLP, value, twin critic, Gaussian / deterministic policies, CVAE parts.
 
 Networks hold no losses or optimizers. Initialisation follows the reference
 IQL (ikostrikov/implicit_q_learning): orthogonal kernels with scale sqrt(2),
@@ -22,6 +22,26 @@ def default_init(scale: float = float(np.sqrt(2.0))):
     return nn.initializers.orthogonal(scale)
 
 
+class TorchDense(nn.Module):
+    """A Dense layer with PyTorch's default nn.Linear init: weights and biases U(+-1/sqrt(fan_in)).
+
+    TD3+BC (sfujim/TD3_BC) keeps PyTorch's defaults; variance_scaling(1/3, fan_in,
+    uniform) is exactly U(+-1/sqrt(fan_in)) for the kernel.
+    """
+
+    features: int
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        fan_in = x.shape[-1]
+        bound = 1.0 / np.sqrt(fan_in)
+        kernel = self.param("kernel", nn.initializers.variance_scaling(1 / 3, "fan_in", "uniform"),
+                            (fan_in, self.features))
+        bias = self.param("bias", lambda key, shape: jax.random.uniform(
+            key, shape, minval=-bound, maxval=bound), (self.features,))
+        return x @ kernel + bias
+
+
 class MLP(nn.Module):
     """Dense stack with ReLU; optional dropout after each hidden activation.
 
@@ -29,17 +49,21 @@ class MLP(nn.Module):
         hidden_dims: output sizes of the layers, the last one included.
         activate_final: apply the activation (and dropout) after the last layer.
         dropout_rate: dropout after activations when set and `training` is True.
+        torch_init: PyTorch's default init (TD3+BC) instead of the reference IQL's
+            orthogonal sqrt(2) kernels and zero biases.
     """
 
     hidden_dims: Sequence[int]
     activations: Callable[[jax.Array], jax.Array] = nn.relu
     activate_final: bool = False
     dropout_rate: Optional[float] = None
+    torch_init: bool = False
 
     @nn.compact
     def __call__(self, x: jax.Array, training: bool = False) -> jax.Array:
         for i, size in enumerate(self.hidden_dims):
-            x = nn.Dense(size, kernel_init=default_init())(x)
+            x = TorchDense(size)(x) if self.torch_init else nn.Dense(
+                size, kernel_init=default_init())(x)
             if i + 1 < len(self.hidden_dims) or self.activate_final:
                 x = self.activations(x)
                 if self.dropout_rate is not None and self.dropout_rate > 0:
@@ -61,23 +85,39 @@ class Critic(nn.Module):
     """Q(s, a): (B, obs_dim), (B, act_dim) -> (B,)."""
 
     hidden_dims: Sequence[int]
+    torch_init: bool = False
 
     @nn.compact
     def __call__(self, observations: jax.Array, actions: jax.Array) -> jax.Array:
         inputs = jnp.concatenate([observations, actions], -1)
-        return MLP((*self.hidden_dims, 1))(inputs).squeeze(-1)
+        return MLP((*self.hidden_dims, 1), torch_init=self.torch_init)(inputs).squeeze(-1)
 
 
 class DoubleCritic(nn.Module):
     """Two independent Q networks: returns (q1, q2), each (B,)."""
 
     hidden_dims: Sequence[int]
+    torch_init: bool = False
 
     @nn.compact
     def __call__(self, observations: jax.Array, actions: jax.Array) -> Tuple[jax.Array, jax.Array]:
-        q1 = Critic(self.hidden_dims, name="critic1")(observations, actions)
-        q2 = Critic(self.hidden_dims, name="critic2")(observations, actions)
+        q1 = Critic(self.hidden_dims, self.torch_init, name="critic1")(observations, actions)
+        q2 = Critic(self.hidden_dims, self.torch_init, name="critic2")(observations, actions)
         return q1, q2
+
+
+class DeterministicPolicy(nn.Module):
+    """a = max_action * tanh(MLP(s)) (TD3's actor): (B, obs_dim) -> (B, act_dim)."""
+
+    hidden_dims: Sequence[int]
+    action_dim: int
+    max_action: float = 1.0
+    torch_init: bool = True
+
+    @nn.compact
+    def __call__(self, observations: jax.Array) -> jax.Array:
+        out = MLP((*self.hidden_dims, self.action_dim), torch_init=self.torch_init)(observations)
+        return self.max_action * jnp.tanh(out)
 
 
 class GaussianPolicy(nn.Module):

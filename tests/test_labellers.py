@@ -32,7 +32,7 @@ def tiny_settings(maze_file, save_dir, labeller, **kw):
         labeller_config.hidden_dims, labeller_config.num_steps = (8, 8), 50
     return RunSettings(env_name=ENV, labeller=labeller, dataset_path=maze_file, seed=3,
                        save_dir=str(save_dir), max_steps=20, log_interval=10, eval_interval=10,
-                       eval_episodes=0, batch_size=16, progress=False, iql_config=iql,
+                       eval_episodes=0, batch_size=16, progress=False, agent_config=iql,
                        labeller_config=labeller_config, **kw)
 
 
@@ -40,9 +40,9 @@ def test_every_labeller_feeds_the_same_agent_code_path(maze_file, tmp_path, monk
     seen = {}
     real = runner.train_agent
 
-    def spy(dataset, env_name, config, loop, run_dir, eval_episodes):
+    def spy(dataset, env_name, agent, config, loop, run_dir, eval_episodes):
         seen[run_dir.parts[-3]] = dataset
-        return real(dataset, env_name, config, loop, run_dir, eval_episodes)
+        return real(dataset, env_name, agent, config, loop, run_dir, eval_episodes)
 
     monkeypatch.setattr(runner, "train_agent", spy)
     for name in ("true", "clue", "otr"):
@@ -81,8 +81,10 @@ def test_run_folder_names_the_labeller_and_settings_are_frozen():
     assert RunSettings(labeller="otr", setting="imitation").method() == "otr-imitation-K1"
     assert RunSettings(labeller="otr", expert_selection="top_return").method() == \
         "otr-sparse-K1-top_return"
-    s = RunSettings(iql_config=ml_collections.ConfigDict({"a": 1}))
-    assert isinstance(s.iql_config, ml_collections.FrozenConfigDict)
+    s = RunSettings(agent_config=ml_collections.ConfigDict({"a": 1}))
+    assert isinstance(s.agent_config, ml_collections.FrozenConfigDict)
+    assert RunSettings(agent="td3bc").method() == "td3bc-true"
+    assert RunSettings(agent="td3bc", labeller="otr").method() == "td3bc-otr-sparse-K1"
     with pytest.raises(Exception):
         s.seed = 1
     with pytest.raises(ValueError, match="--setting"):
@@ -94,6 +96,8 @@ def test_bad_combinations_fail_before_any_work(tmp_path):
         experiments.run(RunSettings(labeller="true", setting="imitation", save_dir=str(tmp_path)))
     with pytest.raises(ValueError, match="--labeller='nope'"):  # SettingsError is a ValueError
         experiments.run(RunSettings(labeller="nope", save_dir=str(tmp_path)))
+    with pytest.raises(ValueError, match="--agent='sac'"):
+        experiments.run(RunSettings(agent="sac", save_dir=str(tmp_path)))
     assert not any(tmp_path.iterdir())
 
 

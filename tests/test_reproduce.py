@@ -26,6 +26,9 @@ def test_commands_and_run_dirs(tmp_path):
     assert cmd[1].endswith("train_iql.py") and "--labeller=clue" in cmd and "--num_expert=5" in cmd
     assert "--nocalibrate" in cmd and cmd[-1] == "--max_steps=10"
     assert "--labeller=true" in iql.command(tmp_path, [])
+    td3bc = reproduce.Cell("t", "td3bc", None, 0)
+    assert td3bc.column == "TD3BC" and "--agent=td3bc" in td3bc.command(tmp_path, [])
+    assert td3bc.run_dir(tmp_path) == tmp_path / "td3bc-true" / "t" / "seed_0"
     otr = reproduce.Cell("t", "otr-imitation", 1, 2)
     assert otr.run_dir(tmp_path) == tmp_path / "otr-imitation-K1" / "t" / "seed_2"
     assert "--labeller=otr" in otr.command(tmp_path, []) and "--setting=imitation" in otr.command(

@@ -136,6 +136,20 @@ def test_train_iql_otr_labeller_sparse(tmp_path, maze_file):
     assert "otr-sparse-K1 seed 42: normalized score" in out
 
 
+def test_train_td3bc_on_untouched_true_rewards(tmp_path, maze_file):
+    out = run("train_td3bc.py", f"--env_name={ENV}", f"--dataset_path={maze_file}",
+              f"--save_dir={tmp_path}", "--config=configs/td3bc_config.py",
+              "--config.hidden_dims=(16,16)", *LOOP)
+    run_dir = tmp_path / "td3bc-true" / ENV / "seed_42"
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["agent"] == "td3bc" and len(results["history"]) == 2
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["td3bc"]["alpha"] == 2.5 and config["td3bc"]["hidden_dims"] == [16, 16]
+    # TD3+BC's reference leaves rewards untouched (IQL's antmaze rule would subtract 1)
+    assert config["labeller_config"] == {"reward_scaling": "none", "reward_shift": 0.0}
+    assert "td3bc-true seed 42: normalized score" in out
+
+
 def test_bad_flag_fails_before_any_work_without_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "train_iql.py", "--labeller=otr", "--num_expert=0",
                            f"--save_dir={tmp_path}"], cwd=ROOT, capture_output=True, text=True)

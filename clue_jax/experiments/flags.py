@@ -18,6 +18,7 @@ from clue_jax.data.d4rl_io import DatasetNotFoundError
 from clue_jax.data.dataset import DatasetError
 from clue_jax.data.download import DownloadError
 from clue_jax.envs.registry import UnknownEnvError, UnmeasuredScoreError
+from clue_jax.experiments.agents import AGENTS
 from clue_jax.experiments.settings import EXPERT_SELECTIONS, SETTINGS, RunSettings, SettingsError
 from clue_jax.rewards.labellers import LABELLERS
 from clue_jax.rewards.storage import RewardFileError
@@ -32,8 +33,8 @@ LABELLER_CONFIG_FLAGS = {"clue": "clue_config", "otr": "otr_config"}
 
 
 def define_flags(default_labeller: str, flag_values: flags.FlagValues = flags.FLAGS,
-                 argv: Optional[List[str]] = None) -> None:
-    """Every flag of the training scripts; `default_labeller` is the script's own.
+                 argv: Optional[List[str]] = None, default_agent: str = "iql") -> None:
+    """Every flag of the training scripts; `default_labeller` / `default_agent` are the script's.
 
     `flag_values`, `argv`: where to define them and the command line the config
     files' `--<config>.<field>` overrides are read from (default sys.argv); a
@@ -60,9 +61,11 @@ def define_flags(default_labeller: str, flag_values: flags.FlagValues = flags.FL
     boolean("download", False, "Download a missing D4RL file into the D4RL cache.")
     float_("dataset_fraction", 1.0, "Seeded fraction of trajectories to keep (0, 1].")
     config_file(
-        "config", None, "IQL hyperparameter file; default: the reference config of the env's "
-        "domain (configs/antmaze_config.py, mujoco_config.py or kitchen_config.py).",
+        "config", None, "The learner's hyperparameter file; default for IQL: the reference "
+        "config of the env's domain (configs/antmaze_config.py, mujoco_config.py or "
+        "kitchen_config.py); for TD3+BC configs/td3bc_config.py.",
         lock_config=False)
+    enum("agent", default_agent, sorted(AGENTS), "Learner: iql (default) or td3bc.")
     enum("labeller", default_labeller, sorted(LABELLERS),
                       "Reward labeller: true (the dataset's own rewards), clue, otr.")
     enum("setting", "sparse", SETTINGS,
@@ -112,7 +115,8 @@ def settings_from_flags(values: flags.FlagValues) -> RunSettings:
         log_interval=values.log_interval, eval_interval=values.eval_interval,
         eval_episodes=values.eval_episodes, progress=values.tqdm, resume=values.resume,
         dataset_path=values.dataset_path, download=values.download,
-        dataset_fraction=values.dataset_fraction, iql_config=values.config,
+        dataset_fraction=values.dataset_fraction, agent=values.agent,
+        agent_config=values.config,
         labeller_config=labeller_config, calibrate=values.calibrate,
         temperature=values.temperature, cvae_steps=values.cvae_steps,
         compare_uncalibrated=values.compare_uncalibrated, skills=values.skills,
@@ -135,9 +139,10 @@ def run_from_flags(values: flags.FlagValues, program: str) -> Dict[str, Any]:
         sys.exit(f"{program}: error: {err}")
 
 
-def parse_settings(argv: List[str], default_labeller: str = "true") -> RunSettings:
+def parse_settings(argv: List[str], default_labeller: str = "true",
+                   default_agent: str = "iql") -> RunSettings:
     """RunSettings from a train_iql.py command line (argv[0] is the program), in process."""
     values = flags.FlagValues()
-    define_flags(default_labeller, values, argv)
+    define_flags(default_labeller, values, argv, default_agent)
     values(argv)
     return settings_from_flags(values)

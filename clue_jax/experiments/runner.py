@@ -13,15 +13,14 @@ import time
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
 from clue_jax import evaluation, training
-from clue_jax.agents import iql
 from clue_jax.data import experts as expert_lib
 from clue_jax.data.dataset import Dataset
 from clue_jax.experiments import domains
+from clue_jax.experiments.agents import AGENTS
 from clue_jax.experiments.settings import RunSettings, SettingsError
 from clue_jax.rewards import labellers, storage
 from clue_jax.rewards.base import LabelRequest
@@ -32,19 +31,26 @@ def discard_rewards(dataset: Dataset) -> Dataset:
     return dataset.replace(rewards=np.full(dataset.size, np.nan, np.float32))
 
 
-def resolved_iql_config(settings: RunSettings, task: domains.Task) -> ml_collections.ConfigDict:
-    """The IQL config: the settings' or the domain's reference config."""
-    if settings.iql_config is not None:
-        return ml_collections.ConfigDict(settings.iql_config.as_configdict())
-    return domains.iql_config(task.domain)
+def resolved_agent_config(settings: RunSettings, task: domains.Task
+                          ) -> ml_collections.ConfigDict:
+    """The learner's config: the settings' or the domain's reference config."""
+    if settings.agent_config is not None:
+        return ml_collections.ConfigDict(settings.agent_config.as_configdict())
+    return AGENTS[settings.agent].default_config(task.domain)
 
 
 def resolved_labeller_config(settings: RunSettings, task: domains.Task
                              ) -> ml_collections.ConfigDict:
     """A private copy of the labeller's config, with the CLUE ablation fields applied."""
     labeller = labellers.get_labeller(settings.labeller)
-    config = (ml_collections.ConfigDict(settings.labeller_config.as_configdict())
-              if settings.labeller_config is not None else labeller.default_config(task.domain))
+    if settings.labeller_config is not None:
+        config = ml_collections.ConfigDict(settings.labeller_config.as_configdict())
+    elif settings.labeller == "true":  # the dataset's rewards, processed as the learner's reference
+        scaling, shift = AGENTS[settings.agent].true_reward(task.domain)
+        config = ml_collections.ConfigDict({"reward_scaling": scaling,
+                                            "reward_shift": float(shift)})
+    else:
+        config = labeller.default_config(task.domain)
     if settings.labeller == "clue":
         config.calibrate = bool(settings.calibrate) and bool(config.calibrate)
         config.compare_uncalibrated = bool(settings.compare_uncalibrated)
@@ -69,28 +75,21 @@ def run_dir_for(save_dir: str, method: str, env_name: str, seed: int) -> Path:
     return Path(save_dir) / method / env_name / f"seed_{seed}"
 
 
-def iql_policy(agent: iql.IQLAgent):
-    """Batched deterministic policy: (E, obs_dim) numpy -> (E, act_dim) numpy."""
-    actor = agent.actor
-    return lambda obs: np.asarray(iql.eval_actions(actor, jnp.asarray(obs, jnp.float32)))
-
-
-def train_agent(dataset: Dataset, env_name: str, config: Dict[str, Any],
-                loop: training.LoopConfig, run_dir, eval_episodes: int
-                ) -> Tuple[Dict[str, Any], iql.IQLAgent]:
-    """Train IQL on `dataset` (rewards final), write results.json; returns (results, agent)."""
-    agent = iql.create_from_config(loop.seed, jnp.asarray(dataset.observations[:1]),
-                                   jnp.asarray(dataset.actions[:1]), config,
-                                   max_steps=loop.max_steps)
+def train_agent(dataset: Dataset, env_name: str, agent_name: str, config: Dict[str, Any],
+                loop: training.LoopConfig, run_dir, eval_episodes: int) -> Tuple[Dict[str, Any], Any]:
+    """Train the learner `agent_name` on `dataset` (rewards final), write results.json."""
+    spec = AGENTS[agent_name]
+    agent = spec.create(loop.seed, dataset, config, loop.max_steps)
     eval_fn = None
     if eval_episodes > 0:
         def eval_fn(policy_fn):
             return evaluation.evaluate(policy_fn, env_name, num_episodes=eval_episodes,
                                        seed=loop.seed)
     start = time.time()
-    agent, history = training.train_offline(agent, dataset, iql.jit_update_n, iql_policy,
+    agent, history = training.train_offline(agent, dataset, spec.update_n, spec.policy,
                                             eval_fn, loop, run_dir)
     results = {"env_name": env_name, "seed": loop.seed, "steps": loop.max_steps,
+               "agent": agent_name,
                "final_normalized_score": history[-1][1] if history else None,
                "score_last3": float(np.mean([s for _, s in history[-3:]])) if history else None,
                "history": history, "wall_time_s": round(time.time() - start, 1)}
@@ -131,7 +130,7 @@ def write_experts(run_dir, selection: expert_lib.ExpertSelection, settings: RunS
 def label_and_train(settings: RunSettings, task: domains.Task, run_dir: Path,
                     dataset: Dataset, expert: Optional[expert_lib.ExpertSelection],
                     ground_truth: Optional[np.ndarray], eval_episodes: int
-                    ) -> Tuple[Dict[str, Any], iql.IQLAgent]:
+                    ) -> Tuple[Dict[str, Any], Any]:
     """The seam: the labeller's rewards replace the dataset's, then the agent trains."""
     loop = loop_config(settings, task)
     if settings.reward_file:
@@ -147,8 +146,8 @@ def label_and_train(settings: RunSettings, task: domains.Task, run_dir: Path,
           + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
                       for k, v in labels.info.items()))
     results, agent = train_agent(dataset.with_rewards(labels.rewards), task.env_name,
-                                 resolved_iql_config(settings, task).to_dict(), loop, run_dir,
-                                 eval_episodes)
+                                 settings.agent, resolved_agent_config(settings, task).to_dict(),
+                                 loop, run_dir, eval_episodes)
     results.update({"labeller": settings.labeller, "labels": labels.info,
                     "method": settings.method()})
     if expert is not None:
@@ -162,6 +161,8 @@ def check_settings(settings: RunSettings) -> labellers.Labeller:
     if settings.labeller not in labellers.LABELLERS:
         raise SettingsError(f"--labeller={settings.labeller!r}: expected one of "
                             f"{sorted(labellers.LABELLERS)}.")
+    if settings.agent not in AGENTS:
+        raise SettingsError(f"--agent={settings.agent!r}: expected one of {sorted(AGENTS)}.")
     labeller = labellers.LABELLERS[settings.labeller]
     with_experts = sorted(n for n, lab in labellers.LABELLERS.items() if lab.needs_experts)
     if settings.labeller == "true" and settings.setting != "sparse" and not settings.reward_file:
@@ -182,7 +183,7 @@ def run_labelled(settings: RunSettings, task: domains.Task) -> Dict[str, Any]:
     run_dir = run_dir_for(settings.save_dir, settings.method(), settings.env_name, settings.seed)
     training.prepare_run_dir(run_dir, {
         "method": settings.method(), "settings": settings.to_dict(),
-        "iql": resolved_iql_config(settings, task).to_dict(),
+        settings.agent: resolved_agent_config(settings, task).to_dict(),
         "labeller_config": resolved_labeller_config(settings, task).to_dict(),
         "dataset_size": dataset.size,
         "loop": dict(loop_config(settings, task).__dict__)}, settings.resume)

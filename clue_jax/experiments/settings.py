@@ -59,7 +59,8 @@ class RunSettings:
         seed, save_dir, max_steps (None: the domain's budget), batch_size,
         log_interval, eval_interval, eval_episodes, progress, resume: the loop.
         dataset_path, download, dataset_fraction: where the data comes from.
-        iql_config, labeller_config: None = the domain's defaults.
+        agent: the learner, 'iql' or 'td3bc' (clue_jax.experiments.agents.AGENTS).
+        agent_config, labeller_config: None = the domain's defaults.
         calibrate, temperature, cvae_steps, compare_uncalibrated: CLUE ablations.
         skills, n_clusters: the unsupervised setting.
         reward_file: train on rewards saved by an earlier run (rewards.npz) instead.
@@ -83,7 +84,8 @@ class RunSettings:
     dataset_path: Optional[str] = None
     download: bool = False
     dataset_fraction: float = 1.0
-    iql_config: Optional[ml_collections.FrozenConfigDict] = None
+    agent: str = "iql"
+    agent_config: Optional[ml_collections.FrozenConfigDict] = None
     labeller_config: Optional[ml_collections.FrozenConfigDict] = None
     calibrate: bool = True
     temperature: Optional[float] = None
@@ -103,7 +105,7 @@ class RunSettings:
         if self.expert_selection not in EXPERT_SELECTIONS:
             raise SettingsError(f"--expert_selection={self.expert_selection!r}: expected one of "
                              f"{EXPERT_SELECTIONS}.")
-        for name in ("iql_config", "labeller_config"):
+        for name in ("agent_config", "labeller_config"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, ml_collections.FrozenConfigDict):
                 object.__setattr__(self, name, ml_collections.FrozenConfigDict(value))
@@ -111,12 +113,13 @@ class RunSettings:
     def method(self) -> str:
         """The run-folder name of the method: it names the labeller.
 
-        'iql-true' (IQL on the dataset's own rewards), else
+        '<agent>-true' (a learner on the dataset's own rewards), else
         '<labeller>-<setting>-K<k>' (+ '-nocalib' for CLUE without calibration,
-        '-top_return' for OTR's expert rule).
+        '-top_return' for OTR's expert rule), prefixed with '<agent>-' for learners
+        other than IQL (e.g. 'td3bc-sqil-imitation-K1').
         """
         if self.labeller == "true":
-            return "iql-true"
+            return f"{self.agent}-true"
         name = f"{self.labeller}-{self.setting}"
         if self.setting != "unsupervised":
             name += f"-K{self.num_expert}"
@@ -124,7 +127,7 @@ class RunSettings:
             name += "-nocalib"
         if self.expert_selection != "setting":
             name += f"-{self.expert_selection}"
-        return name
+        return name if self.agent == "iql" else f"{self.agent}-{name}"
 
     def to_dict(self) -> dict:
         """JSON-ready dict (configs as plain dicts) for config.json."""

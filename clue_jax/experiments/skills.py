@@ -19,6 +19,7 @@ from clue_jax.data import experts as expert_lib
 from clue_jax.data.dataset import Dataset
 from clue_jax.envs import registry
 from clue_jax.experiments import domains, runner
+from clue_jax.experiments.agents import AGENTS
 from clue_jax.experiments.settings import RunSettings
 
 # Where a locomotion observation holds forward velocity (xy: the domain table's `xy`).
@@ -86,12 +87,12 @@ def train_skill(settings: RunSettings, task: domains.Task, dataset: Dataset, exp
     training.prepare_run_dir(run_dir, {
         "cluster": cluster, "settings": settings.to_dict(),
         "labeller_config": runner.resolved_labeller_config(settings, task).to_dict(),
-        "iql": runner.resolved_iql_config(settings, task).to_dict()}, settings.resume)
+        settings.agent: runner.resolved_agent_config(settings, task).to_dict()}, settings.resume)
     selection = expert_lib.ExpertSelection(expert, np.zeros((0, 2), np.int64),
                                            f"K-means cluster {cluster}")
     results, agent = runner.label_and_train(settings, task, run_dir, dataset, selection, None,
                                             eval_episodes=0)
-    paths = rollout_observations(runner.iql_policy(agent), settings.env_name,
+    paths = rollout_observations(AGENTS[settings.agent].policy(agent), settings.env_name,
                                  max(settings.eval_episodes, 1), settings.seed)
     np.savez_compressed(run_dir / "rollouts.npz", *paths)
     return {"skill": cluster, "cluster_size": expert.size, **describe(paths, task.spec),
