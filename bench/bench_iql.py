@@ -1,7 +1,7 @@
-"""Print IQL updates/s (fused lax.scan vs one jitted call per step) and eval env-steps/s.
+"""Print each agent's updates/s (fused lax.scan vs one jitted call per step) and eval env-steps/s.
 
-    python bench/bench_iql.py                 # antmaze (29/8) and hopper (11/3) shapes
-    taskset -c 0 python bench/bench_iql.py    # one core, for steadier A/B numbers
+    python bench/bench_iql.py                 # IQL and TD3+BC, antmaze (29/8) and hopper (11/3) shapes
+    taskset -c 0 python bench/bench_iql.py --agents=td3bc --eval_envs   # one core, TD3+BC only
 
 Target on a 2-core CPU: fused >= 1.3x the one-step-per-call path of the same code.
 The reference's one-jit-call-per-step design measured 350-440 updates/s on
@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from clue_jax.agents import iql  # noqa: E402
+from clue_jax.agents import iql, td3bc  # noqa: E402
 from clue_jax.data.dataset import make_dataset, sample_batch, to_device  # noqa: E402
 
 
@@ -30,27 +30,36 @@ def synthetic_data(obs_dim, act_dim, n=100_000, seed=0):
                                   np.zeros(n), obs[1:]))
 
 
-def bench_updates(obs_dim, act_dim, steps, chunk, repeats):
+# agent -> (module, create(obs_dim, act_dim)); same shapes: batch 256, hidden (256, 256)
+AGENTS = {
+    "IQL": (iql, lambda o, a: iql.create(0, jnp.zeros((1, o)), jnp.zeros((1, a)), expectile=0.9,
+                                         temperature=10.0, max_steps=10**6)),
+    "TD3+BC": (td3bc, lambda o, a: td3bc.create(0, jnp.zeros((1, o)), jnp.zeros((1, a)))),
+}
+
+
+def bench_updates(name, obs_dim, act_dim, steps, chunk, repeats):
     data = synthetic_data(obs_dim, act_dim)
-    agent = iql.create(0, jnp.zeros((1, obs_dim)), jnp.zeros((1, act_dim)), expectile=0.9,
-                       temperature=10.0, max_steps=10**6)
+    module, make = AGENTS[name]
+    agent = make(obs_dim, act_dim)
     key = jax.random.PRNGKey(0)
     # warm up both paths (compile)
-    agent, key, info = iql.jit_update_n(agent, data, key, num_steps=chunk, batch_size=256)
+    agent, key, info = module.jit_update_n(agent, data, key, num_steps=chunk, batch_size=256)
     sample = jax.jit(sample_batch, static_argnames="batch_size")
-    agent, _ = iql.jit_update(agent, sample(data, key, batch_size=256))
+    agent, _ = module.jit_update(agent, sample(data, key, batch_size=256))
     jax.block_until_ready(agent)
     fused, single = [], []
     for _ in range(repeats):  # interleave A/B runs: these machines swing +-20%
         t0 = time.perf_counter()
         for _ in range(steps // chunk):
-            agent, key, info = iql.jit_update_n(agent, data, key, num_steps=chunk, batch_size=256)
+            agent, key, info = module.jit_update_n(agent, data, key, num_steps=chunk,
+                                                   batch_size=256)
         jax.block_until_ready(agent)
         fused.append(steps / (time.perf_counter() - t0))
         t0 = time.perf_counter()
         for _ in range(steps):
             key, bkey = jax.random.split(key)
-            agent, info = iql.jit_update(agent, sample(data, bkey, batch_size=256))
+            agent, info = module.jit_update(agent, sample(data, bkey, batch_size=256))
         jax.block_until_ready(agent)
         single.append(steps / (time.perf_counter() - t0))
     return float(np.median(fused)), float(np.median(single))
@@ -74,16 +83,20 @@ def main():
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--chunk", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--agents", default="iql,td3bc", help="comma-separated: iql, td3bc")
     parser.add_argument("--eval_envs", nargs="*", default=["hopper-medium-v2",
                                                            "antmaze-umaze-v2",
                                                            "gen-pointmaze-umaze-diverse-v0"])
     parser.add_argument("--eval_episodes", type=int, default=10)
     args = parser.parse_args()
     print(f"jax {jax.__version__} on {jax.devices()[0].platform}; batch 256, hidden (256, 256)")
-    for name, (o, a) in {"antmaze": (29, 8), "hopper": (11, 3)}.items():
-        fused, single = bench_updates(o, a, args.steps, args.chunk, args.repeats)
-        print(f"IQL {name:8s} ({o}/{a}): fused {fused:7.0f} upd/s | one call per step "
-              f"{single:7.0f} upd/s | speed-up {fused / single:.2f}x")
+    names = {"iql": "IQL", "td3bc": "TD3+BC"}
+    for agent in args.agents.split(","):
+        for name, (o, a) in {"antmaze": (29, 8), "hopper": (11, 3)}.items():
+            fused, single = bench_updates(names[agent], o, a, args.steps, args.chunk,
+                                          args.repeats)
+            print(f"{names[agent]:6s} {name:8s} ({o}/{a}): fused {fused:7.0f} upd/s | one call "
+                  f"per step {single:7.0f} upd/s | speed-up {fused / single:.2f}x", flush=True)
     for env_name in args.eval_envs:
         sps, out = bench_eval(env_name, args.eval_episodes)
         print(f"eval {env_name}: {args.eval_episodes} episodes at once, {sps:,.0f} env-steps/s "
