@@ -45,11 +45,12 @@ METHODS = {  # method -> (agent, labeller, setting, calibrate)
     "otr": ("iql", "otr", "sparse", True),
     "otr-imitation": ("iql", "otr", "imitation", True),
     "td3bc": ("td3bc", "true", "sparse", True),
+    "oril": ("td3bc", "oril", "imitation", True),
 }
 # Extra flags that only some labellers define go only to their cells.
 LABELLER_FLAGS = {"clue": ("--cvae_steps", "--temperature", "--clue_config", "--compare_uncalibrated",
                            "--nocompare_uncalibrated"),
-                  "otr": ("--otr_config",)}
+                  "otr": ("--otr_config",), "oril": ("--oril_config",)}
 LAST_N = 3  # score = mean of the last LAST_N evaluations
 
 

@@ -273,3 +273,16 @@ def sample_tanh_gaussian(means: jax.Array, log_stds: jax.Array, noise: jax.Array
     """
     pre_tanh = means + jnp.exp(log_stds) * noise
     return jnp.tanh(pre_tanh), tanh_gaussian_log_prob(means, log_stds, pre_tanh)
+
+
+class Discriminator(nn.Module):
+    """Logit f(x) of D(x) = sigmoid(f(x)): d -> hidden tanh -> ... -> 1 (SMODICE's, PyTorch init).
+
+    (B, d) -> (B,). Shared by the ORIL labeller (and SMODICE / DemoDICE).
+    """
+
+    hidden_dims: Sequence[int] = (256, 256)
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return MLP((*self.hidden_dims, 1), activations=nn.tanh, torch_init=True)(x).squeeze(-1)

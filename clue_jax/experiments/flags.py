@@ -29,7 +29,7 @@ EXPECTED_ERRORS = (SettingsError, DatasetError, DatasetNotFoundError, DownloadEr
                    training.DivergenceError)
 
 DEFAULT_ENV = "gen-pointmaze-umaze-diverse-v0"
-LABELLER_CONFIG_FLAGS = {"clue": "clue_config", "otr": "otr_config"}
+LABELLER_CONFIG_FLAGS = {"clue": "clue_config", "otr": "otr_config", "oril": "oril_config"}
 
 
 def define_flags(default_labeller: str, flag_values: flags.FlagValues = flags.FLAGS,
@@ -67,7 +67,7 @@ def define_flags(default_labeller: str, flag_values: flags.FlagValues = flags.FL
         lock_config=False)
     enum("agent", default_agent, sorted(AGENTS), "Learner: iql (default) or td3bc.")
     enum("labeller", default_labeller, sorted(LABELLERS),
-                      "Reward labeller: true (the dataset's own rewards), clue, otr.")
+                      "Reward labeller: true (the dataset's own rewards), clue, otr, oril.")
     enum("setting", "sparse", SETTINGS,
                       "sparse: the dataset's successful trajectories are the experts; imitation: "
                       "K trajectories of --expert_dataset, dataset rewards discarded; unsupervised "
@@ -92,6 +92,8 @@ def define_flags(default_labeller: str, flag_values: flags.FlagValues = flags.FL
     config_file("clue_config", None, "CLUE hyperparameters, e.g. "
                                     "configs/clue_config.py:antmaze (default: by domain).",
                                     lock_config=False)
+    config_file("oril_config", None, "ORIL hyperparameters: configs/oril_config.py.",
+                lock_config=False)
     config_file("otr_config", None, "OTR hyperparameters, e.g. "
                                     "configs/otr_config.py:locomotion (default: by domain).",
                                     lock_config=False)

@@ -9,6 +9,7 @@ never knows which labeller made them. Labellers are registered by name in
     true   the dataset's own rewards, processed as the reference IQL does per domain
     clue   CLUE: calibrated CVAE + Eq. 6 intrinsic rewards (clue_labeller.py)
     otr    Optimal Transport Reward (otr.py)
+    oril   ORIL: a state-only discriminator's logit (oril.py); trains TD3+BC in its paper
 
 A new labeller is one `Labeller` entry: its name, whether it needs experts, a
 per-domain default config, and `label(request) -> Labels`. Rewards come out
@@ -23,10 +24,10 @@ from typing import Dict
 import ml_collections
 import numpy as np
 
-from clue_jax.rewards import clue_labeller, otr, storage
+from clue_jax.rewards import clue_labeller, oril, otr, storage
 from clue_jax.rewards.base import REWARD_FILE, Labeller, LabelRequest, Labels, saved_rewards
 from clue_jax.rewards.processing import postprocess_rewards
-from configs import clue_config, otr_config
+from configs import clue_config, oril_config, otr_config
 
 __all__ = ["LABELLERS", "Labeller", "LabelRequest", "Labels", "get_labeller", "register"]
 
@@ -72,6 +73,7 @@ LABELLERS: Dict[str, Labeller] = {
     "true": Labeller("true", False, _true_config, _label_true),
     "clue": Labeller("clue", True, _clue_config, clue_labeller.label),
     "otr": Labeller("otr", True, _otr_config, _label_otr),
+    "oril": Labeller("oril", True, lambda domain: oril_config.get_config(), oril.label),
 }
 
 

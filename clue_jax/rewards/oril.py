@@ -1,0 +1,132 @@
+"""ORIL as a labeller: a state-only discriminator's logit is the reward (SMODICE's ORIL).
+
+Faithful to JasonMa2016/SMODICE (oril_pytorch.py, discriminator_pytorch.py;
+../shared/reference/baselines.md §4-5):
+
+    D(s) = sigmoid(f(s)),  f: d -> 256 tanh -> 256 tanh -> 1 (PyTorch default init)
+    L = BCE(f(s_E), 1) + BCE(f(s_O), 0) + 10 * E[(||grad_x f(x^)||_2 - 1)^2],
+        x^ = u s_E + (1 - u) s_O,  u ~ U(0, 1) per row
+    r(s) = f(s) = log D(s) - log(1 - D(s))     (no scaling, no clipping)
+
+States are standardised with the mean and std (+ 1e-10) of dataset and expert
+states together. As in SMODICE's code, the first layer keeps its random init
+(its optimizer holds only the later layers; `train_first_layer=False`).
+Adam 3e-4, batch 256; `iterations` passes over the expert data (1000), each
+ceil(expert rows / batch) steps, batches drawn uniformly with replacement (the
+code's shuffled loaders; the difference is the sampling, not the objective).
+The discriminator is the one module SMODICE/DemoDICE will share:
+`discriminator_loss` and `networks.Discriminator`.
+"""
+
+import functools
+import math
+from pathlib import Path
+from typing import Dict, Tuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax.training.train_state import TrainState
+
+from clue_jax import networks
+from clue_jax.rewards import storage
+from clue_jax.rewards.base import REWARD_FILE, LabelRequest, Labels, saved_rewards
+from clue_jax.rewards.processing import postprocess_rewards
+from clue_jax.types import InfoDict, Params, PRNGKey
+
+FIRST_LAYER = ("MLP_0", "TorchDense_0")
+
+
+def discriminator_loss(params: Params, apply_fn, expert_x: jax.Array, offline_x: jax.Array,
+                       u: jax.Array, gp_weight: float) -> Tuple[jax.Array, InfoDict]:
+    """BCE(expert = 1, offline = 0) + gp_weight * gradient penalty.
+
+    Args:
+        expert_x, offline_x: (B, d) inputs. u: (B, 1) interpolation weights in [0, 1].
+    """
+    logit_e = apply_fn({"params": params}, expert_x)
+    logit_o = apply_fn({"params": params}, offline_x)
+    bce = jnp.mean(jax.nn.softplus(-logit_e)) + jnp.mean(jax.nn.softplus(logit_o))
+    mixed = u * expert_x + (1.0 - u) * offline_x
+    grads = jax.vmap(jax.grad(lambda x: apply_fn({"params": params}, x[None])[0]))(mixed)
+    penalty = jnp.mean((jnp.linalg.norm(grads, axis=-1) - 1.0) ** 2)
+    loss = bce + gp_weight * penalty
+    return loss, {"disc_loss": loss, "disc_bce": bce, "disc_penalty": penalty,
+                  "expert_logit": logit_e.mean(), "offline_logit": logit_o.mean()}
+
+
+def _freeze_first_layer(grads: Params) -> Params:
+    outer, inner = FIRST_LAYER
+    frozen = jax.tree_util.tree_map(jnp.zeros_like, grads[outer][inner])
+    return {**grads, outer: {**grads[outer], inner: frozen}}
+
+
+@functools.partial(jax.jit, static_argnames=("num_steps", "batch_size", "gp_weight",
+                                             "train_first_layer"))
+def train_discriminator(state: TrainState, expert_x: jax.Array, offline_x: jax.Array,
+                        key: PRNGKey, *, num_steps: int, batch_size: int, gp_weight: float,
+                        train_first_layer: bool) -> Tuple[TrainState, InfoDict]:
+    """`num_steps` Adam steps in one lax.scan; returns the state and the last step's info."""
+
+    def body(state, key):
+        ke, ko, ku = jax.random.split(key, 3)
+        e = expert_x[jax.random.randint(ke, (batch_size,), 0, expert_x.shape[0])]
+        o = offline_x[jax.random.randint(ko, (batch_size,), 0, offline_x.shape[0])]
+        u = jax.random.uniform(ku, (batch_size, 1))
+        grads, info = jax.grad(discriminator_loss, has_aux=True)(state.params, state.apply_fn,
+                                                                 e, o, u, gp_weight)
+        if not train_first_layer:
+            grads = _freeze_first_layer(grads)
+        return state.apply_gradients(grads=grads), info
+
+    state, infos = jax.lax.scan(body, state, jax.random.split(key, num_steps))
+    return state, jax.tree_util.tree_map(lambda x: x[-1], infos)
+
+
+def standardize(dataset_obs: np.ndarray, expert_obs: np.ndarray, eps: float
+                ) -> Tuple[np.ndarray, np.ndarray]:
+    """Mean and std + eps of dataset and expert states together, float32 (d,)."""
+    both = np.concatenate([dataset_obs, expert_obs]).astype(np.float64)
+    return both.mean(0).astype(np.float32), (both.std(0) + eps).astype(np.float32)
+
+
+def oril_rewards(dataset_obs: np.ndarray, expert_obs: np.ndarray, config, seed: int
+                 ) -> Tuple[np.ndarray, Dict[str, float]]:
+    """Train the discriminator and return r(s) = logit for every dataset state, (N,) float32."""
+    mean, std = standardize(dataset_obs, expert_obs, config.normalize_eps)
+    x_o = jnp.asarray((dataset_obs - mean) / std)
+    x_e = jnp.asarray((expert_obs - mean) / std)
+    module = networks.Discriminator(tuple(config.hidden_dims))
+    init_key, train_key = jax.random.split(jax.random.PRNGKey(seed))
+    state = TrainState.create(apply_fn=module.apply, tx=optax.adam(config.learning_rate),
+                              params=module.init(init_key, x_o[:1])["params"])
+    steps = int(config.iterations) * math.ceil(expert_obs.shape[0] / config.batch_size)
+    state, info = train_discriminator(state, x_e, x_o, train_key, num_steps=steps,
+                                      batch_size=int(config.batch_size),
+                                      gp_weight=float(config.gp_weight),
+                                      train_first_layer=bool(config.train_first_layer))
+    logits = jax.jit(lambda p, x: module.apply({"params": p}, x))
+    chunk = 65536
+    rewards = np.concatenate([np.asarray(logits(state.params, x_o[i:i + chunk]))
+                              for i in range(0, x_o.shape[0], chunk)]).astype(np.float32)
+    out = {k: float(v) for k, v in jax.device_get(info).items()}
+    out.update(discriminator_steps=steps, raw_reward_mean=float(rewards.mean()),
+               raw_reward_min=float(rewards.min()), raw_reward_max=float(rewards.max()))
+    return rewards, out
+
+
+def label(request: LabelRequest) -> Labels:
+    """The ORIL labeller (state-only discriminator logit; rewards saved, reused on resume)."""
+    restored = saved_rewards(request)
+    if restored is not None:
+        return restored
+    cfg, data = request.config, request.dataset
+    if not cfg.state_only:
+        raise ValueError("oril_config.state_only=False: the (s, a) discriminator of SMODICE's "
+                         "code is not implemented here; use the state-only default.")
+    raw, info = oril_rewards(data.observations, request.expert.observations, cfg, request.seed)
+    rewards = postprocess_rewards(raw, data.dones_float, cfg.reward_scaling, cfg.reward_shift)
+    info["reward_mean"] = float(rewards.mean())
+    storage.save_rewards(Path(request.run_dir) / REWARD_FILE, rewards, data, metadata=info)
+    return Labels(rewards, info)
