@@ -46,6 +46,7 @@ METHODS = {  # method -> (agent, labeller, setting, calibrate)
     "otr-imitation": ("iql", "otr", "imitation", True),
     "td3bc": ("td3bc", "true", "sparse", True),
     "oril": ("td3bc", "oril", "imitation", True),
+    "sqil": ("td3bc", "sqil", "imitation", True),
 }
 # Extra flags that only some labellers define go only to their cells.
 LABELLER_FLAGS = {"clue": ("--cvae_steps", "--temperature", "--clue_config", "--compare_uncalibrated",

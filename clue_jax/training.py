@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from clue_jax import checkpoints
-from clue_jax.data.dataset import Batch, Dataset, to_device
+from clue_jax.data.dataset import Dataset, to_device
 from clue_jax.logging import RunLogger
 
 # (agent, data, key, num_steps, batch_size) -> (agent, key, info)
@@ -101,12 +101,13 @@ def _to_float_dict(info: Dict[str, jax.Array], prefix: str) -> Dict[str, float]:
 
 def train_offline(agent: Any, dataset: Dataset, update_n: UpdateFn, policy_factory: PolicyFactory,
                   eval_fn: Optional[EvalFn], loop: LoopConfig, run_dir,
-                  data: Optional[Batch] = None) -> Tuple[Any, List[Tuple[int, float]]]:
+                  data: Optional[Any] = None) -> Tuple[Any, List[Tuple[int, float]]]:
     """Train `agent` on `dataset` with the log/eval/checkpoint cadence of the reference.
 
     Args:
         agent: an immutable agent pytree (e.g. iql.IQLAgent).
-        dataset: host dataset; moved to the device once (or pass `data`).
+        dataset: host dataset; moved to the device once (or pass `data`: a device
+            Batch, or a MixedBatch sampled half and half).
         update_n: fused update, e.g. iql.jit_update_n.
         policy_factory: agent -> batched deterministic policy for evaluation.
         eval_fn: policy -> metrics dict ('return', 'normalized_score', ...); None skips eval.

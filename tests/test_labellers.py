@@ -12,7 +12,7 @@ from clue_jax.data.dataset import Dataset
 from clue_jax.experiments import RunSettings, domains, runner
 from clue_jax.generation import generated
 from clue_jax.rewards import labellers
-from configs import antmaze_config, clue_config, otr_config
+from configs import antmaze_config, clue_config, otr_config, td3bc_config
 
 ENV = "gen-pointmaze-umaze-diverse-v0"
 
@@ -24,7 +24,7 @@ def maze_file(tmp_path_factory):
 
 
 def tiny_settings(maze_file, save_dir, labeller, **kw):
-    iql = antmaze_config.get_config()
+    iql = kw.pop("agent_config", antmaze_config.get_config())
     iql.hidden_dims = (8, 8)
     cfg = {"clue": clue_config.get_config("pointmaze"), "otr": otr_config.get_config("pointmaze")}
     labeller_config = cfg.get(labeller)
@@ -142,3 +142,27 @@ def test_out_of_range_settings_name_the_flag(field, value):
     from clue_jax.experiments.settings import SettingsError
     with pytest.raises(SettingsError, match=f"--{field}={value}: expected"):
         RunSettings(**{field: value})
+
+
+def test_sqil_batch_is_half_expert(maze_file, tmp_path, monkeypatch):
+    import jax
+    from clue_jax.data.dataset import MixedBatch, sample_batch, to_device
+    settings = tiny_settings(maze_file, tmp_path, "sqil", agent="td3bc",
+                             agent_config=td3bc_config.get_config().copy_and_resolve_references())
+    seen = {}
+    real = runner.train_agent
+
+    def spy(dataset, env_name, agent, config, loop, run_dir, eval_episodes, expert_data=None):
+        seen.update(dataset=dataset, expert=expert_data)
+        return real(dataset, env_name, agent, config, loop, run_dir, eval_episodes, expert_data)
+
+    monkeypatch.setattr(runner, "train_agent", spy)
+    experiments.run(settings)
+    assert np.all(seen["dataset"].rewards == 0) and np.all(seen["expert"].rewards == 1)
+    sel = json.loads((tmp_path / "td3bc-sqil-sparse-K1" / ENV / "seed_3" / "experts.json")
+                     .read_text())
+    assert seen["expert"].size == sel["num_transitions"]
+    batch = sample_batch(MixedBatch(to_device(seen["dataset"]), to_device(seen["expert"])),
+                         jax.random.PRNGKey(0), 16)
+    assert batch.rewards.shape == (32,)
+    np.testing.assert_array_equal(batch.rewards, [0.0] * 16 + [1.0] * 16)

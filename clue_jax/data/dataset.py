@@ -12,7 +12,7 @@ replacement from it inside jitted code.
 """
 
 import dataclasses
-from typing import List, Optional, Sequence, Tuple
+from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -214,8 +214,27 @@ def to_device(dataset: Dataset, rewards: Optional[np.ndarray] = None) -> Batch:
                  next_observations=jnp.asarray(dataset.next_observations))
 
 
-def sample_batch(data: Batch, key: PRNGKey, batch_size: int) -> Batch:
-    """Uniform batch with replacement from a device-resident Batch (jittable)."""
+class MixedBatch(NamedTuple):
+    """Two device-resident sources sampled side by side (SQIL's batch: offline + expert).
+
+    `sample_batch` draws `batch_size` rows from each and concatenates them
+    (offline first), so a batch has 2 * batch_size rows, half from `expert`.
+    """
+
+    offline: Batch
+    expert: Batch
+
+
+def sample_batch(data, key: PRNGKey, batch_size: int) -> Batch:
+    """Uniform batch with replacement from a device-resident Batch (jittable).
+
+    For a `MixedBatch`, `batch_size` rows from each source, concatenated (2 * batch_size).
+    """
+    if isinstance(data, MixedBatch):
+        offline_key, expert_key = jax.random.split(key)
+        parts = (sample_batch(data.offline, offline_key, batch_size),
+                 sample_batch(data.expert, expert_key, batch_size))
+        return jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a, b], 0), *parts)
     n = data.observations.shape[0]
     idx = jax.random.randint(key, (batch_size,), 0, n)
     return jax.tree_util.tree_map(lambda x: jnp.take(x, idx, axis=0), data)

@@ -18,7 +18,7 @@ import numpy as np
 
 from clue_jax import evaluation, training
 from clue_jax.data import experts as expert_lib
-from clue_jax.data.dataset import Dataset
+from clue_jax.data.dataset import Dataset, MixedBatch, to_device
 from clue_jax.experiments import domains
 from clue_jax.experiments.agents import AGENTS
 from clue_jax.experiments.settings import RunSettings, SettingsError
@@ -76,9 +76,14 @@ def run_dir_for(save_dir: str, method: str, env_name: str, seed: int) -> Path:
 
 
 def train_agent(dataset: Dataset, env_name: str, agent_name: str, config: Dict[str, Any],
-                loop: training.LoopConfig, run_dir, eval_episodes: int) -> Tuple[Dict[str, Any], Any]:
-    """Train the learner `agent_name` on `dataset` (rewards final), write results.json."""
+                loop: training.LoopConfig, run_dir, eval_episodes: int,
+                expert_data: Optional[Dataset] = None) -> Tuple[Dict[str, Any], Any]:
+    """Train the learner `agent_name` on `dataset` (rewards final), write results.json.
+
+    With `expert_data`, every batch holds loop.batch_size rows of each (SQIL).
+    """
     spec = AGENTS[agent_name]
+    data = None if expert_data is None else MixedBatch(to_device(dataset), to_device(expert_data))
     agent = spec.create(loop.seed, dataset, config, loop.max_steps)
     eval_fn = None
     if eval_episodes > 0:
@@ -87,7 +92,7 @@ def train_agent(dataset: Dataset, env_name: str, agent_name: str, config: Dict[s
                                        seed=loop.seed)
     start = time.time()
     agent, history = training.train_offline(agent, dataset, spec.update_n, spec.policy,
-                                            eval_fn, loop, run_dir)
+                                            eval_fn, loop, run_dir, data=data)
     results = {"env_name": env_name, "seed": loop.seed, "steps": loop.max_steps,
                "agent": agent_name,
                "final_normalized_score": history[-1][1] if history else None,
@@ -147,7 +152,7 @@ def label_and_train(settings: RunSettings, task: domains.Task, run_dir: Path,
                       for k, v in labels.info.items()))
     results, agent = train_agent(dataset.with_rewards(labels.rewards), task.env_name,
                                  settings.agent, resolved_agent_config(settings, task).to_dict(),
-                                 loop, run_dir, eval_episodes)
+                                 loop, run_dir, eval_episodes, labels.expert_data)
     results.update({"labeller": settings.labeller, "labels": labels.info,
                     "method": settings.method()})
     if expert is not None:

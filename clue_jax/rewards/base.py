@@ -44,10 +44,15 @@ class LabelRequest:
 
 
 class Labels(NamedTuple):
-    """A labeller's output: rewards (N,) float32 ready for the learner, and summary numbers."""
+    """A labeller's output: rewards (N,) float32 ready for the learner, and summary numbers.
+
+    `expert_data`, when set, is a second labelled source the learner samples beside
+    the dataset, an equal number of rows from each per batch (SQIL's batch).
+    """
 
     rewards: np.ndarray
     info: Dict[str, Any]
+    expert_data: Optional[Dataset] = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,6 +10,8 @@ never knows which labeller made them. Labellers are registered by name in
     clue   CLUE: calibrated CVAE + Eq. 6 intrinsic rewards (clue_labeller.py)
     otr    Optimal Transport Reward (otr.py)
     oril   ORIL: a state-only discriminator's logit (oril.py); trains TD3+BC in its paper
+    sqil   SQIL: r = 0 on the dataset, r = 1 on the expert transitions, which the learner
+           samples beside the dataset (B rows of each per batch, IQ-Learn's mix)
 
 A new labeller is one `Labeller` entry: its name, whether it needs experts, a
 per-domain default config, and `label(request) -> Labels`. Rewards come out
@@ -65,6 +67,14 @@ def _label_otr(request: LabelRequest) -> Labels:
     return Labels(rewards, info)
 
 
+def _label_sqil(request: LabelRequest) -> Labels:
+    """SQIL: 0 for every dataset transition, 1 for every expert one, batches half and half."""
+    expert = request.expert.with_rewards(np.ones(request.expert.size, np.float32))
+    rewards = np.zeros(request.dataset.size, np.float32)
+    return Labels(rewards, {"expert_transitions": expert.size, "batch": "offline B + expert B"},
+                  expert_data=expert)
+
+
 def _clue_config(domain) -> ml_collections.ConfigDict:
     return clue_config.get_config(domain.labeller_domain)
 
@@ -74,6 +84,7 @@ LABELLERS: Dict[str, Labeller] = {
     "clue": Labeller("clue", True, _clue_config, clue_labeller.label),
     "otr": Labeller("otr", True, _otr_config, _label_otr),
     "oril": Labeller("oril", True, lambda domain: oril_config.get_config(), oril.label),
+    "sqil": Labeller("sqil", True, lambda domain: ml_collections.ConfigDict(), _label_sqil),
 }
 
 
