@@ -166,3 +166,23 @@ def test_sqil_batch_is_half_expert(maze_file, tmp_path, monkeypatch):
                          jax.random.PRNGKey(0), 16)
     assert batch.rewards.shape == (32,)
     np.testing.assert_array_equal(batch.rewards, [0.0] * 16 + [1.0] * 16)
+
+
+def test_resume_refuses_changed_settings_unless_asked(maze_file, tmp_path):
+    import dataclasses
+    from clue_jax.experiments.settings import SettingsError
+    settings = tiny_settings(maze_file, tmp_path, "clue")
+    experiments.run(settings)
+    run_dir = tmp_path / "clue-sparse-K1" / ENV / "seed_3"
+    # settings that do not change training may differ
+    experiments.run(dataclasses.replace(settings, resume=True, eval_episodes=2, log_interval=5))
+    changed = dataclasses.replace(settings, resume=True, temperature=1.0, max_steps=30)
+    with pytest.raises(SettingsError) as err:
+        experiments.run(changed)
+    assert "labeller_config.temperature: 10.0 -> 1.0" in str(err.value)
+    assert "settings.max_steps: 20 -> 30" in str(err.value) and "--resume_anyway" in str(err.value)
+    assert not (run_dir / "resume_overrides.json").exists()
+    results = experiments.run(dataclasses.replace(changed, resume_anyway=True))
+    assert results["steps"] == 30
+    overrides = json.loads((run_dir / "resume_overrides.json").read_text())
+    assert any("temperature" in d for d in overrides[0]["differences"])

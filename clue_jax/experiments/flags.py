@@ -56,7 +56,10 @@ def define_flags(default_labeller: str, flag_values: flags.FlagValues = flags.FL
     integer("max_steps", None, "IQL updates; default: 1e6 (the reference), or the "
                          "generated dataset's budget (see README).")
     boolean("tqdm", True, "Show progress bars.")
-    boolean("resume", False, "Continue the run in the run folder from its checkpoint.")
+    boolean("resume", False, "Continue the run in the run folder from its checkpoint "
+            "(refused when a setting that changes training differs from the stored one).")
+    boolean("resume_anyway", False, "With --resume: continue even with changed settings; the "
+            "differences are recorded in <run>/resume_overrides.json.")
     string("dataset_path", None, "Read the dataset from this HDF5 file.")
     boolean("download", False, "Download a missing D4RL file into the D4RL cache.")
     float_("dataset_fraction", 1.0, "Seeded fraction of trajectories to keep (0, 1].")
@@ -116,6 +119,7 @@ def settings_from_flags(values: flags.FlagValues) -> RunSettings:
         max_steps=values.max_steps, batch_size=values.batch_size,
         log_interval=values.log_interval, eval_interval=values.eval_interval,
         eval_episodes=values.eval_episodes, progress=values.tqdm, resume=values.resume,
+        resume_anyway=values.resume_anyway,
         dataset_path=values.dataset_path, download=values.download,
         dataset_fraction=values.dataset_fraction, agent=values.agent,
         agent_config=values.config,

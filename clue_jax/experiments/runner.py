@@ -11,7 +11,7 @@ reproduce.py all come here.
 import json
 import time
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import ml_collections
 import numpy as np
@@ -177,6 +177,57 @@ def check_settings(settings: RunSettings) -> labellers.Labeller:
     return labeller
 
 
+# Settings that do not change what a run trains: they may differ on --resume.
+RESUME_FREE = ("resume", "resume_anyway", "progress", "eval_episodes", "log_interval",
+               "save_dir", "download")
+
+
+def _flatten(tree: Any, prefix: str = "") -> Dict[str, Any]:
+    if isinstance(tree, dict):
+        out = {}
+        for key, value in tree.items():
+            out.update(_flatten(value, f"{prefix}{key}."))
+        return out
+    return {prefix[:-1]: tree}
+
+
+def settings_differences(stored: Dict[str, Any], new: Dict[str, Any]) -> List[str]:
+    """'key: stored -> new' for every value that differs, except RESUME_FREE settings."""
+    old = _flatten(stored)
+    now = _flatten(json.loads(json.dumps(new, default=str)))
+    free = {f"settings.{name}" for name in RESUME_FREE} | {"loop.resume", "loop.progress",
+                                                           "loop.log_interval"}
+    return [f"{key}: {old.get(key, '(absent)')} -> {now.get(key, '(absent)')}"
+            for key in sorted(set(old) | set(now))
+            if key not in free and old.get(key) != now.get(key)]
+
+
+def check_resume(run_dir: Path, record: Dict[str, Any], settings: RunSettings) -> None:
+    """Refuse to resume a run under settings that change what it trains (see RESUME_FREE).
+
+    With `resume_anyway` the run goes on and the differences are appended to
+    <run>/resume_overrides.json.
+    """
+    path = Path(run_dir) / "config.json"
+    if not (settings.resume and path.exists()):
+        return
+    diffs = settings_differences(json.loads(path.read_text()), record)
+    if not diffs:
+        return
+    if not settings.resume_anyway:
+        raise SettingsError(
+            f"--resume: {run_dir} was trained with other settings ({'; '.join(diffs)}). "
+            "Resume with the stored values, drop --resume to start a fresh run (the old one "
+            "is moved aside), or pass --resume_anyway to continue with the new values "
+            "(recorded in resume_overrides.json).")
+    log = Path(run_dir) / "resume_overrides.json"
+    entries = json.loads(log.read_text()) if log.exists() else []
+    entries.append({"time": time.strftime("%Y-%m-%d %H:%M:%S"), "differences": diffs})
+    log.write_text(json.dumps(entries, indent=2))
+    print(f"[clue_jax] --resume_anyway: continuing {run_dir} with changed settings: "
+          + "; ".join(diffs))
+
+
 def run_labelled(settings: RunSettings, task: domains.Task) -> Dict[str, Any]:
     """A sparse or imitation run of `task`; returns the results written to results.json."""
     labeller = labellers.get_labeller(settings.labeller)
@@ -186,12 +237,12 @@ def run_labelled(settings: RunSettings, task: domains.Task) -> Dict[str, Any]:
     else:
         ground_truth = dataset.rewards
     run_dir = run_dir_for(settings.save_dir, settings.method(), settings.env_name, settings.seed)
-    training.prepare_run_dir(run_dir, {
-        "method": settings.method(), "settings": settings.to_dict(),
-        settings.agent: resolved_agent_config(settings, task).to_dict(),
-        "labeller_config": resolved_labeller_config(settings, task).to_dict(),
-        "dataset_size": dataset.size,
-        "loop": dict(loop_config(settings, task).__dict__)}, settings.resume)
+    record = {"method": settings.method(), "settings": settings.to_dict(),
+              settings.agent: resolved_agent_config(settings, task).to_dict(),
+              "labeller_config": resolved_labeller_config(settings, task).to_dict(),
+              "dataset_size": dataset.size, "loop": dict(loop_config(settings, task).__dict__)}
+    check_resume(run_dir, record, settings)
+    training.prepare_run_dir(run_dir, record, settings.resume)
     expert = None
     if labeller.needs_experts and not settings.reward_file:
         expert = choose_experts(settings, task, dataset)

@@ -58,6 +58,8 @@ class RunSettings:
         expert_selection: one of EXPERT_SELECTIONS.
         seed, save_dir, max_steps (None: the domain's budget), batch_size,
         log_interval, eval_interval, eval_episodes, progress, resume: the loop.
+        resume_anyway: resume even where settings that change training differ from
+            the stored ones (otherwise refused; the differences are recorded).
         dataset_path, download, dataset_fraction: where the data comes from.
         agent: the learner, 'iql' or 'td3bc' (clue_jax.experiments.agents.AGENTS).
         agent_config, labeller_config: None = the domain's defaults.
@@ -81,6 +83,7 @@ class RunSettings:
     eval_episodes: int = 10
     progress: bool = True
     resume: bool = False
+    resume_anyway: bool = False
     dataset_path: Optional[str] = None
     download: bool = False
     dataset_fraction: float = 1.0
