@@ -23,7 +23,7 @@ import optax
 from flax.training.train_state import TrainState
 
 from clue_jax import networks
-from clue_jax.data.dataset import sample_batch
+from clue_jax.agents import fused
 from clue_jax.types import Batch, InfoDict, Params, PRNGKey
 
 EXP_ADV_MAX = 100.0  # reference: weights exp(beta * adv) clipped at 100
@@ -129,26 +129,11 @@ def update(agent: IQLAgent, batch: Batch) -> Tuple[IQLAgent, InfoDict]:
     return agent, {**v_info, **a_info, **c_info}
 
 
-def update_n(agent: IQLAgent, data: Batch, key: PRNGKey, num_steps: int, batch_size: int
-             ) -> Tuple[IQLAgent, PRNGKey, InfoDict]:
-    """`num_steps` updates fused in one lax.scan; batches drawn from device-resident `data`.
-
-    Returns the new agent, the advanced data key, and the info of the last step.
-    Jit it with num_steps and batch_size static (see `jit_update_n`).
-    """
-
-    def body(carry, _):
-        agent, key = carry
-        key, batch_key = jax.random.split(key)
-        agent, info = update(agent, sample_batch(data, batch_key, batch_size))
-        return (agent, key), info
-
-    (agent, key), infos = jax.lax.scan(body, (agent, key), None, length=num_steps)
-    return agent, key, jax.tree_util.tree_map(lambda x: x[-1], infos)
+update_n = fused.fuse(update)
 
 
 jit_update = jax.jit(update)
-jit_update_n = jax.jit(update_n, static_argnames=("num_steps", "batch_size"), donate_argnums=(0,))
+jit_update_n = fused.jit_fused(update_n)
 
 
 # ----------------------------------------------------------------------------- creation

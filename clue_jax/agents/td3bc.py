@@ -27,8 +27,8 @@ import optax
 from flax.training.train_state import TrainState
 
 from clue_jax import networks
+from clue_jax.agents import fused
 from clue_jax.agents.iql import polyak
-from clue_jax.data.dataset import sample_batch
 from clue_jax.types import Batch, InfoDict, Params, PRNGKey
 
 
@@ -129,22 +129,11 @@ def update(agent: TD3BCAgent, batch: Batch) -> Tuple[TD3BCAgent, InfoDict]:
     return agent, {**c_info, **a_info}
 
 
-def update_n(agent: TD3BCAgent, data: Batch, key: PRNGKey, num_steps: int, batch_size: int
-             ) -> Tuple[TD3BCAgent, PRNGKey, InfoDict]:
-    """`num_steps` updates fused in one lax.scan; returns the last step's info."""
-
-    def body(carry, _):
-        agent, key = carry
-        key, batch_key = jax.random.split(key)
-        agent, info = update(agent, sample_batch(data, batch_key, batch_size))
-        return (agent, key), info
-
-    (agent, key), infos = jax.lax.scan(body, (agent, key), None, length=num_steps)
-    return agent, key, jax.tree_util.tree_map(lambda x: x[-1], infos)
+update_n = fused.fuse(update)
 
 
 jit_update = jax.jit(update)
-jit_update_n = jax.jit(update_n, static_argnames=("num_steps", "batch_size"), donate_argnums=(0,))
+jit_update_n = fused.jit_fused(update_n)
 
 
 # ----------------------------------------------------------------------------- creation
