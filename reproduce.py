@@ -22,7 +22,7 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
-from typing import Dict, List, NamedTuple, Optional
+from typing import Dict, List, NamedTuple, Optional, Sequence
 
 import numpy as np
 
@@ -140,7 +140,10 @@ def run_cell_in_process(cell: Cell, out: Path, extra: List[str]) -> str:
     cmd = cell.command(out, extra)[1:]  # the program and its flags, without the interpreter
     if any((run_dir / f).exists() for f in ("checkpoint.msgpack", "cvae.msgpack", "rewards.npz")):
         cmd.append("--resume")
-    experiments.run(run_flags.parse_settings(cmd))
+    try:
+        experiments.run(run_flags.parse_settings(cmd))
+    except Exception as err:  # noqa: BLE001 -- one failed cell must not stop the grid
+        return f"FAILED ({type(err).__name__}: {err}) {cell}"
     return f"ok {cell}"
 
 
@@ -158,8 +161,12 @@ def collect(cells: List[Cell], out: Path) -> List[Dict]:
     return rows
 
 
-def table(rows: List[Dict], cells: List[Cell]) -> str:
-    """Markdown: tasks x columns of mean +- std over seeds, plus a total row of the means."""
+def table(rows: List[Dict], cells: List[Cell], failed: Sequence[Cell] = ()) -> str:
+    """Markdown: tasks x columns of mean +- std over seeds, a total row, failed cells listed.
+
+    A column's total is shown only when every task has a score in it (a partial sum
+    would read like a worse method); empty cells are '–', never 0.
+    """
     columns = list(dict.fromkeys(c.column for c in cells))
     tasks = list(dict.fromkeys(c.task for c in cells))
     by = {}
@@ -168,6 +175,7 @@ def table(rows: List[Dict], cells: List[Cell]) -> str:
         by.setdefault((r["task"], col), []).append(r["score"])
     lines = ["| Dataset | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
     totals = {c: 0.0 for c in columns}
+    complete = {c: True for c in columns}
     for task in tasks:
         cells_txt = []
         for col in columns:
@@ -176,22 +184,30 @@ def table(rows: List[Dict], cells: List[Cell]) -> str:
                 totals[col] += s.mean()
                 cells_txt.append(f"{s.mean():.1f} ± {s.std():.1f} (n={s.size})")
             else:
+                complete[col] = False
                 cells_txt.append("–")
         lines.append(f"| {task} | " + " | ".join(cells_txt) + " |")
-    lines.append("| total | " + " | ".join(f"{totals[c]:.1f}" for c in columns) + " |")
+    lines.append("| total | " + " | ".join(f"{totals[c]:.1f}" if complete[c] else "–"
+                                          for c in columns) + " |")
+    if failed:
+        lines += ["", f"FAILED cells ({len(failed)}; see <out>/logs/):"]
+        lines += [f"- {c.task} {c.method} K={c.k} seed {c.seed}" for c in failed]
     return "\n".join(lines) + "\n"
 
 
-def write_outputs(rows: List[Dict], cells: List[Cell], out: Path, extra: List[str]) -> None:
+def write_outputs(rows: List[Dict], cells: List[Cell], out: Path, extra: List[str],
+                  failed: Sequence[Cell] = ()) -> None:
+    fields = ["task", "method", "k", "seed", "status", "score", "final", "steps", "wall_time_s"]
+    failed_rows = [{"task": c.task, "method": c.method, "k": c.k or "", "seed": c.seed,
+                    "status": "failed"} for c in failed]
     with open(out / "results.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["task", "method", "k", "seed", "score", "final",
-                                               "steps", "wall_time_s"])
+        writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows([{**r, "status": "ok"} for r in rows] + failed_rows)
     header = (f"Normalized scores (x100): per run the mean of its last {LAST_N} evaluations; "
               f"mean ± std over seeds (n = seeds finished); "
               f"extra flags: {' '.join(extra) or 'none'}\n\n")
-    (out / "results.md").write_text(header + table(rows, cells))
+    (out / "results.md").write_text(header + table(rows, cells, failed))
 
 
 def parse_args(argv):
@@ -225,10 +241,17 @@ def main(argv=None):
                       [int(s) for s in args.seeds.split(",")])
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
+    failed = []
+
+    def report(i, cell, status):
+        print(f"[reproduce] {i}/{len(cells)} {status}", flush=True)
+        if status.startswith("FAILED"):
+            failed.append(cell)
+        write_outputs(collect(cells, out), cells, out, extra, failed)
+
     if args.in_process and not args.table_only:
         for i, cell in enumerate(cells, 1):
-            print(f"[reproduce] {i}/{len(cells)} {run_cell_in_process(cell, out, extra)}", flush=True)
-            write_outputs(collect(cells, out), cells, out, extra)
+            report(i, cell, run_cell_in_process(cell, out, extra))
     elif not args.table_only:
         with ThreadPoolExecutor(max_workers=args.workers) as pool:
             cores = None
@@ -236,13 +259,15 @@ def main(argv=None):
                 cores = queue.Queue()
                 for core in sorted(os.sched_getaffinity(0))[:args.workers]:
                     cores.put(core)
-            futures = [pool.submit(run_cell, c, out, extra, cores) for c in cells]
+            futures = {pool.submit(run_cell, c, out, extra, cores): c for c in cells}
             for i, future in enumerate(as_completed(futures), 1):
-                print(f"[reproduce] {i}/{len(cells)} {future.result()}", flush=True)
-                write_outputs(collect(cells, out), cells, out, extra)
+                report(i, futures[future], future.result())
     rows = collect(cells, out)
-    write_outputs(rows, cells, out, extra)
+    write_outputs(rows, cells, out, extra, failed)
     print((out / "results.md").read_text())
+    if failed:
+        sys.exit(f"[reproduce] {len(failed)} of {len(cells)} cells FAILED (listed in "
+                 f"{out / 'results.md'}; logs in {out / 'logs'}).")
 
 
 if __name__ == "__main__":

@@ -107,3 +107,14 @@ def test_in_process_grid_equals_the_command_lines(tmp_path):
     results = json.loads((tmp_path / "grid" / "otr-sparse-K1" / "gen-pointmaze-umaze-diverse-v0"
                           / "seed_0" / "results.json").read_text())
     assert results["steps"] == 20 and results["labeller"] == "otr"
+
+
+def test_failed_cells_exit_nonzero_and_are_marked(tmp_path, monkeypatch):
+    monkeypatch.setattr(reproduce.subprocess, "call", lambda cmd, **kw: 3)
+    with pytest.raises(SystemExit, match="2 of 2 cells FAILED"):
+        reproduce.main(["--tasks=a", "--methods=iql", "--seeds=0,1", f"--out={tmp_path}"])
+    text = (tmp_path / "results.md").read_text()
+    assert "| a | – |" in text and "| total | – |" in text and "0.0" not in text
+    assert "- a iql K=None seed 1" in text
+    rows = (tmp_path / "results.csv").read_text().splitlines()
+    assert len(rows) == 3 and all(",failed," in r for r in rows[1:])
