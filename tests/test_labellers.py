@@ -40,9 +40,10 @@ def test_every_labeller_feeds_the_same_agent_code_path(maze_file, tmp_path, monk
     seen = {}
     real = runner.train_agent
 
-    def spy(dataset, env_name, agent, config, loop, run_dir, eval_episodes):
+    def spy(dataset, env_name, agent, config, loop, run_dir, eval_episodes, expert_data=None):
+        assert expert_data is None  # only SQIL adds a second source
         seen[run_dir.parts[-3]] = dataset
-        return real(dataset, env_name, agent, config, loop, run_dir, eval_episodes)
+        return real(dataset, env_name, agent, config, loop, run_dir, eval_episodes, expert_data)
 
     monkeypatch.setattr(runner, "train_agent", spy)
     for name in ("true", "clue", "otr"):
