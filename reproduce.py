@@ -35,7 +35,9 @@ ROOT = Path(__file__).resolve().parent
 # iql / td3bc: the learner on the dataset's true rewards;
 # clue*/otr*: the sparse setting (the dataset's successful episodes are the experts),
 # *-imitation: the imitation setting (gen-* datasets use their own demonstrations; for
-# D4RL names pass `-- --expert_dataset=...`); *-nocalib: CLUE without calibration.
+# D4RL names pass `-- --expert_dataset=...`); *-nocalib: CLUE without calibration;
+# oril / sqil: TD3+BC on those labellers' rewards; smodice / demodice / valuedice /
+# iqlearn: the imitation learners (train_dice.py), always the imitation setting.
 METHODS = {  # method -> (agent, labeller, setting, calibrate)
     "iql": ("iql", "true", "sparse", True),
     "clue": ("iql", "clue", "sparse", True),
@@ -47,7 +49,14 @@ METHODS = {  # method -> (agent, labeller, setting, calibrate)
     "td3bc": ("td3bc", "true", "sparse", True),
     "oril": ("td3bc", "oril", "imitation", True),
     "sqil": ("td3bc", "sqil", "imitation", True),
+    "smodice": ("smodice", "oril", "imitation", True),
+    "demodice": ("demodice", "none", "imitation", True),
+    "valuedice": ("valuedice", "none", "imitation", True),
+    "iqlearn": ("iqlearn", "none", "imitation", True),
 }
+# Table 4 of the paper (offline imitation, K = 1 and 10): every method in its column order.
+TABLE4_METHODS = ("iql", "sqil", "iqlearn", "oril", "valuedice", "demodice", "smodice",
+                  "clue-imitation")
 # Extra flags that only some labellers define go only to their cells.
 LABELLER_FLAGS = {"clue": ("--cvae_steps", "--temperature", "--clue_config", "--compare_uncalibrated",
                            "--nocompare_uncalibrated"),

@@ -23,13 +23,17 @@ from configs import otr_config
 
 
 def walks(episodes: int, length: int, obs_dim: int, seed: int):
+    """`episodes` random walks of `length` steps, each a trajectory of its own."""
     rng = np.random.default_rng(seed)
-    obs = np.cumsum(rng.normal(scale=0.1, size=(episodes, length, obs_dim)), axis=1)
-    obs = obs.reshape(-1, obs_dim).astype(np.float32) + 1.0
+    path = np.cumsum(rng.normal(scale=0.1, size=(episodes, length + 1, obs_dim)), axis=1) + 1.0
+    obs = path[:, :-1].reshape(-1, obs_dim).astype(np.float32)
+    next_obs = path[:, 1:].reshape(-1, obs_dim).astype(np.float32)
     terminals = np.zeros(len(obs))
     terminals[length - 1::length] = 1  # one episode per `length` rows
-    return make_dataset(obs, np.zeros((len(obs), 1)), np.zeros(len(obs)), terminals, obs,
+    data = make_dataset(obs, np.zeros((len(obs), 1)), np.zeros(len(obs)), terminals, next_obs,
                         clip_actions=False)
+    assert int(data.dones_float.sum()) == episodes, "each walk must be one trajectory"
+    return data
 
 
 def main():

@@ -286,3 +286,99 @@ class Discriminator(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         return MLP((*self.hidden_dims, 1), activations=nn.tanh, torch_init=True)(x).squeeze(-1)
+
+
+# ----------------------------------------------------------------------------- DICE / IQ-Learn
+
+# Kernel initialisers of the imitation baselines' reference code, by name.
+KERNEL_INITS = {
+    "xavier_uniform": nn.initializers.xavier_uniform,       # SMODICE (PyTorch xavier_uniform_)
+    "he_normal": nn.initializers.he_normal,                 # DemoDICE (Keras he_normal)
+    "orthogonal": lambda: nn.initializers.orthogonal(1.0),  # ValueDICE, IQ-Learn
+}
+
+
+class InitMLP(nn.Module):
+    """ReLU MLP with a named kernel init (KERNEL_INITS), zero biases, optional bias-free output.
+
+    (B, d) -> (B, hidden_dims[-1]); `output_bias=False` drops the last layer's bias
+    (DemoDICE's and ValueDICE's nu / cost networks).
+    """
+
+    hidden_dims: Sequence[int]
+    kernel_init: str = "orthogonal"
+    output_bias: bool = True
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        init = KERNEL_INITS[self.kernel_init]()
+        for i, size in enumerate(self.hidden_dims):
+            last = i + 1 == len(self.hidden_dims)
+            x = nn.Dense(size, kernel_init=init, use_bias=self.output_bias or not last)(x)
+            if not last:
+                x = nn.relu(x)
+        return x
+
+
+class StateValue(nn.Module):
+    """nu(s) / V(s) of the DICE methods: (B, d) -> (B,)."""
+
+    hidden_dims: Sequence[int] = (256, 256)
+    kernel_init: str = "orthogonal"
+    output_bias: bool = True
+
+    @nn.compact
+    def __call__(self, observations: jax.Array) -> jax.Array:
+        return InitMLP((*self.hidden_dims, 1), self.kernel_init, self.output_bias)(
+            observations).squeeze(-1)
+
+
+class StateActionValue(nn.Module):
+    """nu(s, a) / Q(s, a) / c(s, a) of ValueDICE, IQ-Learn and DemoDICE: (B, d), (B, a) -> (B,)."""
+
+    hidden_dims: Sequence[int] = (256, 256)
+    kernel_init: str = "orthogonal"
+    output_bias: bool = True
+
+    @nn.compact
+    def __call__(self, observations: jax.Array, actions: jax.Array) -> jax.Array:
+        x = jnp.concatenate([observations, actions], -1)
+        return InitMLP((*self.hidden_dims, 1), self.kernel_init, self.output_bias)(x).squeeze(-1)
+
+
+class ImitationActor(nn.Module):
+    """The tanh-Gaussian actor family of SMODICE, DemoDICE, ValueDICE and IQ-Learn.
+
+    One head of 2 * act_dim outputs split into (mean, raw). `log_std="clip"`:
+    log_std = clip(raw, -5, 2) and mean clipped to +-mean_clip (SMODICE 7.24,
+    DemoDICE 7); `log_std="tanh"`: log_std = -5 + 3.5 (tanh(raw) + 1) in [-5, 2],
+    mean unclipped (ValueDICE, IQ-Learn). Returns (means, log_stds), both (B, act_dim),
+    of the Gaussian before the tanh.
+    """
+
+    hidden_dims: Sequence[int]
+    action_dim: int
+    log_std: str = "clip"
+    mean_clip: Optional[float] = None
+    kernel_init: str = "orthogonal"
+
+    @nn.compact
+    def __call__(self, observations: jax.Array) -> Tuple[jax.Array, jax.Array]:
+        out = InitMLP((*self.hidden_dims, 2 * self.action_dim), self.kernel_init)(observations)
+        means, raw = jnp.split(out, 2, axis=-1)
+        if self.mean_clip is not None:
+            means = jnp.clip(means, -self.mean_clip, self.mean_clip)
+        if self.log_std == "tanh":
+            return means, LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (jnp.tanh(raw) + 1.0)
+        return means, jnp.clip(raw, LOG_STD_MIN, LOG_STD_MAX)
+
+
+def tanh_gaussian_log_prob_of_actions(means: jax.Array, log_stds: jax.Array, actions: jax.Array,
+                                      eps: float) -> jax.Array:
+    """log pi(a | s) of given actions in [-1, 1], as SMODICE / DemoDICE compute it: (B,).
+
+    u = atanh(clip(a, +-(1 - eps))); log N(u; mean, std) - sum log(1 - a^2 + eps).
+    """
+    a = jnp.clip(actions, -1.0 + eps, 1.0 - eps)
+    return gaussian_log_prob(means, log_stds, jnp.arctanh(a)) - jnp.sum(
+        jnp.log(1.0 - a ** 2 + eps), axis=-1)

@@ -225,11 +225,77 @@ class MixedBatch(NamedTuple):
     expert: Batch
 
 
+class DemoData(NamedTuple):
+    """What the DICE learners and IQ-Learn sample: the union of dataset and demonstrations,
+    the demonstrations alone, and the union's initial states (device arrays).
+
+    `sample_batch` draws `batch_size` rows from each of the three, independently,
+    and returns a DemoData of those batches.
+    """
+
+    union: Batch
+    expert: Batch
+    initial_observations: jax.Array
+
+
+def initial_observations(dataset: Dataset) -> np.ndarray:
+    """The first observation of every trajectory (`dones_float` boundaries): (T, obs_dim)."""
+    starts, _ = trajectory_bounds(dataset.dones_float)
+    return dataset.observations[starts]
+
+
+def add_absorbing_states(dataset: Dataset) -> Dataset:
+    """Absorbing-state augmentation of SMODICE and ValueDICE (Kostrikov et al. 2019).
+
+    Every observation gains an indicator dimension (0 for real states). Each
+    terminal row (mask 0) gets next_observation = the absorbing state (zeros,
+    indicator 1), and a row (absorbing, same action, reward 0, mask 0,
+    absorbing) is appended after it, ending its trajectory. Masks are kept, so
+    terminals still cut bootstrapping where a learner uses them (SMODICE).
+    """
+    n, d = dataset.size, dataset.obs_dim
+    absorbing = np.zeros(d + 1, np.float32)
+    absorbing[-1] = 1.0
+
+    def widen(x):
+        return np.concatenate([x, np.zeros((x.shape[0], 1), np.float32)], 1)
+
+    obs, next_obs = widen(dataset.observations), widen(dataset.next_observations)
+    terminal = np.flatnonzero(dataset.masks == 0)
+    next_obs[terminal] = absorbing
+    rows = np.arange(n + len(terminal))
+    # Original row i moves down by the number of terminals before it; each terminal's
+    # absorbing row follows it.
+    position = np.arange(n) + np.searchsorted(terminal, np.arange(n), side="left")
+    extra = position[terminal] + 1
+    out = {name: np.zeros((len(rows),) + getattr(dataset, name).shape[1:], np.float32)
+           for name in ("actions", "rewards", "masks", "dones_float")}
+    out["observations"] = np.zeros((len(rows), d + 1), np.float32)
+    out["next_observations"] = np.zeros((len(rows), d + 1), np.float32)
+    for name, value in (("observations", obs), ("next_observations", next_obs),
+                        ("actions", dataset.actions), ("rewards", dataset.rewards),
+                        ("masks", dataset.masks), ("dones_float", dataset.dones_float)):
+        out[name][position] = value
+    out["observations"][extra] = absorbing
+    out["next_observations"][extra] = absorbing
+    out["actions"][extra] = dataset.actions[terminal]
+    out["dones_float"][position[terminal]] = 0.0  # the trajectory now ends at its absorbing row
+    out["dones_float"][extra] = 1.0
+    return Dataset(**out)
+
+
 def sample_batch(data, key: PRNGKey, batch_size: int) -> Batch:
     """Uniform batch with replacement from a device-resident Batch (jittable).
 
     For a `MixedBatch`, `batch_size` rows from each source, concatenated (2 * batch_size).
+    For a `DemoData`, a DemoData of `batch_size` rows of each of its three parts.
     """
+    if isinstance(data, DemoData):
+        keys = jax.random.split(key, 3)
+        n = data.initial_observations.shape[0]
+        initial = data.initial_observations[jax.random.randint(keys[2], (batch_size,), 0, n)]
+        return DemoData(sample_batch(data.union, keys[0], batch_size),
+                        sample_batch(data.expert, keys[1], batch_size), initial)
     if isinstance(data, MixedBatch):
         offline_key, expert_key = jax.random.split(key)
         parts = (sample_batch(data.offline, offline_key, batch_size),

@@ -1,24 +1,35 @@
 """The learners a run can train, by name: how to build one, update it and act with it.
 
-    iql    Implicit Q-Learning (the reference port; every CLUE / OTR table)
-    td3bc  TD3+BC (sfujim/TD3_BC; the learner of the SQIL and ORIL baselines)
+    iql        Implicit Q-Learning (the reference port; every CLUE / OTR table)
+    td3bc      TD3+BC (sfujim/TD3_BC; the learner of the SQIL and ORIL baselines)
+    smodice    SMODICE (its discriminator reward is the `oril` labeller's)
+    demodice   DemoDICE      } learn from the demonstrations themselves:
+    valuedice  ValueDICE     } labeller `none`
+    iqlearn    IQ-Learn      }
 
 Agents differ only here; the loop, data, evaluation, checkpoints and logging
 are shared (clue_jax/training.py). `true_reward` is how the `true` labeller
 processes the dataset's own rewards for this learner, as its reference does.
+
+The imitation learners (`learns_from_demos`) train on the union of the dataset
+and the chosen demonstrations (labelled as one dataset by the labeller), and
+sample a DemoData batch: B union rows, B demonstration rows and B initial
+states of the union (`make_data`).
 """
 
 import dataclasses
-from typing import Any, Callable, Dict, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from clue_jax.agents import iql, td3bc
-from clue_jax.data.dataset import Dataset
+from clue_jax.agents import demodice, imitation, iql, iqlearn, smodice, td3bc, valuedice
+from clue_jax.data.dataset import (Dataset, DemoData, MixedBatch, add_absorbing_states,
+                                   initial_observations, to_device)
 from clue_jax.experiments import domains
-from configs import td3bc_config
+from configs import (demodice_config, iqlearn_config, smodice_config, td3bc_config,
+                     valuedice_config)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,6 +43,11 @@ class AgentSpec:
         update_n: the jitted fused update (agent, data, key, num_steps, batch_size).
         policy: agent -> batched deterministic policy (E, obs_dim) np -> (E, act_dim) np.
         true_reward: Domain -> (reward_scaling, reward_shift) of the dataset's own rewards.
+        batch_size: the reference's batch size (rows per source), used when
+            --batch_size is not given.
+        labellers: the labellers this learner works with (None: any that gives rewards).
+        learns_from_demos: trains on dataset + demonstrations (DemoData batches).
+        make_data: (dataset, expert_data or None, config) -> the device data it samples.
     """
 
     name: str
@@ -40,6 +56,10 @@ class AgentSpec:
     update_n: Callable
     policy: Callable[[Any], Callable[[np.ndarray], np.ndarray]]
     true_reward: Callable[[domains.Domain], Tuple[str, float]]
+    batch_size: int = 256
+    labellers: Optional[Tuple[str, ...]] = None
+    learns_from_demos: bool = False
+    make_data: Optional[Callable[[Dataset, Optional[Dataset], Dict[str, Any]], Any]] = None
 
 
 def iql_policy(agent: iql.IQLAgent):
@@ -52,12 +72,52 @@ def td3bc_policy(agent: td3bc.TD3BCAgent):
     return lambda obs: np.asarray(td3bc.eval_actions(agent, jnp.asarray(obs, jnp.float32)))
 
 
-def _create_iql(seed, dataset: Dataset, config, max_steps):
+def default_data(dataset: Dataset, expert_data: Optional[Dataset], config) -> Any:
+    """The dataset on the device; with `expert_data`, both side by side (SQIL's MixedBatch)."""
+    del config
+    return to_device(dataset) if expert_data is None else MixedBatch(to_device(dataset),
+                                                                     to_device(expert_data))
+
+
+def demo_data(union: Dataset, expert: Dataset, config) -> DemoData:
+    """DemoData of the union and the demonstrations, absorbing states added if configured."""
+    if config.get("absorbing", False):
+        union, expert = add_absorbing_states(union), add_absorbing_states(expert)
+    return DemoData(to_device(union), to_device(expert), jnp.asarray(initial_observations(union)))
+
+
+# Where each imitation learner takes its state statistics, as its reference code does
+# (the union stands in for DemoDICE's "imperfect" set: they differ by the K demonstrations).
+_STATS = {"smodice": "union", "demodice": "union", "valuedice": "expert", "iqlearn": None}
+_IMITATION_MODULES = {"smodice": smodice, "demodice": demodice, "valuedice": valuedice,
+                      "iqlearn": iqlearn}
+
+
+def _create_imitation(name: str):
+    module = _IMITATION_MODULES[name]
+
+    def create(seed, union: Dataset, config, max_steps, expert_data: Optional[Dataset] = None):
+        del max_steps  # constant learning rates
+        cfg = dict(config)
+        eps = cfg.pop("normalize_eps", None)
+        source = {"union": union, "expert": expert_data}.get(_STATS[name])
+        if source is None:
+            mean = np.zeros(union.obs_dim, np.float32)
+            std = np.ones(union.obs_dim, np.float32)
+        else:
+            mean, std = imitation.state_statistics(source.observations, eps)
+        obs_dim = union.obs_dim + (1 if cfg.get("absorbing", False) else 0)
+        return module.create(seed, obs_dim, union.act_dim, mean, std, cfg)
+
+    return create
+
+
+def _create_iql(seed, dataset: Dataset, config, max_steps, expert_data=None):
     return iql.create_from_config(seed, jnp.asarray(dataset.observations[:1]),
                                   jnp.asarray(dataset.actions[:1]), config, max_steps=max_steps)
 
 
-def _create_td3bc(seed, dataset: Dataset, config, max_steps):
+def _create_td3bc(seed, dataset: Dataset, config, max_steps, expert_data=None):
     return td3bc.create_from_config(seed, jnp.asarray(dataset.observations[:1]),
                                     jnp.asarray(dataset.actions[:1]), config, max_steps,
                                     all_observations=dataset.observations)
@@ -69,3 +129,19 @@ AGENTS: Dict[str, AgentSpec] = {
     "td3bc": AgentSpec("td3bc", lambda d: td3bc_config.get_config(), _create_td3bc,
                        td3bc.jit_update_n, td3bc_policy, lambda d: ("none", 0.0)),
 }
+
+
+def _imitation_spec(name: str, config_module, batch_size: int, labeller: str) -> AgentSpec:
+    return AgentSpec(name, lambda d: config_module.get_config(), _create_imitation(name),
+                     _IMITATION_MODULES[name].jit_update_n, imitation.policy,
+                     lambda d: ("none", 0.0), batch_size=batch_size, labellers=(labeller,),
+                     learns_from_demos=True, make_data=demo_data)
+
+
+AGENTS.update({
+    "smodice": _imitation_spec("smodice", smodice_config, 512, "oril"),
+    "demodice": _imitation_spec("demodice", demodice_config, 512, "none"),
+    "valuedice": _imitation_spec("valuedice", valuedice_config, 256, "none"),
+    "iqlearn": _imitation_spec("iqlearn", iqlearn_config, 256, "none"),
+})
+IMITATION_AGENTS = tuple(n for n, spec in AGENTS.items() if spec.learns_from_demos)

@@ -33,7 +33,8 @@ LABELLER_CONFIG_FLAGS = {"clue": "clue_config", "otr": "otr_config", "oril": "or
 
 
 def define_flags(default_labeller: str, flag_values: flags.FlagValues = flags.FLAGS,
-                 argv: Optional[List[str]] = None, default_agent: str = "iql") -> None:
+                 argv: Optional[List[str]] = None, default_agent: str = "iql",
+                 default_setting: str = "sparse") -> None:
     """Every flag of the training scripts; `default_labeller` / `default_agent` are the script's.
 
     `flag_values`, `argv`: where to define them and the command line the config
@@ -52,7 +53,8 @@ def define_flags(default_labeller: str, flag_values: flags.FlagValues = flags.FL
     integer("eval_episodes", 10, "Number of episodes per evaluation.")
     integer("log_interval", 1000, "Logging interval (updates).")
     integer("eval_interval", 5000, "Evaluation and checkpoint interval (updates).")
-    integer("batch_size", 256, "Mini batch size.")
+    integer("batch_size", None, "Mini batch size (rows per source); default: the learner's "
+            "reference value (256; SMODICE and DemoDICE 512).")
     integer("max_steps", None, "IQL updates; default: 1e6 (the reference), or the "
                          "generated dataset's budget (see README).")
     boolean("tqdm", True, "Show progress bars.")
@@ -68,10 +70,11 @@ def define_flags(default_labeller: str, flag_values: flags.FlagValues = flags.FL
         "config of the env's domain (configs/antmaze_config.py, mujoco_config.py or "
         "kitchen_config.py); for TD3+BC configs/td3bc_config.py.",
         lock_config=False)
-    enum("agent", default_agent, sorted(AGENTS), "Learner: iql (default) or td3bc.")
+    enum("agent", default_agent, sorted(AGENTS), "Learner: " + ", ".join(sorted(AGENTS)) + ".")
     enum("labeller", default_labeller, sorted(LABELLERS),
-                      "Reward labeller: true (the dataset's own rewards), clue, otr, oril.")
-    enum("setting", "sparse", SETTINGS,
+                      "Reward labeller: true (the dataset's own rewards), clue, otr, oril, sqil; "
+                      "none for the imitation learners demodice, valuedice, iqlearn.")
+    enum("setting", default_setting, SETTINGS,
                       "sparse: the dataset's successful trajectories are the experts; imitation: "
                       "K trajectories of --expert_dataset, dataset rewards discarded; unsupervised "
                       "(clue): K-means clusters of (s, a, s') are the experts, one skill each.")

@@ -18,9 +18,9 @@ import numpy as np
 
 from clue_jax import evaluation, training
 from clue_jax.data import experts as expert_lib
-from clue_jax.data.dataset import Dataset, MixedBatch, to_device
+from clue_jax.data.dataset import Dataset, concatenate
 from clue_jax.experiments import domains
-from clue_jax.experiments.agents import AGENTS
+from clue_jax.experiments.agents import AGENTS, default_data
 from clue_jax.experiments.settings import RunSettings, SettingsError
 from clue_jax.rewards import labellers, storage
 from clue_jax.rewards.base import LabelRequest
@@ -64,7 +64,7 @@ def resolved_labeller_config(settings: RunSettings, task: domains.Task
 def loop_config(settings: RunSettings, task: domains.Task) -> training.LoopConfig:
     max_steps = settings.max_steps if settings.max_steps is not None else task.domain.max_steps
     return training.LoopConfig(seed=settings.seed, max_steps=int(max_steps),
-                               batch_size=settings.batch_size,
+                               batch_size=settings.batch_size or AGENTS[settings.agent].batch_size,
                                log_interval=settings.log_interval,
                                eval_interval=settings.eval_interval,
                                progress=settings.progress, resume=settings.resume)
@@ -80,11 +80,12 @@ def train_agent(dataset: Dataset, env_name: str, agent_name: str, config: Dict[s
                 expert_data: Optional[Dataset] = None) -> Tuple[Dict[str, Any], Any]:
     """Train the learner `agent_name` on `dataset` (rewards final), write results.json.
 
-    With `expert_data`, every batch holds loop.batch_size rows of each (SQIL).
+    With `expert_data`, every batch holds loop.batch_size rows of each (SQIL), or,
+    for the imitation learners, the demonstrations they learn from (`make_data`).
     """
     spec = AGENTS[agent_name]
-    data = None if expert_data is None else MixedBatch(to_device(dataset), to_device(expert_data))
-    agent = spec.create(loop.seed, dataset, config, loop.max_steps)
+    data = (spec.make_data or default_data)(dataset, expert_data, config)
+    agent = spec.create(loop.seed, dataset, config, loop.max_steps, expert_data)
     eval_fn = None
     if eval_episodes > 0:
         def eval_fn(policy_fn):
@@ -136,8 +137,19 @@ def label_and_train(settings: RunSettings, task: domains.Task, run_dir: Path,
                     dataset: Dataset, expert: Optional[expert_lib.ExpertSelection],
                     ground_truth: Optional[np.ndarray], eval_episodes: int
                     ) -> Tuple[Dict[str, Any], Any]:
-    """The seam: the labeller's rewards replace the dataset's, then the agent trains."""
+    """The seam: the labeller's rewards replace the dataset's, then the agent trains.
+
+    An imitation learner (`learns_from_demos`) trains on the union of the dataset and
+    the demonstrations: the labeller labels that union, and the agent also gets the
+    demonstrations themselves.
+    """
     loop = loop_config(settings, task)
+    demos = None
+    if AGENTS[settings.agent].learns_from_demos:
+        demos = expert.dataset
+        dataset = concatenate([dataset, demos])
+        if ground_truth is not None:
+            ground_truth = np.concatenate([ground_truth, demos.rewards])
     if settings.reward_file:
         labels = labellers.Labels(storage.load_rewards(settings.reward_file, dataset),
                                   {"reward_file": settings.reward_file})
@@ -152,7 +164,8 @@ def label_and_train(settings: RunSettings, task: domains.Task, run_dir: Path,
                       for k, v in labels.info.items()))
     results, agent = train_agent(dataset.with_rewards(labels.rewards), task.env_name,
                                  settings.agent, resolved_agent_config(settings, task).to_dict(),
-                                 loop, run_dir, eval_episodes, labels.expert_data)
+                                 loop, run_dir, eval_episodes,
+                                 demos if demos is not None else labels.expert_data)
     results.update({"labeller": settings.labeller, "labels": labels.info,
                     "method": settings.method()})
     if expert is not None:
@@ -169,6 +182,21 @@ def check_settings(settings: RunSettings) -> labellers.Labeller:
     if settings.agent not in AGENTS:
         raise SettingsError(f"--agent={settings.agent!r}: expected one of {sorted(AGENTS)}.")
     labeller = labellers.LABELLERS[settings.labeller]
+    allowed = AGENTS[settings.agent].labellers
+    if allowed is not None and settings.labeller not in allowed:
+        raise SettingsError(f"--agent={settings.agent} takes its rewards from --labeller="
+                            f"{allowed[0]} (it learns from the demonstrations itself), not "
+                            f"--labeller={settings.labeller}; pass --labeller={allowed[0]} or use "
+                            f"train_dice.py --algo={settings.agent}.")
+    if allowed is None and settings.labeller == "none":
+        raise SettingsError(f"--labeller=none gives no rewards, and --agent={settings.agent} "
+                            "learns from rewards; use it with an imitation learner "
+                            f"({[n for n, a in AGENTS.items() if a.labellers == ('none',)]}) or "
+                            "pick a reward labeller.")
+    if AGENTS[settings.agent].learns_from_demos and (settings.reward_file
+                                                      or settings.setting == "unsupervised"):
+        raise SettingsError(f"--agent={settings.agent} learns from K demonstrations: use "
+                            "--setting=imitation (or sparse) without --reward_file.")
     with_experts = sorted(n for n, lab in labellers.LABELLERS.items() if lab.needs_experts)
     if settings.labeller == "true" and settings.setting != "sparse" and not settings.reward_file:
         raise SettingsError(f"--labeller=true trains on the dataset's own rewards, which "

@@ -31,7 +31,7 @@ _RANGES = {
     "seed": (lambda v: v >= 0, "an integer >= 0"),
     "num_expert": (lambda v: v >= 1, "K >= 1"),
     "max_steps": (lambda v: v is None or v > 0, "a number of updates > 0"),
-    "batch_size": (lambda v: v > 0, "a batch size > 0"),
+    "batch_size": (lambda v: v is None or v > 0, "a batch size > 0"),
     "log_interval": (lambda v: v > 0, "an interval > 0 (updates)"),
     "eval_interval": (lambda v: v > 0, "an interval > 0 (updates)"),
     "eval_episodes": (lambda v: v >= 0, "a number of episodes >= 0"),
@@ -56,12 +56,14 @@ class RunSettings:
         expert_dataset: imitation demonstrations (a name or an HDF5 path);
             None: the generated dataset's own demonstrations.
         expert_selection: one of EXPERT_SELECTIONS.
-        seed, save_dir, max_steps (None: the domain's budget), batch_size,
+        seed, save_dir, max_steps (None: the domain's budget), batch_size (None:
+        the agent's reference batch: 256, 512 for SMODICE and DemoDICE),
         log_interval, eval_interval, eval_episodes, progress, resume: the loop.
         resume_anyway: resume even where settings that change training differ from
             the stored ones (otherwise refused; the differences are recorded).
         dataset_path, download, dataset_fraction: where the data comes from.
-        agent: the learner, 'iql' or 'td3bc' (clue_jax.experiments.agents.AGENTS).
+        agent: the learner: 'iql', 'td3bc', 'smodice', 'demodice', 'valuedice',
+            'iqlearn' (clue_jax.experiments.agents.AGENTS).
         agent_config, labeller_config: None = the domain's defaults.
         calibrate, temperature, cvae_steps, compare_uncalibrated: CLUE ablations.
         skills, n_clusters: the unsupervised setting.
@@ -77,7 +79,7 @@ class RunSettings:
     seed: int = 42
     save_dir: str = "./tmp/"
     max_steps: Optional[int] = None
-    batch_size: int = 256
+    batch_size: Optional[int] = None
     log_interval: int = 1000
     eval_interval: int = 5000
     eval_episodes: int = 10
@@ -119,10 +121,14 @@ class RunSettings:
         '<agent>-true' (a learner on the dataset's own rewards), else
         '<labeller>-<setting>-K<k>' (+ '-nocalib' for CLUE without calibration,
         '-top_return' for OTR's expert rule), prefixed with '<agent>-' for learners
-        other than IQL (e.g. 'td3bc-sqil-imitation-K1').
+        other than IQL (e.g. 'td3bc-sqil-imitation-K1', 'smodice-oril-imitation-K1');
+        '<agent>-<setting>-K<k>' for the learners without a labeller ('demodice-imitation-K1').
         """
         if self.labeller == "true":
             return f"{self.agent}-true"
+        if self.labeller == "none":  # an imitation learner: the agent names the method
+            return f"{self.agent}-{self.setting}-K{self.num_expert}" + (
+                "" if self.expert_selection == "setting" else f"-{self.expert_selection}")
         name = f"{self.labeller}-{self.setting}"
         if self.setting != "unsupervised":
             name += f"-K{self.num_expert}"

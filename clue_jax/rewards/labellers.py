@@ -12,6 +12,8 @@ never knows which labeller made them. Labellers are registered by name in
     oril   ORIL: a state-only discriminator's logit (oril.py); trains TD3+BC in its paper
     sqil   SQIL: r = 0 on the dataset, r = 1 on the expert transitions, which the learner
            samples beside the dataset (B rows of each per batch, IQ-Learn's mix)
+    none   no reward (all 0): for the learners that imitate the demonstrations directly
+           (DemoDICE, ValueDICE, IQ-Learn); refused for learners that need rewards
 
 A new labeller is one `Labeller` entry: its name, whether it needs experts, a
 per-domain default config, and `label(request) -> Labels`. Rewards come out
@@ -75,6 +77,12 @@ def _label_sqil(request: LabelRequest) -> Labels:
                   expert_data=expert)
 
 
+def _label_none(request: LabelRequest) -> Labels:
+    """No reward: the learner (DemoDICE, ValueDICE, IQ-Learn) reads only the demonstrations."""
+    return Labels(np.zeros(request.dataset.size, np.float32),
+                  {"rewards": "none (the learner imitates the demonstrations directly)"})
+
+
 def _clue_config(domain) -> ml_collections.ConfigDict:
     return clue_config.get_config(domain.labeller_domain)
 
@@ -85,6 +93,7 @@ LABELLERS: Dict[str, Labeller] = {
     "otr": Labeller("otr", True, _otr_config, _label_otr),
     "oril": Labeller("oril", True, lambda domain: oril_config.get_config(), oril.label),
     "sqil": Labeller("sqil", True, lambda domain: ml_collections.ConfigDict(), _label_sqil),
+    "none": Labeller("none", True, lambda domain: ml_collections.ConfigDict(), _label_none),
 }
 
 

@@ -14,8 +14,8 @@ states together. As in SMODICE's code, the first layer keeps its random init
 Adam 3e-4, batch 256; `iterations` passes over the expert data (1000), each
 ceil(expert rows / batch) steps, batches drawn uniformly with replacement (the
 code's shuffled loaders; the difference is the sampling, not the objective).
-The discriminator is the one module SMODICE/DemoDICE will share:
-`discriminator_loss` and `networks.Discriminator`.
+The discriminator is the one SMODICE shares (its rewards are this labeller's):
+`clue_jax.agents.imitation.discriminator_loss` and `networks.Discriminator`.
 """
 
 import functools
@@ -30,30 +30,13 @@ import optax
 from flax.training.train_state import TrainState
 
 from clue_jax import networks
+from clue_jax.agents.imitation import discriminator_loss
 from clue_jax.rewards import storage
 from clue_jax.rewards.base import REWARD_FILE, LabelRequest, Labels, saved_rewards
 from clue_jax.rewards.processing import postprocess_rewards
 from clue_jax.types import InfoDict, Params, PRNGKey
 
 FIRST_LAYER = ("MLP_0", "TorchDense_0")
-
-
-def discriminator_loss(params: Params, apply_fn, expert_x: jax.Array, offline_x: jax.Array,
-                       u: jax.Array, gp_weight: float) -> Tuple[jax.Array, InfoDict]:
-    """BCE(expert = 1, offline = 0) + gp_weight * gradient penalty.
-
-    Args:
-        expert_x, offline_x: (B, d) inputs. u: (B, 1) interpolation weights in [0, 1].
-    """
-    logit_e = apply_fn({"params": params}, expert_x)
-    logit_o = apply_fn({"params": params}, offline_x)
-    bce = jnp.mean(jax.nn.softplus(-logit_e)) + jnp.mean(jax.nn.softplus(logit_o))
-    mixed = u * expert_x + (1.0 - u) * offline_x
-    grads = jax.vmap(jax.grad(lambda x: apply_fn({"params": params}, x[None])[0]))(mixed)
-    penalty = jnp.mean((jnp.linalg.norm(grads, axis=-1) - 1.0) ** 2)
-    loss = bce + gp_weight * penalty
-    return loss, {"disc_loss": loss, "disc_bce": bce, "disc_penalty": penalty,
-                  "expert_logit": logit_e.mean(), "offline_logit": logit_o.mean()}
 
 
 def _freeze_first_layer(grads: Params) -> Params:

@@ -1,0 +1,92 @@
+"""Pieces the imitation baselines share (../shared/reference/baselines.md §9).
+
+    discriminator_loss    BCE(expert = 1, other = 0) + weight * gradient penalty on the
+                          logit: ORIL's and SMODICE's discriminator (DemoDICE's cost
+                          network is the same idea with its own penalty, demodice.py)
+    gradient_penalty      E[(||grad f(x^)|| - 1)^2], the interpolation penalty of
+                          ORIL / SMODICE / DemoDICE / ValueDICE
+    standardize           state standardisation that leaves an absorbing indicator alone
+    eval_actions, policy  deterministic tanh(mean) of the tanh-Gaussian actor family
+                          (networks.ImitationActor), for evaluation
+    orthogonal_penalty    ValueDICE's actor regulariser
+
+The learners themselves: smodice.py, demodice.py, valuedice.py, iqlearn.py.
+"""
+
+from typing import Tuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from clue_jax.types import InfoDict, Params
+
+F32_EPS = float(np.finfo(np.float32).eps)
+
+
+def input_gradients(fn, x: jax.Array) -> jax.Array:
+    """Row-wise grad_x fn(x)_i for a row-wise fn: (B, d) -> (B,): one backward pass of sum fn."""
+    return jax.grad(lambda v: jnp.sum(fn(v)))(x)
+
+
+def gradient_penalty(fn, x: jax.Array, eps: float = 0.0) -> jax.Array:
+    """mean over rows of (||grad_x fn(x)_i + eps|| - 1)^2; fn: (B, d) -> (B,) row-wise."""
+    grads = input_gradients(fn, x)
+    return jnp.mean((jnp.linalg.norm(grads + eps, axis=-1) - 1.0) ** 2)
+
+
+def discriminator_loss(params: Params, apply_fn, expert_x: jax.Array, offline_x: jax.Array,
+                       u: jax.Array, gp_weight: float) -> Tuple[jax.Array, InfoDict]:
+    """BCE(expert = 1, offline = 0) + gp_weight * gradient penalty of the logit.
+
+    Args:
+        expert_x, offline_x: (B, d) inputs. u: (B, 1) interpolation weights in [0, 1];
+        the penalty is taken at x^ = u expert_x + (1 - u) offline_x.
+    """
+    logit_e = apply_fn({"params": params}, expert_x)
+    logit_o = apply_fn({"params": params}, offline_x)
+    bce = jnp.mean(jax.nn.softplus(-logit_e)) + jnp.mean(jax.nn.softplus(logit_o))
+    penalty = gradient_penalty(lambda x: apply_fn({"params": params}, x),
+                               u * expert_x + (1.0 - u) * offline_x)
+    loss = bce + gp_weight * penalty
+    return loss, {"disc_loss": loss, "disc_bce": bce, "disc_penalty": penalty,
+                  "expert_logit": logit_e.mean(), "offline_logit": logit_o.mean()}
+
+
+def standardize(observations: jax.Array, mean: jax.Array, std: jax.Array) -> jax.Array:
+    """(x - mean) / std on the first len(mean) dims; an absorbing indicator after them is kept."""
+    d = mean.shape[-1]
+    return jnp.concatenate([(observations[..., :d] - mean) / std, observations[..., d:]], -1)
+
+
+def state_statistics(observations: np.ndarray, eps: float) -> Tuple[np.ndarray, np.ndarray]:
+    """Per-dimension mean and std + eps, float32 (d,)."""
+    obs = np.asarray(observations, np.float64)
+    return obs.mean(0).astype(np.float32), (obs.std(0) + eps).astype(np.float32)
+
+
+def orthogonal_penalty(params: Params) -> jax.Array:
+    """sum over every Dense kernel W of sum_{i != j} (W^T W)_ij^2 (ValueDICE's actor term)."""
+    total = jnp.zeros(())
+    for path, leaf in jax.tree_util.tree_leaves_with_path(params):
+        if getattr(path[-1], "key", None) == "kernel":
+            gram = leaf.T @ leaf
+            total = total + jnp.sum(gram ** 2) - jnp.sum(jnp.diag(gram) ** 2)
+    return total
+
+
+@jax.jit
+def eval_actions(agent, observations: jax.Array) -> jax.Array:
+    """tanh(mean(standardized s)) for env observations (B, d) of any imitation agent
+    (fields actor, obs_mean, obs_std and the static absorbing flag): (B, act_dim)."""
+    if agent.absorbing:
+        observations = jnp.concatenate(
+            [observations, jnp.zeros((observations.shape[0], 1), observations.dtype)], -1)
+    means, _ = agent.actor.apply_fn({"params": agent.actor.params},
+                                    standardize(observations, agent.obs_mean, agent.obs_std))
+    return jnp.tanh(means)
+
+
+def policy(agent):
+    """Batched deterministic policy: (E, d) numpy -> (E, act_dim) numpy."""
+    return lambda obs: np.asarray(eval_actions(agent, jnp.asarray(obs, jnp.float32)))
