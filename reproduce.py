@@ -4,13 +4,21 @@
         --methods=iql,clue,clue-nocalib --num_experts=1,5 --seeds=0,1,2 \
         --out=./grid --workers=2 -- --max_steps=50000
 
+    # Table 4 of the paper (offline imitation; 9 datasets x K = 1, 10 x 8 methods)
+    python reproduce.py --methods=table4 --num_experts=1,10 --seeds=0,1,2,3,4,5,6,7,8,9 \
+        --tasks=gen-hopper-medium-v0,gen-hopper-medium-replay-v0,gen-hopper-medium-expert-v0,\
+gen-halfcheetah-medium-v0,gen-halfcheetah-medium-replay-v0,gen-halfcheetah-medium-expert-v0,\
+gen-walker2d-medium-v0,gen-walker2d-medium-replay-v0,gen-walker2d-medium-expert-v0 \
+        --out=./table4 --workers=2 --pin
+
 Each cell is one process of `train_iql.py --labeller=...` (flags after `--` go
 to every run, except a labeller's own flags, which go only to its cells), so a
 grid is the same as a shell loop. Cells with a results.json are skipped; cells
 with a checkpoint, CVAE or reward file are continued with --resume. Writes
 <out>/results.csv (one row per run) and <out>/results.md (per run the mean of
 its last 3 evaluations; mean +- std over seeds, one column per method and K, a
-total row).
+total row; then per column the interquartile mean and mean over every task and seed
+with 95% stratified-bootstrap intervals, rliable) with results.png, their interval plot.
 """
 
 import argparse
@@ -22,7 +30,7 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
-from typing import Dict, List, NamedTuple, Optional, Sequence
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -170,16 +178,28 @@ def collect(cells: List[Cell], out: Path) -> List[Dict]:
     return rows
 
 
-def table(rows: List[Dict], cells: List[Cell], failed: Sequence[Cell] = ()) -> str:
+def table(rows: List[Dict], cells: List[Cell], failed: Sequence[Cell] = (),
+          k_rows: bool = False) -> str:
     """Markdown: tasks x columns of mean +- std over seeds, a total row, failed cells listed.
 
     A column's total is shown only when every task has a score in it (a partial sum
-    would read like a worse method); empty cells are '–', never 0.
+    would read like a worse method); empty cells are '–', never 0. With `k_rows`
+    (the paper's Table 4 layout) rows are (K, task) and columns methods; a method
+    without experts (true rewards) shows the same runs in every K's rows.
     """
-    columns = list(dict.fromkeys(c.column for c in cells))
-    tasks = list(dict.fromkeys(c.task for c in cells))
+    if k_rows:
+        columns = list(dict.fromkeys(c.method.upper() for c in cells))
+        ks = sorted({c.k for c in cells if c.k is not None})
+        tasks = [f"K={k} {t}" for k in ks for t in dict.fromkeys(c.task for c in cells)]
+    else:
+        columns = list(dict.fromkeys(c.column for c in cells))
+        tasks = list(dict.fromkeys(c.task for c in cells))
     by = {}
     for r in rows:
+        if k_rows:
+            for k in ([r["k"]] if r["k"] != "" else ks):
+                by.setdefault((f"K={k} {r['task']}", r["method"].upper()), []).append(r["score"])
+            continue
         col = column_name(r["method"], r["k"])
         by.setdefault((r["task"], col), []).append(r["score"])
     lines = ["| Dataset | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
@@ -204,8 +224,86 @@ def table(rows: List[Dict], cells: List[Cell], failed: Sequence[Cell] = ()) -> s
     return "\n".join(lines) + "\n"
 
 
+BOOTSTRAP_REPS = 5000
+
+
+def score_matrices(rows: List[Dict], cells: List[Cell]) -> Dict[str, np.ndarray]:
+    """Column -> (seeds, tasks) scores, for the columns every task of the grid has with the
+    same seeds (rliable's stratified bootstrap needs a full matrix); others are left out."""
+    tasks = list(dict.fromkeys(c.task for c in cells))
+    by = {}
+    for r in rows:
+        by.setdefault(column_name(r["method"], r["k"]), {}).setdefault(r["task"], {})[
+            r["seed"]] = r["score"]
+    out = {}
+    for column, per_task in by.items():
+        seeds = [set(per_task.get(t, {})) for t in tasks]
+        if not seeds[0] or any(s != seeds[0] for s in seeds):
+            continue
+        out[column] = np.array([[per_task[t][s] for t in tasks] for s in sorted(seeds[0])],
+                               np.float64)
+    return out
+
+
+def aggregates(matrices: Dict[str, np.ndarray], seed: int = 0
+               ) -> Dict[str, Dict[str, Tuple[float, float, float]]]:
+    """Column -> {'IQM', 'Mean'} -> (point, low, high): rliable's interquartile mean and mean
+    over every (seed, task) score, 95% stratified-bootstrap percentile intervals."""
+    if not matrices:
+        return {}
+    from rliable import library as rly, metrics  # heavy imports, only when aggregating
+    funcs = {"IQM": metrics.aggregate_iqm, "Mean": metrics.aggregate_mean}
+    result = {column: {} for column in matrices}
+    saved = np.random.get_state()  # rliable resamples with NumPy's global RNG
+    try:
+        for name, func in funcs.items():
+            np.random.seed(seed)
+            points, intervals = rly.get_interval_estimates(
+                matrices, lambda x, f=func: np.array([f(x)]), reps=BOOTSTRAP_REPS)
+            for column in matrices:
+                result[column][name] = (float(points[column][0]),
+                                        float(intervals[column][0, 0]),
+                                        float(intervals[column][1, 0]))
+    finally:
+        np.random.set_state(saved)
+    return result
+
+
+def aggregate_table(stats: Dict[str, Dict[str, Tuple[float, float, float]]],
+                    matrices: Dict[str, np.ndarray]) -> str:
+    if not stats:
+        return ""
+    lines = ["", f"Aggregates over tasks and seeds (rliable: interquartile mean and mean of every "
+             f"run's score, 95% stratified-bootstrap intervals, {BOOTSTRAP_REPS} resamples; "
+             "columns with every task and the same seeds only):", "",
+             "| Method | runs | IQM [95% CI] | Mean [95% CI] |", "|---|---|---|---|"]
+    for column, by_metric in stats.items():
+        cells_txt = [f"{p:.1f} [{lo:.1f}, {hi:.1f}]" for p, lo, hi in
+                     (by_metric["IQM"], by_metric["Mean"])]
+        lines.append(f"| {column} | {matrices[column].size} | " + " | ".join(cells_txt) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_aggregates(stats, path: Path) -> None:
+    """results.png: rliable's interval plot of the IQM and mean of every aggregated column."""
+    import matplotlib
+    matplotlib.use("Agg")
+    from rliable import plot_utils
+    columns = list(stats)
+    points = {c: np.array([stats[c]["IQM"][0], stats[c]["Mean"][0]]) for c in columns}
+    intervals = {c: np.array([[stats[c]["IQM"][1], stats[c]["Mean"][1]],
+                              [stats[c]["IQM"][2], stats[c]["Mean"][2]]]) for c in columns}
+    fig, _ = plot_utils.plot_interval_estimates(points, intervals, ["IQM", "Mean"],
+                                                algorithms=columns,
+                                                xlabel="Normalized score (x100)")
+    fig.savefig(path, bbox_inches="tight", dpi=120)
+    import matplotlib.pyplot as plt
+    plt.close(fig)
+
+
 def write_outputs(rows: List[Dict], cells: List[Cell], out: Path, extra: List[str],
-                  failed: Sequence[Cell] = ()) -> None:
+                  failed: Sequence[Cell] = (), k_rows: bool = False,
+                  with_aggregates: bool = False) -> None:
     fields = ["task", "method", "k", "seed", "status", "score", "final", "steps", "wall_time_s"]
     failed_rows = [{"task": c.task, "method": c.method, "k": c.k or "", "seed": c.seed,
                     "status": "failed"} for c in failed]
@@ -216,13 +314,24 @@ def write_outputs(rows: List[Dict], cells: List[Cell], out: Path, extra: List[st
     header = (f"Normalized scores (x100): per run the mean of its last {LAST_N} evaluations; "
               f"mean ± std over seeds (n = seeds finished); "
               f"extra flags: {' '.join(extra) or 'none'}\n\n")
-    (out / "results.md").write_text(header + table(rows, cells, failed))
+    text = header + table(rows, cells, failed, k_rows)
+    if with_aggregates:
+        matrices = score_matrices(rows, cells)
+        stats = aggregates(matrices)
+        text += aggregate_table(stats, matrices)
+        if stats:
+            plot_aggregates(stats, out / "results.png")
+    (out / "results.md").write_text(text)
 
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tasks", required=True, help="comma-separated dataset names")
-    parser.add_argument("--methods", default="iql,clue,clue-nocalib")
+    parser.add_argument("--methods", default="iql,clue,clue-nocalib",
+                        help="comma-separated methods, or 'table4' for every method of the "
+                             "paper's Table 4 (then rows are K x task, as in the paper)")
+    parser.add_argument("--k_rows", action="store_true",
+                        help="rows K x task, one column per method (Table 4's layout)")
     parser.add_argument("--num_experts", default="1", help="comma-separated K values")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--out", default="./grid")
@@ -242,7 +351,8 @@ def parse_args(argv):
 
 def main(argv=None):
     args, extra = parse_args(sys.argv[1:] if argv is None else argv)
-    methods = args.methods.split(",")
+    methods = list(TABLE4_METHODS) if args.methods == "table4" else args.methods.split(",")
+    k_rows = args.k_rows or args.methods == "table4"
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise SystemExit(f"--methods: unknown {unknown}; choose from {sorted(METHODS)}.")
@@ -256,7 +366,7 @@ def main(argv=None):
         print(f"[reproduce] {i}/{len(cells)} {status}", flush=True)
         if status.startswith("FAILED"):
             failed.append(cell)
-        write_outputs(collect(cells, out), cells, out, extra, failed)
+        write_outputs(collect(cells, out), cells, out, extra, failed, k_rows)
 
     if args.in_process and not args.table_only:
         for i, cell in enumerate(cells, 1):
@@ -272,7 +382,7 @@ def main(argv=None):
             for i, future in enumerate(as_completed(futures), 1):
                 report(i, futures[future], future.result())
     rows = collect(cells, out)
-    write_outputs(rows, cells, out, extra, failed)
+    write_outputs(rows, cells, out, extra, failed, k_rows, with_aggregates=True)
     print((out / "results.md").read_text())
     if failed:
         sys.exit(f"[reproduce] {len(failed)} of {len(cells)} cells FAILED (listed in "

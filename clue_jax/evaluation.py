@@ -84,6 +84,13 @@ def episode_stats(policy_fn: PolicyFn, env_name: str, num_episodes: int, seed: i
             env.close()
 
 
+def eval_seed(run_seed: int, step: int) -> int:
+    """The reset seed of a run's evaluation at `step`: a new start-state draw per evaluation
+    (the reference keeps one env whose RNG runs on), reproducible per run seed and step
+    (so a resumed run evaluates as an uninterrupted one). Env i is reset with it + i."""
+    return int(np.random.SeedSequence([int(run_seed), int(step)]).generate_state(1)[0] >> 1)
+
+
 def evaluate(policy_fn: PolicyFn, env_name: str, num_episodes: int, seed: int,
              max_steps: Optional[int] = None) -> Dict[str, float]:
     """Evaluate a deterministic policy on `num_episodes` episodes of `env_name`.

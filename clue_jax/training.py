@@ -32,7 +32,7 @@ UpdateFn = Callable[..., Tuple[Any, jax.Array, Dict[str, jax.Array]]]
 # agent -> (observations (E, obs_dim) np) -> actions (E, act_dim) np
 PolicyFactory = Callable[[Any], Callable[[np.ndarray], np.ndarray]]
 # (policy_fn, step) -> dict with at least 'return' and 'normalized_score'
-EvalFn = Callable[[Callable[[np.ndarray], np.ndarray]], Dict[str, float]]
+EvalFn = Callable[[Callable[[np.ndarray], np.ndarray], int], Dict[str, float]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,7 +110,8 @@ def train_offline(agent: Any, dataset: Dataset, update_n: UpdateFn, policy_facto
             Batch, or a MixedBatch sampled half and half).
         update_n: fused update, e.g. iql.jit_update_n.
         policy_factory: agent -> batched deterministic policy for evaluation.
-        eval_fn: policy -> metrics dict ('return', 'normalized_score', ...); None skips eval.
+        eval_fn: (policy, step) -> metrics dict ('return', 'normalized_score', ...); None
+            skips eval.
         loop: cadence and length.
         run_dir: run folder (from `prepare_run_dir`).
     Returns:
@@ -156,7 +157,7 @@ def train_offline(agent: Any, dataset: Dataset, update_n: UpdateFn, policy_facto
                 logger.log({**_to_float_dict(info, "train/"), "train/updates_per_s": ups}, step)
             if step % loop.eval_interval == 0 or step == loop.max_steps:
                 if eval_fn is not None:
-                    metrics = eval_fn(policy_factory(agent))
+                    metrics = eval_fn(policy_factory(agent), step)
                     logger.log({f"eval/{k}": v for k, v in metrics.items()}, step)
                     last_score = float(metrics["normalized_score"])
                     history.append((step, last_score))

@@ -39,7 +39,8 @@ def test_every_clue_name_has_a_spec():
     ("antmaze-large-diverse-v2", "antmaze", (29, 8), 1000, ("none", -1.0), "antmaze"),
     ("hopper-medium-v2", "locomotion", (11, 3), 1000, ("return_range", 0.0), "mujoco"),
     ("walker2d-expert-v2", "locomotion", (17, 6), 1000, ("return_range", 0.0), "mujoco"),
-    ("ant-medium-v2", "locomotion", (27, 8), 1000, ("return_range", 0.0), "mujoco"),
+    # the reference IQL normalises only hopper / halfcheetah / walker2d rewards, not ant's
+    ("ant-medium-v2", "locomotion", (27, 8), 1000, ("none", 0.0), "mujoco"),
     ("pen-human-v1", "adroit", (45, 24), 100, ("none", 0.0), "kitchen"),
     ("hammer-cloned-v0", "adroit", (46, 26), 200, ("none", 0.0), "kitchen"),
     ("relocate-expert-v1", "adroit", (39, 30), 200, ("none", 0.0), "kitchen"),

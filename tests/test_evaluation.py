@@ -100,3 +100,11 @@ def test_antmaze_failure_and_success(scratch_registry):
     out = evaluation.evaluate(zero, spec.name, num_episodes=2, seed=0)
     assert out == {"return": 1.0, "return_std": 0.0, "normalized_score": 100.0, "length": 1.0,
                    "success_rate": 1.0}
+
+
+def test_each_evaluation_draws_new_start_states_reproducibly():
+    from clue_jax.evaluation import eval_seed
+    seeds = [eval_seed(0, step) for step in (5000, 10000, 15000)]
+    assert len(set(seeds)) == 3 and seeds == [eval_seed(0, s) for s in (5000, 10000, 15000)]
+    assert eval_seed(1, 5000) != eval_seed(0, 5000)
+    assert all(0 <= s < 2 ** 31 for s in seeds)

@@ -4,6 +4,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -87,6 +88,25 @@ def test_table_mean_std_and_total(tmp_path):
     assert (tmp_path / "results.csv").read_text().count("\n") == 1 + len(cells)
 
 
+def test_table4_layout_rows_are_k_and_task(tmp_path):
+    cells = reproduce.make_grid(["a"], ["iql", "demodice"], [1, 10], [0])
+    assert [c.method for c in cells].count("iql") == 1  # true rewards: no K
+    for cell, final in zip(cells, [10.0, 20.0, 30.0]):
+        run_dir = cell.run_dir(tmp_path)
+        run_dir.mkdir(parents=True)
+        (run_dir / "results.json").write_text(json.dumps(
+            {"final_normalized_score": final, "steps": 5, "history": [[1, final]]}))
+    text = reproduce.table(reproduce.collect(cells, tmp_path), cells, k_rows=True)
+    assert "| Dataset | IQL | DEMODICE |" in text
+    assert "| K=1 a | 10.0 ± 0.0 (n=1) | 20.0 ± 0.0 (n=1) |" in text
+    assert "| K=10 a | 10.0 ± 0.0 (n=1) | 30.0 ± 0.0 (n=1) |" in text
+    demodice = cells[1].settings(tmp_path)
+    assert (demodice.agent, demodice.labeller, demodice.setting) == ("demodice", "none",
+                                                                      "imitation")
+    assert cells[1].run_dir(tmp_path).parts[-3] == "demodice-imitation-K1"
+    assert set(reproduce.TABLE4_METHODS) <= set(reproduce.METHODS)
+
+
 def test_unknown_method_is_refused():
     with pytest.raises(SystemExit, match="unknown"):
         reproduce.main(["--tasks=a", "--methods=gail", "--out=/tmp/unused", "--table_only"])
@@ -118,3 +138,28 @@ def test_failed_cells_exit_nonzero_and_are_marked(tmp_path, monkeypatch):
     assert "- a iql K=None seed 1" in text
     rows = (tmp_path / "results.csv").read_text().splitlines()
     assert len(rows) == 3 and all(",failed," in r for r in rows[1:])
+
+
+def test_aggregates_equal_rliables_own_functions(tmp_path):
+    from rliable import library as rly, metrics
+    cells = reproduce.make_grid(["a", "b", "c"], ["iql", "clue"], [1], [0, 1, 2, 3])
+    rng = np.random.default_rng(0)
+    rows = [{"task": c.task, "method": c.method, "k": c.k or "", "seed": c.seed,
+             "score": float(rng.uniform(0, 100))} for c in cells]
+    rows = [r for r in rows if not (r["method"] == "clue" and r["task"] == "c" and r["seed"] == 3)]
+    matrices = reproduce.score_matrices(rows, cells)
+    assert list(matrices) == ["IQL"] and matrices["IQL"].shape == (4, 3)  # CLUE lacks a run
+    stats = reproduce.aggregates(matrices)
+    assert stats == reproduce.aggregates(matrices)  # reproducible
+    want = matrices["IQL"]
+    assert stats["IQL"]["IQM"][0] == pytest.approx(metrics.aggregate_iqm(want))
+    assert stats["IQL"]["Mean"][0] == pytest.approx(want.mean())
+    np.random.seed(0)  # rliable resamples with NumPy's global RNG
+    _, intervals = rly.get_interval_estimates(
+        {"IQL": want}, lambda x: np.array([metrics.aggregate_iqm(x)]),
+        reps=reproduce.BOOTSTRAP_REPS)
+    assert stats["IQL"]["IQM"][1:] == pytest.approx(tuple(intervals["IQL"][:, 0]))
+    text = reproduce.aggregate_table(stats, matrices)
+    assert "| IQL | 12 |" in text
+    reproduce.plot_aggregates(stats, tmp_path / "results.png")
+    assert (tmp_path / "results.png").stat().st_size > 1000

@@ -193,3 +193,34 @@ def test_generated_locomotion_iql_and_clue_imitation_with_shipped_demos(tmp_path
         assert 2990 < size < 3000  # the 3 env streams' timeout rows are dropped
         assert f["rewards"].shape == (size,) and np.all(np.isfinite(f["rewards"]))
     assert np.loadtxt(tmp_path / "iql-true" / name / "seed_42" / "42.txt").shape == (2, 2)
+
+
+@pytest.mark.parametrize("algo", ["smodice", "demodice", "valuedice", "iqlearn"])
+def test_train_dice_smoke(tmp_path, maze_file, algo):
+    tiny = [f"--config=configs/{algo}_config.py", "--config.hidden_dims=(16,16)"]
+    if algo == "smodice":
+        tiny += ["--oril_config=configs/oril_config.py", "--oril_config.iterations=2"]
+    out = run("train_dice.py", f"--algo={algo}", f"--env_name={ENV}", "--setting=sparse",
+              f"--dataset_path={maze_file}", f"--save_dir={tmp_path}", *tiny,
+              "--max_steps=40", "--log_interval=20", "--eval_interval=20", "--eval_episodes=2",
+              "--notqdm")
+    method = {"smodice": "smodice-oril-sparse-K1"}.get(algo, f"{algo}-sparse-K1")
+    run_dir = tmp_path / method / ENV / "seed_42"
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["agent"] == algo and len(results["history"]) == 2
+    config = json.loads((run_dir / "config.json").read_text())
+    # the reference batch size of each learner, and the union = dataset + the chosen expert
+    assert config["loop"]["batch_size"] == (512 if algo in ("smodice", "demodice") else 256)
+    experts = json.loads((run_dir / "experts.json").read_text())
+    assert config["dataset_size"] + experts["num_transitions"] > config["dataset_size"]
+    assert f"{method} seed 42: normalized score" in out
+
+
+def test_train_dice_refuses_a_reward_labeller_and_none_for_iql(tmp_path, maze_file):
+    proc = subprocess.run([sys.executable, "train_dice.py", "--algo=demodice", "--labeller=clue",
+                           f"--save_dir={tmp_path}"], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode != 0 and "--labeller=none" in proc.stderr
+    assert "Traceback" not in proc.stderr and not any(tmp_path.iterdir())
+    proc = subprocess.run([sys.executable, "train_iql.py", "--labeller=none",
+                           f"--save_dir={tmp_path}"], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode != 0 and "gives no rewards" in proc.stderr

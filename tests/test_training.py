@@ -35,7 +35,7 @@ def policy_factory(agent):
     return lambda obs: np.asarray(iql.eval_actions(agent.actor, jnp.asarray(obs)))
 
 
-def probe_eval(policy_fn):
+def probe_eval(policy_fn, step=None):
     """A deterministic stand-in for env evaluation: a number that depends on the policy."""
     return {"return": float(policy_fn(PROBE).sum()), "normalized_score": float(policy_fn(PROBE).sum())}
 
@@ -75,7 +75,7 @@ def test_resume_equals_uninterrupted(tmp_path):
 
     calls = {"n": 0}
 
-    def killed_eval(policy_fn):
+    def killed_eval(policy_fn, step=None):
         calls["n"] += 1
         if calls["n"] == 2:  # the process dies during the second evaluation (step 20)
             raise KeyboardInterrupt

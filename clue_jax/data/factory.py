@@ -50,7 +50,8 @@ def load_raw(name: str, *, dataset_path: Optional[str] = None,
 
 
 def load_dataset(name: str, *, dataset_path: Optional[str] = None, download: bool = False,
-                 fraction: float = 1.0, seed: int = 0) -> Dataset:
+                 fraction: float = 1.0, seed: int = 0,
+                 max_episode_steps: Optional[int] = None) -> Dataset:
     """Dataset `name` as a validated `Dataset` of transitions.
 
     Args:
@@ -59,6 +60,9 @@ def load_dataset(name: str, *, dataset_path: Optional[str] = None, download: boo
         download: fetch a missing D4RL file into D4RL's cache.
         fraction: keep this seeded random fraction of whole trajectories.
         seed: seed of that choice.
+        max_episode_steps: the env's episode length; for files without `timeouts`
+            d4rl's qlearning_dataset cuts an episode every that many rows (it reads
+            env._max_episode_steps), so the reader needs it too.
 
     Returns:
         Dataset of N transitions. D4RL and generated files follow
@@ -72,7 +76,8 @@ def load_dataset(name: str, *, dataset_path: Optional[str] = None, download: boo
     """
     raw, source, true_next = _read(name, dataset_path, download)
     transitions = d4rl_io.qlearning_dataset(raw, use_stored_next_obs=true_next,
-                                            terminate_on_end=true_next)
+                                            terminate_on_end=true_next,
+                                            max_episode_steps=max_episode_steps)
     dataset = make_dataset(**transitions, source=source)
     return subsample_trajectories(dataset, fraction, seed)
 

@@ -34,13 +34,14 @@ needs mujoco-py with MuJoCo 2.1, which cannot be installed here. MuJoCo 4.x's
 contact solver also differs a little from 2.1's.
 """
 
-import functools
 import os
 from typing import Optional, Sequence, Tuple
 
 import gymnasium
 import mujoco
 import numpy as np
+
+from clue_jax.envs import d4rl_models
 
 MAZE_SIZE_SCALING = 4.0
 MAZE_HEIGHT = 0.5
@@ -110,9 +111,8 @@ def _gymnasium_ant_xml() -> str:
     return os.path.join(os.path.dirname(gymnasium.__file__), "envs", "mujoco", "assets", "ant.xml")
 
 
-@functools.lru_cache(maxsize=None)
-def _model_xml(maze: str) -> str:
-    """MJCF text of the maze with D4RL's ant, built with mujoco.MjSpec (cached per maze)."""
+def _model_spec(maze: str) -> mujoco.MjSpec:
+    """The maze with D4RL's ant as a mujoco.MjSpec."""
     spec = mujoco.MjSpec.from_file(_gymnasium_ant_xml())
     spec.option.timestep = TIMESTEP
     spec.option.integrator = mujoco.mjtIntegrator.mjINT_RK4
@@ -131,13 +131,15 @@ def _model_xml(maze: str) -> str:
             default=spec.default, name=f"block_{row}_{col}", type=mujoco.mjtGeom.mjGEOM_BOX,
             pos=[x, y, half_h], size=[half, half, half_h], contype=1, conaffinity=1,
             rgba=[0.7, 0.5, 0.3, 1.0])
-    spec.compile()
-    return spec.to_xml()
+    return spec
 
 
 def build_model(maze: str) -> mujoco.MjModel:
-    """A fresh MjModel of `maze` ('umaze' | 'medium' | 'large') with D4RL's ant."""
-    return mujoco.MjModel.from_xml_string(_model_xml(maze))
+    """A fresh MjModel of `maze` ('umaze' | 'medium' | 'large') with D4RL's ant: the MjSpec
+    compiled directly, then D4RL's compiled body inertials (envs/d4rl_models.py)."""
+    model = _model_spec(maze).compile()
+    d4rl_models.apply_bodies(model, "ant")
+    return model
 
 
 class D4RLAntMazeEnv(gymnasium.Env):
@@ -179,6 +181,8 @@ class D4RLAntMazeEnv(gymnasium.Env):
         mujoco.mj_resetData(self.model, self.data)
         rng = self.np_random
         self.data.qpos[:] = self._qpos0 + rng.uniform(-RESET_NOISE, RESET_NOISE, self.model.nq)
+        quat = self.data.qpos[3:7]
+        self.data.qpos[3:7] = quat / np.linalg.norm(quat)  # D4RL's reset state has a unit quaternion
         self.data.qvel[:] = RESET_NOISE * rng.standard_normal(self.model.nv)
         mujoco.mj_forward(self.model, self.data)
         return self._obs(), {"goal": self.goal.copy(), "success": False}

@@ -20,10 +20,11 @@ import numpy as np
 Factory = Callable[[int], gymnasium.Env]
 
 
-class D4RLCompat(gymnasium.Wrapper):
+class D4RLCompat(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
     """Flat float32 observations (obs_dim,) and actions clipped to [-1, 1]."""
 
     def __init__(self, env: gymnasium.Env, obs_dim: int):
+        gymnasium.utils.RecordConstructorArgs.__init__(self, obs_dim=obs_dim)
         super().__init__(env)
         self.observation_space = gymnasium.spaces.Box(-np.inf, np.inf, (obs_dim,), np.float32)
         self.action_space = gymnasium.spaces.Box(-1.0, 1.0, env.action_space.shape, np.float32)
@@ -52,10 +53,11 @@ def hand_to_object_distance(task: str, adroit_env) -> float:
     return float(np.linalg.norm(palm - target))
 
 
-class AdroitRewardFix(gymnasium.Wrapper):
+class AdroitRewardFix(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
     """Restore D4RL's -0.1 * ||palm - object|| term (see the module docstring)."""
 
     def __init__(self, env: gymnasium.Env, task: str):
+        gymnasium.utils.RecordConstructorArgs.__init__(self, task=task)
         super().__init__(env)
         self.task = task
 
@@ -89,7 +91,7 @@ def _quiet_known_model_warnings():
 
 
 def gymnasium_factory(env_id: str, obs_dim: int, robotics: bool = False,
-                      adroit_fix: str = "", **kwargs) -> Factory:
+                      adroit_fix: str = "", d4rl_model: str = "", **kwargs) -> Factory:
     """Factory(seed) of `env_id` without gymnasium's own TimeLimit (make_env adds one).
 
     Args:
@@ -97,6 +99,8 @@ def gymnasium_factory(env_id: str, obs_dim: int, robotics: bool = False,
         obs_dim: flat observation size.
         robotics: import and register gymnasium_robotics first (lazily).
         adroit_fix: 'door' | 'hammer' | 'relocate' to wrap with AdroitRewardFix.
+        d4rl_model: 'hopper' | 'halfcheetah' | 'walker2d' to give the env D4RL's compiled
+            model and terminal reward (clue_jax.envs.d4rl_models).
         **kwargs: passed to gymnasium.make.
     """
     def factory(seed: int) -> gymnasium.Env:
@@ -110,5 +114,8 @@ def gymnasium_factory(env_id: str, obs_dim: int, robotics: bool = False,
             env = env.env
         if adroit_fix:
             env = AdroitRewardFix(env, adroit_fix)
+        if d4rl_model:
+            from clue_jax.envs.d4rl_models import d4rl_locomotion
+            env = d4rl_locomotion(env, d4rl_model)
         return D4RLCompat(env, obs_dim)
     return factory

@@ -31,6 +31,7 @@ import os
 from typing import Optional, Sequence, Tuple
 
 import gymnasium
+import mujoco
 import numpy as np
 
 from clue_jax.envs.antmaze import maze_grid
@@ -150,6 +151,9 @@ class PointMaze2DEnv(gymnasium.Env):
         target: (2,) goal in D4RL qpos units; reward 1 within GOAL_RADIUS of it.
         start_cells: cells (row, col) a reset draws from uniformly; None = every free cell.
         terminate_on_success: end the episode on the first reward (antmaze-style).
+        d4rl_walls: centre the walls at z = 0 as D4RL's maze2d model does
+            (gymnasium-robotics: z = 0.2; it matters only for deep penetration). On for
+            the maze2d-*-v1 names; the gen-pointmaze-* data were made with gymnasium's.
         seed: seeds the reset RNG (reset(seed=...) reseeds it).
         render_mode: passed to gymnasium-robotics.
     """
@@ -159,7 +163,7 @@ class PointMaze2DEnv(gymnasium.Env):
     def __init__(self, maze: str, target: Sequence[float],
                  start_cells: Optional[Sequence[Tuple[int, int]]] = None,
                  terminate_on_success: bool = False, seed: Optional[int] = None,
-                 render_mode: Optional[str] = None):
+                 render_mode: Optional[str] = None, d4rl_walls: bool = False):
         self.maze = maze
         self.grid = maze_grid(maze)
         self.target = np.asarray(target, dtype=np.float64)
@@ -171,6 +175,12 @@ class PointMaze2DEnv(gymnasium.Env):
         self.render_mode = render_mode
         self._maze_env = make_gymnasium_maze(maze, render_mode)
         self._point = self._maze_env.point_env
+        if d4rl_walls:
+            model = self._point.model
+            for i in range(model.ngeom):
+                if (mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_GEOM, i) or "").startswith(
+                        "block_"):
+                    model.geom_pos[i, 2] = 0.0
         self._maze_env.goal = d4rl_to_gym_pos(self.target, self.grid.shape)  # drawn by render
         self.observation_space = gymnasium.spaces.Box(-np.inf, np.inf, (OBS_DIM,), np.float32)
         self.action_space = gymnasium.spaces.Box(-1.0, 1.0, (ACT_DIM,), np.float32)
@@ -216,7 +226,7 @@ class PointMaze2DEnv(gymnasium.Env):
 
 def make_maze2d_env(maze: str, seed: Optional[int] = None, **kwargs) -> PointMaze2DEnv:
     """maze2d-{maze}-v1: D4RL's resets, target and sparse reward (no time limit applied)."""
-    return PointMaze2DEnv(maze, MAZE2D_TARGETS[maze], seed=seed, **kwargs)
+    return PointMaze2DEnv(maze, MAZE2D_TARGETS[maze], seed=seed, d4rl_walls=True, **kwargs)
 
 
 def make_eval_env(maze: str, seed: Optional[int] = None, **kwargs) -> PointMaze2DEnv:

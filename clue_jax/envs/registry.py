@@ -10,10 +10,22 @@ names). maze2d-* specs are built in, but their factory comes from that module:
 measured yet holds NaN; `normalized_score` then raises `UnmeasuredScoreError`.
 
 Observations are flat float32 and actions live in [-1, 1] for every env.
+
+Every name is also registered with gymnasium as 'clue_jax/<name>':
+
+    import clue_jax.envs
+    env = gymnasium.make("clue_jax/hopper-medium-v2")     # or, without the import:
+    env = gymnasium.make("clue_jax.envs:clue_jax/hopper-medium-v2")
+
+D4RL's hopper/halfcheetah/walker2d-*-v2, antmaze and maze2d names carry D4RL's
+compiled models (clue_jax.envs.d4rl_models); the gen-* names keep the models
+their datasets were generated in (gymnasium's v5 locomotion, gymnasium-robotics'
+point maze), so their data, shipped policies and reference returns stay valid.
 """
 
 import dataclasses
 import difflib
+import functools
 import importlib
 from typing import Dict, List, Optional, Tuple, Union
 
@@ -88,6 +100,26 @@ def register(spec: EnvSpec, factory: Optional[Factory], *, overwrite: bool = Fal
             raise ValueError(f"register: {spec.name!r} is already registered (fields that "
                              f"differ: {diff or 'none'}); pass overwrite=True to replace it.")
     _REGISTRY[spec.name] = (spec, factory)
+    _register_gymnasium(spec)
+
+
+GYMNASIUM_NAMESPACE = "clue_jax"
+
+
+def _make_for_gymnasium(name: str, **kwargs) -> gymnasium.Env:
+    """gymnasium.make's entry point for 'clue_jax/<name>' (gymnasium adds the TimeLimit)."""
+    factory = _REGISTRY[name][1]
+    if factory is None:
+        raise RuntimeError(f"{name!r} has no env factory (see make_env).")
+    return factory(0)
+
+
+def _register_gymnasium(spec: EnvSpec) -> None:
+    """Make `gymnasium.make('clue_jax/<name>')` build the same env as make_env (unseeded)."""
+    env_id = f"{GYMNASIUM_NAMESPACE}/{spec.name}"
+    gymnasium.registry.pop(env_id, None)  # re-registration (overwrite=True) replaces it
+    gymnasium.register(id=env_id, entry_point=functools.partial(_make_for_gymnasium, spec.name),
+                       max_episode_steps=spec.max_episode_steps)
 
 
 def list_envs(family: Optional[str] = None) -> List[str]:
@@ -188,7 +220,9 @@ def _builtin_entries():
             yield (EnvSpec(f"antmaze-{stem}-{version}", "antmaze", 29, 8, steps, 0.0, 1.0, True),
                    _antmaze_factory(maze))
     for stem, (obs, act, lo, hi, env_id) in _LOCOMOTION.items():
-        extra = {"include_cfrc_ext_in_observation": False} if stem == "ant" else {}
+        # D4RL's compiled models for its hopper/halfcheetah/walker2d (envs/d4rl_models.py)
+        extra = ({"include_cfrc_ext_in_observation": False} if stem == "ant"
+                 else {"d4rl_model": stem})
         qualities = (("random", "medium") if stem == "ant" else
                      ("random", "medium", "medium-replay", "medium-expert", "expert"))
         for quality in qualities:
@@ -213,6 +247,7 @@ def _ensure_builtin() -> None:
     _BUILTIN_READY = True  # before the imports: plugins call register() while importing
     for spec, factory in _builtin_entries():
         _REGISTRY[spec.name] = (spec, factory)
+        _register_gymnasium(spec)
     for module in _PLUGIN_MODULES:
         try:
             importlib.import_module(module)

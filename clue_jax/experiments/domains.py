@@ -59,7 +59,13 @@ DOMAINS = {
 
 
 def domain_of(spec: registry.EnvSpec) -> Domain:
-    """The Domain of an env spec's family."""
+    """The Domain of an env spec's family.
+
+    D4RL's ant-*-v2 rewards are left as they are: the reference IQL normalises only
+    hopper, halfcheetah and walker2d (train_offline.py).
+    """
+    if spec.family == "locomotion" and spec.name.startswith("ant-"):
+        return dataclasses.replace(DOMAINS["locomotion"], reward_scaling="none")
     return DOMAINS[spec.family]
 
 
@@ -83,11 +89,13 @@ class Task:
 
 
 def load_dataset(name: str, *, dataset_path: Optional[str] = None, download: bool = False,
-                 fraction: float = 1.0, seed: int = 0) -> Dataset:
+                 fraction: float = 1.0, seed: int = 0,
+                 max_episode_steps: Optional[int] = None) -> Dataset:
     """Any dataset by name: generated ones are made on first use, then read as D4RL files."""
     if dataset_path is None and generation.is_generated(name):
         dataset_path = generation.ensure_generated(name)
     return factory.load_dataset(name, dataset_path=dataset_path, download=download,
+                                max_episode_steps=max_episode_steps,
                                 fraction=fraction, seed=seed)
 
 
@@ -96,7 +104,7 @@ def resolve_task(env_name: str, *, dataset_path: Optional[str] = None, download:
     """Spec, domain and dataset (dims checked against the env) for `env_name`."""
     spec = registry.get_spec(env_name)
     dataset = load_dataset(env_name, dataset_path=dataset_path, download=download,
-                           fraction=fraction, seed=seed)
+                           fraction=fraction, seed=seed, max_episode_steps=spec.max_episode_steps)
     factory.check_dims(dataset, spec.obs_dim, spec.act_dim, env_name)
     return Task(env_name, spec, domain_of(spec), dataset)
 

@@ -88,9 +88,9 @@ def train_agent(dataset: Dataset, env_name: str, agent_name: str, config: Dict[s
     agent = spec.create(loop.seed, dataset, config, loop.max_steps, expert_data)
     eval_fn = None
     if eval_episodes > 0:
-        def eval_fn(policy_fn):
+        def eval_fn(policy_fn, step):
             return evaluation.evaluate(policy_fn, env_name, num_episodes=eval_episodes,
-                                       seed=loop.seed)
+                                       seed=evaluation.eval_seed(loop.seed, step))
     start = time.time()
     agent, history = training.train_offline(agent, dataset, spec.update_n, spec.policy,
                                             eval_fn, loop, run_dir, data=data)
