@@ -203,21 +203,20 @@ def table(rows: List[Dict], cells: List[Cell], failed: Sequence[Cell] = (),
         col = column_name(r["method"], r["k"])
         by.setdefault((r["task"], col), []).append(r["score"])
     lines = ["| Dataset | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
-    totals = {c: 0.0 for c in columns}
-    complete = {c: True for c in columns}
     for task in tasks:
         cells_txt = []
         for col in columns:
             s = np.asarray(by.get((task, col), []), float)
-            if s.size:
-                totals[col] += s.mean()
-                cells_txt.append(f"{s.mean():.1f} ± {s.std():.1f} (n={s.size})")
-            else:
-                complete[col] = False
-                cells_txt.append("–")
+            cells_txt.append(f"{s.mean():.1f} ± {s.std():.1f} (n={s.size})" if s.size else "–")
         lines.append(f"| {task} | " + " | ".join(cells_txt) + " |")
-    lines.append("| total | " + " | ".join(f"{totals[c]:.1f}" if complete[c] else "–"
-                                          for c in columns) + " |")
+    groups = ([(f"total K={k}", [t for t in tasks if t.startswith(f"K={k} ")]) for k in ks]
+              if k_rows else [("total", tasks)])
+    for label, group in groups:  # Table 4 sums each K's rows apart
+        sums = []
+        for col in columns:
+            s = [np.mean(by[(t, col)]) for t in group if by.get((t, col))]
+            sums.append(f"{sum(s):.1f}" if len(s) == len(group) else "–")
+        lines.append(f"| {label} | " + " | ".join(sums) + " |")
     if failed:
         lines += ["", f"FAILED cells ({len(failed)}; see <out>/logs/):"]
         lines += [f"- {c.task} {c.method} K={c.k} seed {c.seed}" for c in failed]

@@ -1,7 +1,7 @@
 """Train an offline imitation baseline of Table 4: DemoDICE, SMODICE, ValueDICE or IQ-Learn.
 
     python train_dice.py --algo=demodice --env_name=gen-hopper-medium-v0 --num_expert=1
-    python train_dice.py --algo=smodice --config=configs/smodice_config.py --config.f_divergence=chi2
+    python train_dice.py --algo=smodice --config.f_divergence=chi2 --env_name=gen-walker2d-medium-v0
     python train_dice.py --algo=iqlearn --expert_dataset=my_demos.hdf5 --env_name=hopper-medium-v2
 
 = train_iql.py --agent=<algo> --labeller=<its labeller> --setting=imitation. Each

@@ -165,7 +165,10 @@ def train_offline(agent: Any, dataset: Dataset, update_n: UpdateFn, policy_facto
                 checkpoints.save(ckpt_path, {"agent": agent, "key": key, "step": step,
                                              "history": np.asarray(history, np.float64)})
                 logger.flush()
-            bar.set_postfix({"upd/s": f"{ups:.0f}", "score": f"{last_score:.1f}"}, refresh=False)
+            postfix = {"upd/s": f"{ups:.0f}"}
+            if history:  # no score before the first evaluation
+                postfix["score"] = f"{last_score:.1f}"
+            bar.set_postfix(postfix, refresh=False)
     finally:
         bar.close()
         logger.close()

@@ -175,7 +175,10 @@ def test_resume_refuses_changed_settings_unless_asked(maze_file, tmp_path):
     settings = tiny_settings(maze_file, tmp_path, "clue")
     experiments.run(settings)
     run_dir = tmp_path / "clue-sparse-K1" / ENV / "seed_3"
-    # settings that do not change training may differ
+    # settings that do not change training may differ, and so may the provenance
+    config = json.loads((run_dir / "config.json").read_text())
+    config["provenance"] = {"commit": "another", "versions": {"jax": "0.0"}, "device": "tpu"}
+    (run_dir / "config.json").write_text(json.dumps(config))
     experiments.run(dataclasses.replace(settings, resume=True, eval_episodes=2, log_interval=5))
     changed = dataclasses.replace(settings, resume=True, temperature=1.0, max_steps=30)
     with pytest.raises(SettingsError) as err:

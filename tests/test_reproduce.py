@@ -100,6 +100,7 @@ def test_table4_layout_rows_are_k_and_task(tmp_path):
     assert "| Dataset | IQL | DEMODICE |" in text
     assert "| K=1 a | 10.0 ± 0.0 (n=1) | 20.0 ± 0.0 (n=1) |" in text
     assert "| K=10 a | 10.0 ± 0.0 (n=1) | 30.0 ± 0.0 (n=1) |" in text
+    assert "| total K=1 | 10.0 | 20.0 |" in text and "| total K=10 | 10.0 | 30.0 |" in text
     demodice = cells[1].settings(tmp_path)
     assert (demodice.agent, demodice.labeller, demodice.setting) == ("demodice", "none",
                                                                       "imitation")

@@ -69,7 +69,9 @@ def maze_grid(maze: str) -> np.ndarray:
     """The wall grid (H, W) int array (1 = wall) of `maze` from gymnasium-robotics."""
     if maze not in MAZES:
         raise ValueError(f"maze: got {maze!r}, expected one of {sorted(MAZES)}.")
-    from gymnasium_robotics.envs.maze import maps  # lazy: heavy import with warnings
+    from clue_jax.envs.gym_envs import import_gymnasium_robotics
+    import_gymnasium_robotics()  # lazy: a heavy import; its Adroit notice dropped
+    from gymnasium_robotics.envs.maze import maps
     grid = getattr(maps, MAZES[maze][0])
     return np.array([[1 if c == 1 else 0 for c in row] for row in grid], dtype=np.int64)
 

@@ -90,6 +90,22 @@ def _quiet_known_model_warnings():
         mujoco.set_mju_user_warning(previous)
 
 
+def import_gymnasium_robotics():
+    """`import gymnasium_robotics` without its import-time notice about the Adroit v1 reward
+    (the reward is fixed here, see AdroitRewardFix); anything else it prints passes through."""
+    import io
+    import sys
+    if "gymnasium_robotics" in sys.modules:
+        return sys.modules["gymnasium_robotics"]
+    captured = io.StringIO()
+    with contextlib.redirect_stderr(captured):
+        import gymnasium_robotics
+    for line in captured.getvalue().splitlines():
+        if "reward functions were updated in v1.2.1" not in line:
+            print(line, file=sys.stderr)
+    return gymnasium_robotics
+
+
 def gymnasium_factory(env_id: str, obs_dim: int, robotics: bool = False,
                       adroit_fix: str = "", d4rl_model: str = "", **kwargs) -> Factory:
     """Factory(seed) of `env_id` without gymnasium's own TimeLimit (make_env adds one).
@@ -106,8 +122,7 @@ def gymnasium_factory(env_id: str, obs_dim: int, robotics: bool = False,
     def factory(seed: int) -> gymnasium.Env:
         del seed  # make_env seeds through reset(seed=...)
         if robotics:
-            import gymnasium_robotics  # slow import; registers Adroit and the mazes
-            gymnasium.register_envs(gymnasium_robotics)
+            gymnasium.register_envs(import_gymnasium_robotics())  # slow; Adroit and the mazes
         with _quiet_known_model_warnings():
             env = gymnasium.make(env_id, disable_env_checker=True, **kwargs)
         while isinstance(env, gymnasium.wrappers.TimeLimit):

@@ -35,6 +35,7 @@ import mujoco
 import numpy as np
 
 from clue_jax.envs.antmaze import maze_grid
+from clue_jax.envs.gym_envs import import_gymnasium_robotics
 from clue_jax.envs.maze_planner import D4RL_OFFSET, free_cells
 
 GOAL_RADIUS = 0.5
@@ -134,8 +135,7 @@ def gym_to_d4rl_obs(qpos: np.ndarray, qvel: np.ndarray, map_shape: Tuple[int, in
 def make_gymnasium_maze(maze: str, render_mode: Optional[str] = None):
     """The raw gymnasium-robotics PointMazeEnv of `maze` (no wrappers, goal never resampled)."""
     _check_maze(maze)
-    import gymnasium_robotics  # lazy: slow import, registers the maze envs
-    gymnasium.register_envs(gymnasium_robotics)
+    gymnasium.register_envs(import_gymnasium_robotics())  # lazy: slow, registers the mazes
     env = gymnasium.make(MAZES[maze], continuing_task=True, reset_target=False,
                          render_mode=render_mode, disable_env_checker=True).unwrapped
     with contextlib.suppress(OSError):  # the model is loaded; gymnasium-robotics leaves its

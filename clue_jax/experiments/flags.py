@@ -7,7 +7,9 @@ The reference IQL's flag names work unchanged (--env_name, --config, --seed,
 """
 
 import functools
+import logging
 import sys
+from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from absl import flags
@@ -17,7 +19,9 @@ from clue_jax import experiments, training
 from clue_jax.data.d4rl_io import DatasetNotFoundError
 from clue_jax.data.dataset import DatasetError
 from clue_jax.data.download import DownloadError
+from clue_jax.envs import registry
 from clue_jax.envs.registry import UnknownEnvError, UnmeasuredScoreError
+from clue_jax.experiments import domains
 from clue_jax.experiments.agents import AGENTS
 from clue_jax.experiments.settings import EXPERT_SELECTIONS, SETTINGS, RunSettings, SettingsError
 from clue_jax.rewards.labellers import LABELLERS
@@ -30,6 +34,44 @@ EXPECTED_ERRORS = (SettingsError, DatasetError, DatasetNotFoundError, DownloadEr
 
 DEFAULT_ENV = "gen-pointmaze-umaze-diverse-v0"
 LABELLER_CONFIG_FLAGS = {"clue": "clue_config", "otr": "otr_config", "oril": "oril_config"}
+
+
+CONFIG_FLAGS = ("config", "clue_config", "otr_config", "oril_config")
+_CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+
+
+def _argv_value(argv: List[str], name: str) -> Optional[str]:
+    """The last value given to --name (as --name=v or --name v) in argv, else None."""
+    value = None
+    for i, arg in enumerate(argv):
+        if arg.startswith(f"--{name}="):
+            value = arg.split("=", 1)[1]
+        elif arg == f"--{name}" and i + 1 < len(argv):
+            value = argv[i + 1]
+    return value
+
+
+def implied_config_files(argv: List[str], default_agent: str) -> Dict[str, str]:
+    """The config file of each `--<flag>.<field>=...` given without `--<flag>=<file>`: the
+    file the run uses by default (the agent's, or the domain's for IQL and the labellers),
+    so that e.g. `--config.expectile=0.8` works on its own."""
+    wanted = [f for f in CONFIG_FLAGS
+              if any(a.startswith(f"--{f}.") for a in argv)
+              and _argv_value(argv, f) is None]
+    if not wanted:
+        return {}
+    agent = _argv_value(argv, "agent") or _argv_value(argv, "algo") or default_agent
+    try:
+        domain = domains.domain_of(registry.get_spec(_argv_value(argv, "env_name")
+                                                     or DEFAULT_ENV))
+    except UnknownEnvError:
+        return {}  # the run reports the unknown name itself
+    files = {"config": (f"{_CONFIGS}/{domain.iql_config}_config.py" if agent == "iql"
+                        else f"{_CONFIGS}/{agent}_config.py"),
+             "clue_config": f"{_CONFIGS}/clue_config.py:{domain.labeller_domain}",
+             "otr_config": f"{_CONFIGS}/otr_config.py:{domain.labeller_domain}",
+             "oril_config": f"{_CONFIGS}/oril_config.py"}
+    return {f: files[f] for f in wanted}
 
 
 def define_flags(default_labeller: str, flag_values: flags.FlagValues = flags.FLAGS,
@@ -45,8 +87,12 @@ def define_flags(default_labeller: str, flag_values: flags.FlagValues = flags.FL
         functools.partial(define, flag_values=flag_values) for define in (
             flags.DEFINE_string, flags.DEFINE_integer, flags.DEFINE_boolean, flags.DEFINE_float,
             flags.DEFINE_enum))
-    config_file = functools.partial(config_flags.DEFINE_config_file, flag_values=flag_values,
-                                    sys_argv=argv)
+    implied = implied_config_files(list(sys.argv if argv is None else argv), default_agent)
+
+    def config_file(name, default, help_text, **kwargs):
+        config_flags.DEFINE_config_file(name, implied.get(name, default), help_text,
+                                        flag_values=flag_values, sys_argv=argv, **kwargs)
+
     string("env_name", DEFAULT_ENV, "Dataset / environment name.")
     string("save_dir", "./tmp/", "Runs go to <save_dir>/<method>/<env_name>/seed_<seed>.")
     integer("seed", 42, "Random seed (network init, batches, evaluation).")
@@ -142,6 +188,8 @@ def flag_dict(values: flags.FlagValues) -> Dict[str, Any]:
 
 def run_from_flags(values: flags.FlagValues, program: str) -> Dict[str, Any]:
     """The scripts' main: settings from flags, then the run; expected errors exit cleanly."""
+    # JAX logs an INFO line for every backend it cannot open (e.g. 'tpu' on any CPU/GPU host).
+    logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)
     try:
         return experiments.run(settings_from_flags(values))
     except EXPECTED_ERRORS as err:

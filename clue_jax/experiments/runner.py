@@ -205,6 +205,36 @@ def check_settings(settings: RunSettings) -> labellers.Labeller:
     return labeller
 
 
+def provenance() -> Dict[str, Any]:
+    """What produced a run: the git commit (and whether the tree had changes), package
+    versions and the device, for config.json (never compared on --resume)."""
+    import importlib.metadata
+    import subprocess
+
+    import jax
+    root = Path(__file__).resolve().parents[2]
+    out: Dict[str, Any] = {}
+    try:
+        out["commit"] = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, text=True,
+                                       capture_output=True, timeout=10).stdout.strip() or None
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                                cwd=root, text=True, capture_output=True, timeout=10).stdout
+        out["uncommitted_changes"] = bool(status.strip()) if out["commit"] else None
+    except (OSError, subprocess.SubprocessError):
+        out["commit"] = out["uncommitted_changes"] = None
+    versions = {}
+    for package in ("clue-jax", "jax", "jaxlib", "flax", "optax", "numpy", "mujoco",
+                    "gymnasium", "gymnasium-robotics", "ott-jax"):
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = None
+    out["versions"] = versions
+    device = jax.devices()[0]
+    out["device"] = f"{device.platform}: {device.device_kind} (x{jax.device_count()})"
+    return out
+
+
 # Settings that do not change what a run trains: they may differ on --resume.
 RESUME_FREE = ("resume", "resume_anyway", "progress", "eval_episodes", "log_interval",
                "save_dir", "download")
@@ -225,6 +255,8 @@ def settings_differences(stored: Dict[str, Any], new: Dict[str, Any]) -> List[st
     now = _flatten(json.loads(json.dumps(new, default=str)))
     free = {f"settings.{name}" for name in RESUME_FREE} | {"loop.resume", "loop.progress",
                                                            "loop.log_interval"}
+    old = {k: v for k, v in old.items() if not k.startswith("provenance.")}
+    now = {k: v for k, v in now.items() if not k.startswith("provenance.")}
     return [f"{key}: {old.get(key, '(absent)')} -> {now.get(key, '(absent)')}"
             for key in sorted(set(old) | set(now))
             if key not in free and old.get(key) != now.get(key)]
@@ -270,6 +302,7 @@ def run_labelled(settings: RunSettings, task: domains.Task) -> Dict[str, Any]:
               "labeller_config": resolved_labeller_config(settings, task).to_dict(),
               "dataset_size": dataset.size, "loop": dict(loop_config(settings, task).__dict__)}
     check_resume(run_dir, record, settings)
+    record["provenance"] = provenance()
     training.prepare_run_dir(run_dir, record, settings.resume)
     expert = None
     if labeller.needs_experts and not settings.reward_file:
@@ -278,7 +311,9 @@ def run_labelled(settings: RunSettings, task: domains.Task) -> Dict[str, Any]:
         write_experts(run_dir, expert, settings)
     results, _ = label_and_train(settings, task, run_dir, dataset, expert, ground_truth,
                                  settings.eval_episodes)
+    final, last3 = results["final_normalized_score"], results["score_last3"]
+    scores = ("no evaluation" if final is None else
+              f"normalized score {final:.1f} (mean of the last 3 evaluations {last3:.1f})")
     print(f"[clue_jax] {settings.env_name} {settings.method()} seed {settings.seed}: "
-          f"normalized score {results['final_normalized_score']} (mean of the last 3 "
-          f"evaluations {results['score_last3']}) after {results['steps']} updates -> {run_dir}")
+          f"{scores} after {results['steps']} updates -> {run_dir}")
     return results
