@@ -249,3 +249,7 @@ def test_config_field_overrides_work_without_naming_the_file():
     s = run_flags.parse_settings(["train_iql.py", "--config=configs/mujoco_config.py",
                                   "--config.expectile=0.6"])
     assert s.agent_config.expectile == 0.6 and s.agent_config.temperature == 3.0
+    # a None field (no dropout by default) takes a typed value, as the README shows
+    s = run_flags.parse_settings(["train_iql.py", "--env_name=hopper-medium-v2",
+                                  "--config.dropout_rate=0.2"])
+    assert s.agent_config.dropout_rate == 0.2
