@@ -181,7 +181,8 @@ def test_missing_file_error_lists_places_and_fixes(tmp_path, monkeypatch):
     expected = "Ant_maze_u-maze_noisy_multistart_False_multigoal_False_sparse_fixed.hdf5"
     assert os.path.join(str(tmp_path / "cache"), expected) in msg
     assert os.path.join(str(tmp_path / "cache"), "antmaze-umaze-v2.hdf5") in msg
-    for fix in ("--download", "$D4RL_DATASET_DIR", "--dataset_path", D4RL_URLS["antmaze-umaze-v2"]):
+    for fix in ("let it download", "$D4RL_DATASET_DIR", "--dataset_path",
+                D4RL_URLS["antmaze-umaze-v2"]):
         assert fix in msg
     with pytest.raises(DatasetNotFoundError, match="--dataset_path .*nope.hdf5 does not exist"):
         load_dataset("antmaze-umaze-v2", dataset_path=str(tmp_path / "nope.hdf5"))

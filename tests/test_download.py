@@ -157,3 +157,22 @@ def test_load_dataset_download_into_d4rl_cache(server, tmp_path, monkeypatch):
     ds = load_dataset("hopper-medium-v2", download=True)
     assert ds.size == n - 1
     assert os.listdir(tmp_path / "cache") == ["file.bin"]  # basename of the URL, as d4rl does
+
+
+def test_html_body_is_rejected_and_never_cached(server, tmp_path, monkeypatch):
+    server.cfg["payload"] = b"<!DOCTYPE html><html><body>Moved. Please log in.</body></html>"
+    monkeypatch.setitem(d4rl_io.D4RL_URLS, "hopper-medium-v2", server.url)
+    monkeypatch.setenv("D4RL_DATASET_DIR", str(tmp_path / "cache"))
+    with pytest.raises(DownloadError, match="an HTML page, not the expected file"):
+        load_dataset("hopper-medium-v2", download=True)
+    assert os.listdir(tmp_path / "cache") == []  # neither the file nor a .part
+
+
+def test_offline_switch_stops_the_download(server, tmp_path, monkeypatch):
+    from clue_jax.data.d4rl_io import DatasetNotFoundError
+    monkeypatch.setitem(d4rl_io.D4RL_URLS, "hopper-medium-v2", server.url)
+    monkeypatch.setenv("D4RL_DATASET_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("CLUE_JAX_OFFLINE", "1")
+    with pytest.raises(DatasetNotFoundError, match="Downloads are off"):
+        load_dataset("hopper-medium-v2", download=True)
+    assert server.cfg["ranges_seen"] == []  # nothing was requested

@@ -260,6 +260,14 @@ def _candidate_paths(name: str) -> List[str]:
     return paths
 
 
+OFFLINE_ENV = "CLUE_JAX_OFFLINE"
+
+
+def offline() -> bool:
+    """$CLUE_JAX_OFFLINE set to 1/true/yes: never download (as --nodownload)."""
+    return os.environ.get(OFFLINE_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
 def resolve_d4rl_path(name: str, path: Optional[str] = None, download: bool = False) -> str:
     """The file holding D4RL dataset `name`: `path`, a cached file, or a fresh download.
 
@@ -277,16 +285,21 @@ def resolve_d4rl_path(name: str, path: Optional[str] = None, download: bool = Fa
     for candidate in candidates:
         if os.path.isfile(candidate):
             return candidate
-    if download:
+    if download and name in D4RL_URLS and not offline():
+        from clue_jax.data.download import HDF5_SIGNATURE
         from clue_jax.data.download import download as fetch
-        return fetch(_url(name), d4rl_path(name))
+        print(f"[clue_jax] downloading D4RL dataset '{name}' from {D4RL_URLS[name]} into "
+              f"{d4rl_cache_dir()} (offline: --nodownload or ${OFFLINE_ENV}=1)")
+        return fetch(_url(name), d4rl_path(name), signature=HDF5_SIGNATURE)
     expected = os.path.basename(D4RL_URLS[name]) if name in D4RL_URLS else f"{name}.hdf5"
     looked = "\n".join(f"  - {p}" for p in candidates)
     raise DatasetNotFoundError(
         f"D4RL dataset '{name}' not found. Looked in:\n{looked}\n"
         f"Expected file name: {expected} in $D4RL_DATASET_DIR (now {d4rl_cache_dir()}).\n"
-        "Fix: pass --download to fetch it"
-        + (f" from {D4RL_URLS[name]}" if name in D4RL_URLS else " (not possible: unknown name)")
+        + ("Downloads are off (--nodownload or $" + OFFLINE_ENV + "=1). "
+           if name in D4RL_URLS and (offline() or not download) else "")
+        + "Fix: let it download (the default; it fetches "
+        + (f"{D4RL_URLS[name]})" if name in D4RL_URLS else "nothing: unknown name)")
         + ", set $D4RL_DATASET_DIR to the folder that holds it, or pass --dataset_path FILE.")
 
 

@@ -83,9 +83,12 @@ def _transfer(response, part: str, start: int, total: int, progress: bool, url: 
     return written
 
 
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
 def download(url: str, dest: str, expected_size: Optional[int] = None,
              sha256: Optional[str] = None, progress: bool = True, timeout: float = 60,
-             retries: int = 0) -> str:
+             retries: int = 0, signature: Optional[bytes] = None) -> str:
     """Download `url` to `dest`, resuming from `dest + '.part'` when one exists.
 
     Args:
@@ -97,6 +100,8 @@ def download(url: str, dest: str, expected_size: Optional[int] = None,
         progress: show a tqdm bar.
         timeout: seconds for connecting and for each read.
         retries: extra attempts (each resuming) after an interrupted transfer.
+        signature: bytes the file must start with (e.g. HDF5_SIGNATURE); anything else
+            (such as an HTML error page served with status 200) is deleted, never kept.
 
     Returns:
         `dest`.
@@ -117,8 +122,25 @@ def download(url: str, dest: str, expected_size: Optional[int] = None,
             if attempt == retries:
                 raise
     _verify(url, part, size, expected_size, sha256)
+    _check_signature(url, part, signature)
     os.replace(part, dest)
     return dest
+
+
+def _check_signature(url: str, part: str, signature: Optional[bytes]) -> None:
+    if signature is None:
+        return
+    with open(part, "rb") as f:
+        head = f.read(max(len(signature), 64))
+    if head.startswith(signature):
+        return
+    os.remove(part)
+    text = head.lstrip().lower()
+    what = ("an HTML page" if text.startswith((b"<!doctype html", b"<html")) else
+            f"data starting with {head[:16]!r}")
+    raise DownloadError(f"{url}: the server sent {what}, not the expected file (it must start "
+                        f"with {signature!r}); nothing was saved. Check the URL, or download "
+                        "the file yourself and pass --dataset_path.")
 
 
 def _fetch_part(url: str, part: str, expected_size: Optional[int], progress: bool,

@@ -109,7 +109,8 @@ def define_flags(default_labeller: str, flag_values: flags.FlagValues = flags.FL
     boolean("resume_anyway", False, "With --resume: continue even with changed settings; the "
             "differences are recorded in <run>/resume_overrides.json.")
     string("dataset_path", None, "Read the dataset from this HDF5 file.")
-    boolean("download", False, "Download a missing D4RL file into the D4RL cache.")
+    boolean("download", True, "Download a missing D4RL file into D4RL's cache on first use, "
+            "as d4rl does (--nodownload, or $CLUE_JAX_OFFLINE=1: never download).")
     float_("dataset_fraction", 1.0, "Seeded fraction of trajectories to keep (0, 1].")
     config_file(
         "config", None, "The learner's hyperparameter file; default for IQL: the reference "

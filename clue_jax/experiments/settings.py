@@ -87,7 +87,7 @@ class RunSettings:
     resume: bool = False
     resume_anyway: bool = False
     dataset_path: Optional[str] = None
-    download: bool = False
+    download: bool = True
     dataset_fraction: float = 1.0
     agent: str = "iql"
     agent_config: Optional[ml_collections.FrozenConfigDict] = None
