@@ -245,7 +245,7 @@ def test_reward_file_round_trip_and_mismatch_errors(tmp_path):
         storage.load_rewards(path, data.select(np.arange(49)))
     with pytest.raises(storage.RewardFileError, match=r"rewards.npz was made for a different"):
         storage.load_rewards(path, other)  # same N, other observations/actions
-    with pytest.raises(FileNotFoundError, match="missing.npz"):
+    with pytest.raises(storage.RewardFileError, match="missing.npz"):
         storage.load_rewards(tmp_path / "missing.npz", data)
 
 

@@ -253,3 +253,45 @@ def test_config_field_overrides_work_without_naming_the_file():
     s = run_flags.parse_settings(["train_iql.py", "--env_name=hopper-medium-v2",
                                   "--config.dropout_rate=0.2"])
     assert s.agent_config.dropout_rate == 0.2
+
+
+BAD_INPUTS = [  # (script, flags, what the message must name)
+    ("train_iql.py", ["--seed=-1"], "--seed"),
+    ("train_iql.py", ["--max_steps=0"], "--max_steps"),
+    ("train_iql.py", ["--eval_interval=0"], "--eval_interval"),
+    ("train_iql.py", ["--log_interval=0"], "--log_interval"),
+    ("train_iql.py", ["--batch_size=0"], "--batch_size"),
+    ("train_iql.py", ["--dataset_fraction=0"], "--dataset_fraction"),
+    ("train_clue.py", ["--temperature=-1"], "--temperature"),
+    ("train_clue.py", ["--num_expert=0"], "--num_expert"),
+    ("train_iql.py", ["--labeller=none"], "--labeller=none"),
+    ("train_dice.py", ["--algo=valuedice", "--labeller=otr"], "--labeller=none"),
+    ("train_td3bc.py", ["--labeller=sqil", "--setting=unsupervised"], "--setting"),
+    ("train_iql.py", ["--reward_file=/nonexistent/rewards.npz"], "rewards.npz"),
+    ("train_clue.py", ["--setting=imitation", "--expert_dataset=/nonexistent/demos.hdf5"],
+     "demos.hdf5"),
+]
+
+
+@pytest.mark.parametrize("script,flags,named", BAD_INPUTS,
+                         ids=[f"{s}:{' '.join(f)}" for s, f, _ in BAD_INPUTS])
+def test_bad_input_fails_before_any_work(tmp_path, maze_file, script, flags, named):
+    save_dir = tmp_path / "runs"
+    proc = subprocess.run([sys.executable, script, f"--env_name={ENV}",
+                           f"--dataset_path={maze_file}", f"--save_dir={save_dir}", *flags],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    assert named in proc.stderr, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert not save_dir.exists() or not any(save_dir.rglob("*")), list(save_dir.rglob("*"))
+
+
+def test_bad_reward_file_content_fails_before_any_work(tmp_path, maze_file):
+    np.savez(tmp_path / "rewards.npz", rewards=np.zeros(3, np.float32), n=np.int64(3))
+    save_dir = tmp_path / "runs"
+    proc = subprocess.run([sys.executable, "train_iql.py", f"--env_name={ENV}",
+                           f"--dataset_path={maze_file}", f"--save_dir={save_dir}",
+                           f"--reward_file={tmp_path / 'rewards.npz'}"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0 and "rewards.npz" in proc.stderr
+    assert "Traceback" not in proc.stderr and not save_dir.exists()

@@ -197,6 +197,18 @@ def check_settings(settings: RunSettings) -> labellers.Labeller:
                                                       or settings.setting == "unsupervised"):
         raise SettingsError(f"--agent={settings.agent} learns from K demonstrations: use "
                             "--setting=imitation (or sparse) without --reward_file.")
+    if settings.setting == "unsupervised" and settings.labeller != "clue":
+        raise SettingsError(f"--setting=unsupervised (K-means skills) is CLUE's alone; pass "
+                            f"--labeller=clue, or --setting=sparse / imitation for "
+                            f"--labeller={settings.labeller}.")
+    if settings.reward_file and not Path(settings.reward_file).is_file():
+        raise SettingsError(f"--reward_file={settings.reward_file}: no such file; pass the "
+                            "rewards.npz an earlier run of this dataset wrote (<run>/rewards.npz).")
+    name = settings.expert_dataset
+    if name and not Path(name).exists() and ("/" in name or name.endswith((".hdf5", ".h5"))):
+        raise SettingsError(f"--expert_dataset={name}: no such file; pass an existing HDF5 file "
+                            "of expert trajectories or a dataset name (e.g. "
+                            "gen-hopper-expert-demos-v0).")
     with_experts = sorted(n for n, lab in labellers.LABELLERS.items() if lab.needs_experts)
     if settings.labeller == "true" and settings.setting != "sparse" and not settings.reward_file:
         raise SettingsError(f"--labeller=true trains on the dataset's own rewards, which "
@@ -302,6 +314,8 @@ def run_labelled(settings: RunSettings, task: domains.Task) -> Dict[str, Any]:
               "labeller_config": resolved_labeller_config(settings, task).to_dict(),
               "dataset_size": dataset.size, "loop": dict(loop_config(settings, task).__dict__)}
     check_resume(run_dir, record, settings)
+    if settings.reward_file:  # keys, length, checksum and finite values, before any folder
+        storage.load_rewards(settings.reward_file, dataset)
     record["provenance"] = provenance()
     training.prepare_run_dir(run_dir, record, settings.resume)
     expert = None

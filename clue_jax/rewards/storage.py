@@ -62,15 +62,31 @@ def load_rewards(path, dataset: Dataset) -> np.ndarray:
     """Rewards (N,) float32 saved by `save_rewards` for this same dataset.
 
     Raises:
-        FileNotFoundError: no file at `path`.
-        RewardFileError: N or the observation/action checksum differ from `dataset`.
+        RewardFileError: no file, not a reward file (keys 'rewards', 'n', 'checksum'),
+            N or the observation/action checksum differ from `dataset`, or a reward is
+            NaN/Inf.
     """
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"reward file {path} does not exist; label the dataset first.")
-    with np.load(path, allow_pickle=False) as f:
-        rewards, n, checksum = f["rewards"], int(f["n"]), str(f["checksum"])
+    if not path.is_file():
+        raise RewardFileError(f"reward file {path} does not exist; label the dataset first.")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            missing = [k for k in ("rewards", "n", "checksum") if k not in f.files]
+            if missing:
+                raise RewardFileError(
+                    f"reward file {path} lacks {missing} (it has {sorted(f.files)}); pass a "
+                    "rewards.npz written by a clue_jax run (rewards.storage.save_rewards).")
+            rewards, n, checksum = f["rewards"], int(f["n"]), str(f["checksum"])
+    except (OSError, ValueError) as e:
+        if isinstance(e, RewardFileError):
+            raise
+        raise RewardFileError(f"reward file {path} is not a readable .npz ({e}); pass a "
+                              "rewards.npz written by a clue_jax run.") from e
     fix = "relabel this dataset (delete the file) or load the dataset it was made for."
+    bad = ~np.isfinite(np.asarray(rewards, np.float64))
+    if bad.any():
+        raise RewardFileError(f"reward file {path} holds {int(bad.sum())} NaN/Inf rewards (first "
+                              f"rows {np.flatnonzero(bad)[:5].tolist()}); {fix}")
     if n != dataset.size or rewards.shape[0] != dataset.size:
         raise RewardFileError(f"reward file {path} holds {n} rewards but the dataset has "
                               f"{dataset.size} transitions; {fix}")
