@@ -36,6 +36,8 @@ from clue_jax.types import InfoDict, Params, PRNGKey
 
 
 class DemoDICEAgent(flax.struct.PyTreeNode):
+    """DemoDICE learner state: cost network, nu(s), actor, state statistics."""
+
     cost: TrainState
     nu: TrainState
     actor: TrainState

@@ -40,6 +40,8 @@ ACTOR_STATES = ("all", "expert")
 
 
 class IQLearnAgent(flax.struct.PyTreeNode):
+    """IQ-Learn learner state: Q, its target, actor (fixed temperature)."""
+
     critic: TrainState
     target_critic_params: Params
     actor: TrainState

@@ -36,6 +36,8 @@ from clue_jax.types import InfoDict, Params, PRNGKey
 
 
 class ValueDICEAgent(flax.struct.PyTreeNode):
+    """ValueDICE learner state: nu(s, a), actor, state statistics."""
+
     nu: TrainState
     actor: TrainState
     obs_mean: jax.Array
