@@ -180,7 +180,7 @@ def train_sac(config: SACLoopConfig, agent_kwargs: Dict[str, Any], run_dir
     log = replay.ReplayLog(run_dir / "replay")
     log.truncate(step)
     evaluate = _Evaluator(config, run_dir, agent_kwargs.get("hidden_dims", (256, 256)), step)
-    logger = RunLogger(run_dir, config.seed, purge_step=step or None)
+    logger = RunLogger(run_dir, config.seed, resumed_from=step or None)
     bar = tqdm(total=config.max_steps, initial=step, disable=not config.progress, unit="step",
                smoothing=0.05, dynamic_ncols=True)
     info, t0, t0_step = {}, time.perf_counter(), step

@@ -130,7 +130,7 @@ def train_offline(agent: Any, dataset: Dataset, update_n: UpdateFn, policy_facto
         agent, key, step = state["agent"], jnp.asarray(state["key"]), int(state["step"])
         history = [(int(s), float(v)) for s, v in np.asarray(state["history"]).reshape(-1, 2)]
         print(f"[clue_jax] resumed {run_dir} at step {step}")
-    logger = RunLogger(run_dir, loop.seed, purge_step=step if step else None)
+    logger = RunLogger(run_dir, loop.seed, resumed_from=step if step else None)
     chunk = math.gcd(loop.log_interval, loop.eval_interval)
     bar = tqdm(total=loop.max_steps, initial=step, disable=not loop.progress, smoothing=0.1,
                unit="upd", dynamic_ncols=True)

@@ -93,7 +93,13 @@ def test_resume_equals_uninterrupted(tmp_path):
         np.testing.assert_array_equal(a, b)
     rows = np.loadtxt(run_dir / "3.txt")
     assert rows.shape == (2, 2) and list(rows[:, 0]) == [10, 20]
-    assert list((run_dir / "tb").glob("events.out.tfevents*"))
+    # TensorBoard shows the resumed run as the uninterrupted one: same tags, same steps
+    from clue_jax.logging import read_scalars
+    full_tb, resumed_tb = read_scalars(full_dir / "tb" / "agent"), read_scalars(
+        run_dir / "tb" / "agent")
+    assert len(list((run_dir / "tb" / "agent").glob("events.out.tfevents*"))) == 2
+    steps = lambda tb: {tag: [s for s, _ in rows] for tag, rows in tb.items()}  # noqa: E731
+    assert steps(resumed_tb) == steps(full_tb) and steps(full_tb)["eval/return"] == [10, 20]
 
 
 def test_same_seed_same_history(tmp_path):

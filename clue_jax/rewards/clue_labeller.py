@@ -30,7 +30,7 @@ def label(request: LabelRequest) -> Labels:
                          metadata={"temperature": cfg.temperature, "use_mean": cfg.use_mean,
                                    "reward_scaling": cfg.reward_scaling,
                                    "reward_shift": cfg.reward_shift, **info})
-    logger = RunLogger(request.run_dir, request.seed)
+    logger = RunLogger(request.run_dir, request.seed, stream="cvae")
     logger.log({f"clue/{k}": v for k, v in info.items()}, 0)
     logger.close()
     uncalibrated = None
@@ -55,7 +55,8 @@ def fit_cvae(config, dataset: Dataset, expert: Dataset, seed: int, run_dir, *,
         print(f"[clue_jax] CVAE restored from {path}")
         return storage.restore_cvae(path, state)
     data, expert_data = to_device(dataset), to_device(expert)
-    logger = RunLogger(run_dir, seed)
+    logger = RunLogger(run_dir, seed, stream="cvae" if name == "cvae.msgpack" else
+                       name.split(".")[0])
     total = int(config.num_steps)
     with tqdm(total=total, disable=not progress, desc="CVAE", unit="upd", dynamic_ncols=True) as bar:
         done = 0
