@@ -22,6 +22,7 @@ from clue_jax.experiments.agents import AGENTS, IMITATION_AGENTS
 FLAGS = flags.FLAGS
 run_flags.define_flags(default_labeller="none", default_agent="demodice",
                        default_setting="imitation")
+flags.adopt_module_key_flags(run_flags)  # --help lists every run flag
 flags.DEFINE_enum("algo", "demodice", IMITATION_AGENTS,
                   "The imitation learner (sets --agent and its labeller).")
 

@@ -16,6 +16,7 @@ from clue_jax.experiments import flags as run_flags
 
 FLAGS = flags.FLAGS
 run_flags.define_flags(default_labeller="true")
+flags.adopt_module_key_flags(run_flags)  # --help lists every run flag
 
 
 def main(_):

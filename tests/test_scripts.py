@@ -295,3 +295,13 @@ def test_bad_reward_file_content_fails_before_any_work(tmp_path, maze_file):
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0 and "rewards.npz" in proc.stderr
     assert "Traceback" not in proc.stderr and not save_dir.exists()
+
+
+@pytest.mark.parametrize("script", ["train_iql.py", "train_clue.py", "train_td3bc.py",
+                                    "train_dice.py"])
+def test_help_lists_every_run_flag(script):
+    proc = subprocess.run([sys.executable, script, "--help"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    for flag in ("--env_name", "--max_steps", "--save_dir", "--labeller", "--num_expert",
+                 "--resume"):
+        assert flag in proc.stdout + proc.stderr, (script, flag)

@@ -101,7 +101,7 @@ def define_flags(default_labeller: str, flag_values: flags.FlagValues = flags.FL
     integer("eval_interval", 5000, "Evaluation and checkpoint interval (updates).")
     integer("batch_size", None, "Mini batch size (rows per source); default: the learner's "
             "reference value (256; SMODICE and DemoDICE 512).")
-    integer("max_steps", None, "IQL updates; default: 1e6 (the reference), or the "
+    integer("max_steps", None, "Learner updates; default: 1e6 (the reference), or the "
                          "generated dataset's budget (see README).")
     boolean("tqdm", True, "Show progress bars.")
     boolean("resume", False, "Continue the run in the run folder from its checkpoint "
