@@ -1,5 +1,6 @@
 """One logger per run: TensorBoard scalars plus the reference's (step, score) text file."""
 
+import time
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
@@ -18,15 +19,28 @@ class RunLogger:
 
     def __init__(self, run_dir, seed: int, resumed_from: Optional[int] = None,
                  stream: str = "agent"):
-        from tensorboardX import SummaryWriter  # lazy: heavy import
+        from tensorboardX.event_file_writer import EventsWriter  # lazy: heavy import
+        from tensorboardX.proto import event_pb2, summary_pb2
         self.run_dir = Path(run_dir)
-        purge_step = None if resumed_from is None else resumed_from + 1
-        self.writer = SummaryWriter(str(self.run_dir / "tb" / stream), purge_step=purge_step)
+        folder = self.run_dir / "tb" / stream
+        folder.mkdir(parents=True, exist_ok=True)
+        # tensorboardX's synchronous writer (its SummaryWriter queues events on a thread, so
+        # a flush may miss the last ones); a unique, time-ordered file name, so that a resume
+        # within the same second as the kill never reuses the killed writer's file.
+        self._event_pb2, self._summary_pb2 = event_pb2, summary_pb2
+        self.writer = EventsWriter(str(folder / "events"), filename_suffix=f".{time.time_ns()}")
+        if resumed_from is not None:  # TensorBoard drops earlier events with step > resumed_from
+            self.writer.write_event(event_pb2.Event(
+                step=resumed_from + 1, wall_time=time.time(),
+                session_log=event_pb2.SessionLog(status=event_pb2.SessionLog.START)))
         self.score_file = self.run_dir / f"{seed}.txt"
 
     def log(self, scalars: Dict[str, float], step: int) -> None:
-        for key, value in scalars.items():
-            self.writer.add_scalar(key, float(value), step)
+        summary = self._summary_pb2.Summary(value=[
+            self._summary_pb2.Summary.Value(tag=key, simple_value=float(value))
+            for key, value in scalars.items()])
+        self.writer.write_event(self._event_pb2.Event(step=int(step), wall_time=time.time(),
+                                                      summary=summary))
 
     def write_scores(self, history: List[Tuple[int, float]]) -> None:
         """The reference's text file: one `step score` row per evaluation."""
@@ -34,6 +48,7 @@ class RunLogger:
                    fmt=["%d", "%.1f"])
 
     def flush(self) -> None:
+        """Everything logged so far is on disk when this returns."""
         self.writer.flush()
 
     def close(self) -> None:
@@ -50,8 +65,7 @@ def read_scalars(stream_dir) -> Dict[str, List[Tuple[int, float]]]:
     import struct
     from tensorboardX.proto import event_pb2
     scalars: Dict[str, List[Tuple[int, float]]] = {}
-    for path in sorted(Path(stream_dir).glob("events.out.tfevents*"),
-                       key=lambda p: (p.stat().st_mtime, p.name)):
+    for path in sorted(Path(stream_dir).glob("events.out.tfevents*")):  # TensorBoard's order
         data, i = path.read_bytes(), 0
         while i + 12 <= len(data):
             (length,) = struct.unpack("<Q", data[i:i + 8])

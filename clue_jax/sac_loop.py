@@ -216,8 +216,8 @@ def train_sac(config: SACLoopConfig, agent_kwargs: Dict[str, Any], run_dir
                 bar.write(f"[train_sac] step {step}: eval return {mean:.1f} +- {std:.1f}")
             if step % config.checkpoint_interval == 0 or step == config.max_steps:
                 log.flush(step)
+                logger.flush()  # every point up to the checkpoint is on disk before it
                 _checkpoint(run_dir, agent, buffer, step, obs, action, runner)
-                logger.flush()
     finally:
         bar.close()
         logger.close()

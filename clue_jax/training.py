@@ -162,9 +162,9 @@ def train_offline(agent: Any, dataset: Dataset, update_n: UpdateFn, policy_facto
                     last_score = float(metrics["normalized_score"])
                     history.append((step, last_score))
                     logger.write_scores(history)
+                logger.flush()  # every point up to the checkpoint is on disk before it
                 checkpoints.save(ckpt_path, {"agent": agent, "key": key, "step": step,
                                              "history": np.asarray(history, np.float64)})
-                logger.flush()
             postfix = {"upd/s": f"{ups:.0f}"}
             if history:  # no score before the first evaluation
                 postfix["score"] = f"{last_score:.1f}"

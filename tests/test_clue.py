@@ -355,3 +355,35 @@ def test_plots_write_files_and_spearman(tmp_path):
     # PCA keeps the variance ordering: the first component carries the most
     both = np.concatenate([e2, o2])
     assert both.var(0)[0] >= both.var(0)[1]
+
+
+def test_cvae_killed_mid_training_resumes_to_the_same_cvae(tmp_path, monkeypatch):
+    from clue_jax.logging import read_scalars
+    from clue_jax.rewards import clue_labeller
+    data, expert = synthetic_task(n=400, n_expert=50)
+    config = tiny_config(num_steps=60)
+    monkeypatch.setattr(clue_labeller, "CVAE_CHECKPOINT_EVERY", 2)
+    full = clue_labeller.fit_cvae(config, data, expert, 0, tmp_path / "full", progress=False,
+                                  chunk=10)
+    real, calls = clue.train_cvae, {"n": 0}
+
+    def killed(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 6:  # killed during chunk 6: the checkpoint holds 4 chunks
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(clue, "train_cvae", killed)
+    with pytest.raises(KeyboardInterrupt):
+        clue_labeller.fit_cvae(config, data, expert, 0, tmp_path / "run", progress=False,
+                               chunk=10)
+    assert (tmp_path / "run" / "cvae.msgpack.partial").exists()
+    assert not (tmp_path / "run" / "cvae.msgpack").exists()
+    monkeypatch.setattr(clue, "train_cvae", real)
+    resumed = clue_labeller.fit_cvae(config, data, expert, 0, tmp_path / "run", resume=True,
+                                     progress=False, chunk=10)
+    for a, b in zip(jax.tree.leaves(full), jax.tree.leaves(resumed)):
+        np.testing.assert_array_equal(a, b)
+    assert not (tmp_path / "run" / "cvae.msgpack.partial").exists()
+    steps = lambda d: {k: [s for s, _ in v] for k, v in read_scalars(d / "tb" / "cvae").items()}  # noqa: E731
+    assert steps(tmp_path / "run") == steps(tmp_path / "full")

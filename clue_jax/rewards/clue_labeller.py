@@ -45,32 +45,53 @@ def label(request: LabelRequest) -> Labels:
     return Labels(relabelled.rewards, info)
 
 
+CVAE_CHECKPOINT_EVERY = 5  # chunks (of `chunk` updates) between mid-training checkpoints
+
+
 def fit_cvae(config, dataset: Dataset, expert: Dataset, seed: int, run_dir, *,
              resume: bool = False, progress: bool = True, chunk: int = 1000,
              name: str = "cvae.msgpack") -> clue.CLUEState:
-    """Train (or, with resume, restore) the calibrated CVAE; logs clue/* scalars."""
+    """Train (or, with resume, restore) the calibrated CVAE; logs clue/* scalars.
+
+    The learner is checkpointed every CVAE_CHECKPOINT_EVERY chunks to
+    `<name>.partial` (params, Adam state, step, rng); with `resume` a killed
+    training continues from there to the same CVAE as an uninterrupted one.
+    The finished CVAE is `<name>`, and the partial file is removed.
+    """
     state = clue.create_clue_state(config, dataset, seed)
     path = Path(run_dir) / name
+    partial = path.with_name(path.name + ".partial")
     if resume and path.exists():
         print(f"[clue_jax] CVAE restored from {path}")
         return storage.restore_cvae(path, state)
+    done = 0
+    if resume and partial.exists():
+        state = storage.restore_cvae(partial, state)
+        done = int(state.train_state.step)
+        print(f"[clue_jax] CVAE training continues from update {done} ({partial})")
     data, expert_data = to_device(dataset), to_device(expert)
-    logger = RunLogger(run_dir, seed, stream="cvae" if name == "cvae.msgpack" else
-                       name.split(".")[0])
+    stream = "cvae" if name == "cvae.msgpack" else name.split(".")[0]
+    logger = RunLogger(run_dir, seed, resumed_from=done or None, stream=stream)
     total = int(config.num_steps)
-    with tqdm(total=total, disable=not progress, desc="CVAE", unit="upd", dynamic_ncols=True) as bar:
-        done = 0
+    with tqdm(total=total, initial=done, disable=not progress, desc="CVAE", unit="upd",
+              dynamic_ncols=True) as bar:
+        chunks = 0
         while done < total:
             n = min(chunk, total - done)
             state, info = clue.train_cvae(state, data, expert_data, num_steps=n)
             done += n
+            chunks += 1
             info = {k: float(v) for k, v in jax.device_get(info).items()}
             logger.log({f"clue/{k}": v for k, v in info.items()}, done)
+            if chunks % CVAE_CHECKPOINT_EVERY == 0 and done < total:
+                logger.flush()  # every point up to the checkpoint is on disk
+                storage.save_cvae(partial, state)
             bar.update(n)
             bar.set_postfix({"loss": f"{info['cvae_loss']:.3f}",
                              "calib": f"{info['calibration_loss']:.3f}"}, refresh=False)
     logger.close()
     storage.save_cvae(path, state)
+    partial.unlink(missing_ok=True)
     return state
 
 
