@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from clue_jax import networks
 from clue_jax.types import InfoDict, Params
 
 F32_EPS = float(np.finfo(np.float32).eps)
@@ -59,10 +60,12 @@ def standardize(observations: jax.Array, mean: jax.Array, std: jax.Array) -> jax
     return jnp.concatenate([(observations[..., :d] - mean) / std, observations[..., d:]], -1)
 
 
-def state_statistics(observations: np.ndarray, eps: float) -> Tuple[np.ndarray, np.ndarray]:
-    """Per-dimension mean and std + eps, float32 (d,)."""
-    obs = np.asarray(observations, np.float64)
-    return obs.mean(0).astype(np.float32), (obs.std(0) + eps).astype(np.float32)
+def sample_actions(actor_fn, actor_params: Params, observations: jax.Array, key
+                   ) -> Tuple[jax.Array, jax.Array]:
+    """A reparameterised action of the tanh-Gaussian actor per state and its log-prob:
+    (B, d) -> (B, act_dim), (B,)."""
+    means, log_stds = actor_fn({"params": actor_params}, observations)
+    return networks.sample_tanh_gaussian(means, log_stds, jax.random.normal(key, means.shape))
 
 
 def orthogonal_penalty(params: Params) -> jax.Array:

@@ -29,7 +29,7 @@ import optax
 from flax.training.train_state import TrainState
 
 from clue_jax import networks
-from clue_jax.agents import fused
+from clue_jax.agents import fused, imitation
 from clue_jax.agents.iql import polyak
 from clue_jax.data.dataset import DemoData
 from clue_jax.types import InfoDict, Params, PRNGKey
@@ -99,8 +99,7 @@ def update(agent: IQLearnAgent, batch: DemoData) -> Tuple[IQLearnAgent, InfoDict
     actor_fn, critic_fn = agent.actor.apply_fn, agent.critic.apply_fn
 
     def sample(actor_params, states, key):
-        means, log_stds = actor_fn({"params": actor_params}, states)
-        return networks.sample_tanh_gaussian(means, log_stds, jax.random.normal(key, means.shape))
+        return imitation.sample_actions(actor_fn, actor_params, states, key)
 
     a_next, logp_next = sample(agent.actor.params, s_next, k_next)
     v_next = critic_fn({"params": agent.target_critic_params}, s_next, a_next) - (

@@ -141,7 +141,8 @@ jit_update_n = fused.jit_fused(update_n)
 
 def state_statistics(observations: np.ndarray, enabled: bool = True, eps: float = 1e-3
                      ) -> Tuple[np.ndarray, np.ndarray]:
-    """TD3+BC's per-dimension mean and std + eps over the dataset's states (or 0 / 1)."""
+    """Per-dimension mean and std + eps over states, float32 (or 0 / 1 when not enabled);
+    TD3+BC's, also the imitation learners' (experiments/agents.py)."""
     obs = np.asarray(observations, np.float64)
     if not enabled:
         return np.zeros(obs.shape[1], np.float32), np.ones(obs.shape[1], np.float32)

@@ -70,14 +70,10 @@ def update(agent: ValueDICEAgent, batch: DemoData) -> Tuple[ValueDICEAgent, Info
     s_e, s_next_e = norm(expert.observations), norm(expert.next_observations)
     s_r, s_next_r = norm(union.observations), norm(union.next_observations)
     rng, k_e, k_r, k_0, k_u = jax.random.split(agent.rng, 5)
-    act_dim = expert.actions.shape[-1]
     obs_dim = s_e.shape[-1]
 
     def sample(actor_params, s, key):
-        means, log_stds = agent.actor.apply_fn({"params": actor_params}, s)
-        actions, _ = networks.sample_tanh_gaussian(means, log_stds,
-                                                   jax.random.normal(key, (s.shape[0], act_dim)))
-        return actions
+        return imitation.sample_actions(agent.actor.apply_fn, actor_params, s, key)[0]
 
     u = jax.random.uniform(k_u, (s_e.shape[0], 1))
 

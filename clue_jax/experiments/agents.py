@@ -105,7 +105,7 @@ def _create_imitation(name: str):
             mean = np.zeros(union.obs_dim, np.float32)
             std = np.ones(union.obs_dim, np.float32)
         else:
-            mean, std = imitation.state_statistics(source.observations, eps)
+            mean, std = td3bc.state_statistics(source.observations, eps=eps)
         obs_dim = union.obs_dim + (1 if cfg.get("absorbing", False) else 0)
         return module.create(seed, obs_dim, union.act_dim, mean, std, cfg)
 
