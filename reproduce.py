@@ -62,6 +62,26 @@ METHODS = {  # method -> (agent, labeller, setting, calibrate)
     "valuedice": ("valuedice", "none", "imitation", True),
     "iqlearn": ("iqlearn", "none", "imitation", True),
 }
+# The CLUE sparse-setting study (README "Calibration on the generated mazes"): one factor
+# at a time from CLUE's defaults, each calibrated and not. method -> (tag, expert
+# selection, CLUE config overrides); the run folder is named after the tag / selection.
+STUDY_VARIANTS = {
+    "rr": ("rr", "setting", ("--clue_config.reward_scaling=return_range",
+                             "--clue_config.reward_shift=0.0")),
+    "rr-shift": ("rr-shift", "setting", ("--clue_config.reward_scaling=return_range",
+                                         "--clue_config.reward_shift=-1.0")),
+    "top": ("", "top_return", ()),
+    "goal": ("", "goal_segments", ()),
+    "calibmean": ("calibmean", "setting", ("--clue_config.calib_reduction=mean",)),
+}
+VARIANTS = {}  # method -> (tag, expert selection, extra flags)
+for _name, _variant in STUDY_VARIANTS.items():
+    VARIANTS[f"clue-{_name}"] = _variant
+    METHODS[f"clue-{_name}"] = METHODS["clue"]
+    if _name != "calibmean":  # without calibration the reduction does not matter
+        VARIANTS[f"clue-{_name}-nocalib"] = _variant
+        METHODS[f"clue-{_name}-nocalib"] = METHODS["clue-nocalib"]
+STUDY_METHODS = ("clue", "clue-nocalib", *VARIANTS)
 # Table 4 of the paper (offline imitation, K = 1 and 10): every method in its column order.
 TABLE4_METHODS = ("iql", "sqil", "iqlearn", "oril", "valuedice", "demodice", "smodice",
                   "clue-imitation")
@@ -84,9 +104,10 @@ class Cell(NamedTuple):
 
     def settings(self, out: Path) -> RunSettings:
         agent, labeller, setting, calibrate = METHODS[self.method]
+        tag, selection, _ = VARIANTS.get(self.method, ("", "setting", ()))
         return RunSettings(env_name=self.task, agent=agent, labeller=labeller, setting=setting,
                            num_expert=self.k or 1, calibrate=calibrate, seed=self.seed,
-                           save_dir=str(out))
+                           save_dir=str(out), tag=tag, expert_selection=selection)
 
     def run_dir(self, out: Path) -> Path:
         s = self.settings(out)
@@ -101,6 +122,9 @@ class Cell(NamedTuple):
             flags += [f"--setting={s.setting}", f"--num_expert={s.num_expert}"]
         if not s.calibrate:
             flags.append("--nocalibrate")
+        if self.method in VARIANTS:
+            flags += [f"--tag={s.tag}", f"--expert_selection={s.expert_selection}",
+                      *VARIANTS[self.method][2]]
         return [sys.executable, str(ROOT / "train_iql.py"), *flags, *route_flags(extra, s.labeller)]
 
 
@@ -328,7 +352,9 @@ def parse_args(argv):
     parser.add_argument("--tasks", required=True, help="comma-separated dataset names")
     parser.add_argument("--methods", default="iql,clue,clue-nocalib",
                         help="comma-separated methods, or 'table4' for every method of the "
-                             "paper's Table 4 (then rows are K x task, as in the paper)")
+                             "paper's Table 4 (then rows are K x task, as in the paper), or "
+                             "'study' for the CLUE sparse-setting study (clue, clue-nocalib and "
+                             "each variant of STUDY_VARIANTS, calibrated and not)")
     parser.add_argument("--k_rows", action="store_true",
                         help="rows K x task, one column per method (Table 4's layout)")
     parser.add_argument("--num_experts", default="1", help="comma-separated K values")
@@ -350,7 +376,8 @@ def parse_args(argv):
 
 def main(argv=None):
     args, extra = parse_args(sys.argv[1:] if argv is None else argv)
-    methods = list(TABLE4_METHODS) if args.methods == "table4" else args.methods.split(",")
+    groups = {"table4": TABLE4_METHODS, "study": STUDY_METHODS}
+    methods = list(groups.get(args.methods) or args.methods.split(","))
     k_rows = args.k_rows or args.methods == "table4"
     unknown = [m for m in methods if m not in METHODS]
     if unknown:

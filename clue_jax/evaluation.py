@@ -6,7 +6,7 @@ every env's current observation. Envs whose episode has ended keep their last
 observation in that array and their actions are ignored.
 """
 
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import gymnasium
 import numpy as np
@@ -39,7 +39,8 @@ def run_episodes(policy_fn: PolicyFn, envs: List[gymnasium.Env], seeds: List[int
     Returns:
         returns (E,) float64, lengths (E,) int64, successes (E,) bool: an
         episode succeeds when any step's info['success'] is true, or, for envs
-        that report no 'success', when it ends by termination.
+        that report no 'success', when it ends by termination; final_observations
+        (E, obs_dim) float32, each episode's last observation.
     """
     num_envs = len(envs)
     obs = np.stack([env.reset(seed=s)[0] for env, s in zip(envs, seeds)]).astype(np.float32)
@@ -59,7 +60,8 @@ def run_episodes(policy_fn: PolicyFn, envs: List[gymnasium.Env], seeds: List[int
             lengths[i] += 1
             successes[i] |= bool(info.get("success", terminated))
             running[i] = not (terminated or truncated)
-    out = {"returns": returns, "lengths": lengths, "successes": successes}
+    out = {"returns": returns, "lengths": lengths, "successes": successes,
+           "final_observations": obs.copy()}
     if record:
         out["observations"] = [np.asarray(p) for p in paths]
     return out
@@ -93,6 +95,13 @@ def eval_seed(run_seed: int, step: int) -> int:
 
 def evaluate(policy_fn: PolicyFn, env_name: str, num_episodes: int, seed: int,
              max_steps: Optional[int] = None) -> Dict[str, float]:
+    """The metrics of `evaluate_episodes` (see there)."""
+    return evaluate_episodes(policy_fn, env_name, num_episodes, seed, max_steps)[0]
+
+
+def evaluate_episodes(policy_fn: PolicyFn, env_name: str, num_episodes: int, seed: int,
+                      max_steps: Optional[int] = None
+                      ) -> Tuple[Dict[str, float], Dict[str, np.ndarray]]:
     """Evaluate a deterministic policy on `num_episodes` episodes of `env_name`.
 
     Args:
@@ -104,8 +113,11 @@ def evaluate(policy_fn: PolicyFn, env_name: str, num_episodes: int, seed: int,
         max_steps: episode length; default the spec's max_episode_steps.
 
     Returns:
-        'return' (mean raw return), 'return_std', 'normalized_score' (D4RL x100,
-        mean), 'length' (mean steps), and 'success_rate' for success-based envs.
+        metrics: 'return' (mean raw return), 'return_std', 'normalized_score'
+            (D4RL x100, mean), 'length' (mean steps), and 'success_rate' for
+            success-based envs;
+        episodes: the per-episode arrays of `run_episodes` (returns, lengths,
+            successes, final_observations).
     """
     spec = get_spec(env_name)
     out = episode_stats(policy_fn, env_name, num_episodes, seed, max_steps)
@@ -117,4 +129,4 @@ def evaluate(policy_fn: PolicyFn, env_name: str, num_episodes: int, seed: int,
     }
     if spec.success_based:
         result["success_rate"] = float(out["successes"].mean())
-    return result
+    return result, out

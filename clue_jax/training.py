@@ -175,6 +175,23 @@ def train_offline(agent: Any, dataset: Dataset, update_n: UpdateFn, policy_facto
     return agent, history
 
 
+EPISODES_FILE = "evaluation_episodes.jsonl"
+
+
+def write_evaluation_episodes(run_dir, step: int, episodes: Dict[str, Any]) -> None:
+    """Append one evaluation's per-episode record (JSON line) to <run>/evaluation_episodes.jsonl.
+
+    Lines of this step or later (left by a run killed after its last checkpoint)
+    are dropped first, so a resumed run's file equals an uninterrupted run's.
+    """
+    path = Path(run_dir) / EPISODES_FILE
+    lines = path.read_text().splitlines() if path.exists() else []
+    kept = [line for line in lines if json.loads(line)["step"] < step]
+    record = {"step": int(step), **{k: np.asarray(v).tolist() for k, v in episodes.items()}}
+    kept.append(json.dumps(record))
+    checkpoints.atomic_write_bytes(path, ("\n".join(kept) + "\n").encode())
+
+
 def write_results(run_dir, results: Dict[str, Any]) -> None:
     """results.json with the final metrics (atomic)."""
     checkpoints.atomic_write_bytes(Path(run_dir) / "results.json",

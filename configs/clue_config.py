@@ -68,6 +68,9 @@ def get_config(domain: str = "antmaze") -> ml_collections.ConfigDict:
     # calibration (Eq. 7)
     config.calibrate = True  # False removes the term (the paper's ablation, Fig. 4)
     config.calib_weight = calib
+    # Eq. 7 over latent dims: 'sum' (the squared norms as written) or 'mean' (as the KL
+    # is reduced, SPOT's); see README "Calibration on the generated mazes"
+    config.calib_reduction = "sum"
     config.vae_data = "union"  # or 'concat'
     # labelling (Eq. 6)
     config.num_experts = 1

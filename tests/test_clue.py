@@ -68,6 +68,11 @@ def test_calibration_loss_by_hand():
     # row 0: 1 + 4 + 1 + 4 = 10; row 1: 0 + 0 + 1 + 1 = 2; mean over the batch = 6
     loss, _ = clue.calibration_loss(mean, log_std)
     np.testing.assert_allclose(loss, 6.0, rtol=1e-6)
+    # 'mean' over the L = 2 latent dims, as the KL is reduced: 6 / 2
+    loss, _ = clue.calibration_loss(mean, log_std, "mean")
+    np.testing.assert_allclose(loss, 3.0, rtol=1e-6)
+    with pytest.raises(ValueError, match="calibration reduction"):
+        clue.calibration_loss(mean, log_std, "max")
 
 
 def test_reconstruction_loss_by_hand():
@@ -132,6 +137,14 @@ def test_vae_data_modes_choose_the_rows_of_the_vae_loss():
                                    rtol=1e-5)
         np.testing.assert_allclose(info["calibration_loss"],
                                    clue.calibration_loss(mean[30:], log_std[30:])[0], rtol=1e-5)
+    config = tiny_config()
+    config.calib_reduction = "mean"  # the config field reaches the learner's loss
+    state = clue.create_clue_state(config, data, seed=0)
+    assert state.calib_reduction == "mean"
+    _, info = clue.cvae_update(state, vae_batch, expert_batch)
+    np.testing.assert_allclose(info["calibration_loss"],
+                               clue.calibration_loss(mean[30:], log_std[30:], "mean")[0],
+                               rtol=1e-5)
     with pytest.raises(ValueError, match="vae_data='both'"):
         clue.create_clue_state(tiny_config(vae_data="both"), data, seed=0)
 

@@ -17,7 +17,7 @@ d4rl/offline_env.py, d4rl/infos.py):
 """
 
 import os
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import h5py
 import numpy as np
@@ -182,7 +182,8 @@ def _legacy_final_steps(terminals: np.ndarray, max_steps: int,
 
 def qlearning_dataset(raw: Dict[str, np.ndarray], *, terminate_on_end: bool = False,
                       max_episode_steps: Optional[int] = None,
-                      use_stored_next_obs: bool = False) -> Dict[str, np.ndarray]:
+                      use_stored_next_obs: bool = False,
+                      carry: Sequence[str] = ()) -> Dict[str, np.ndarray]:
     """Transitions (s, a, r, s', terminal) with d4rl.qlearning_dataset's semantics.
 
     Default (d4rl exactly): rows i in [0, N - 1); s' = observations[i + 1]
@@ -199,11 +200,18 @@ def qlearning_dataset(raw: Dict[str, np.ndarray], *, terminate_on_end: bool = Fa
             no row is treated as final.
         use_stored_next_obs: not d4rl: take s' from raw['next_observations'] and
             consider all N rows (for sources with true next states, e.g. Minari).
+        carry: other per-row keys of `raw` (e.g. 'infos/goal') to return for the
+            same rows, as stored.
 
     Returns:
         dict observations, next_observations (M, obs_dim) float32, actions
-        (M, act_dim) float32, rewards (M,) float32, terminals (M,) bool.
+        (M, act_dim) float32, rewards (M,) float32, terminals (M,) bool, and the
+        `carry` keys (M, ...).
     """
+    missing = [key for key in carry if key not in raw]
+    if missing:
+        raise DatasetError(f"qlearning_dataset: the data has no {missing}; it holds "
+                           f"{sorted(raw)}.")
     _check_layout(raw, "qlearning_dataset input")
     obs = np.asarray(raw["observations"])
     n = len(obs)
@@ -228,6 +236,7 @@ def qlearning_dataset(raw: Dict[str, np.ndarray], *, terminate_on_end: bool = Fa
         "next_observations": next_obs[:m][keep].astype(np.float32, copy=False),
         "rewards": np.asarray(raw["rewards"]).reshape(n)[:m][keep].astype(np.float32, copy=False),
         "terminals": terminals[keep],
+        **{key: np.asarray(raw[key])[:m][keep] for key in carry},
     }
 
 

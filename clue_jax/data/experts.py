@@ -52,6 +52,30 @@ def continuity_episode_bounds(dataset: Dataset, tol: float = BOUNDARY_TOL) -> Bo
     return trajectory_bounds(dones)
 
 
+def goal_episode_bounds(dataset: Dataset, goals: np.ndarray, tol: float = BOUNDARY_TOL) -> Bounds:
+    """Episodes split at observation discontinuities AND where the steered-to goal changes.
+
+    D4RL's maze data (and the generated mazes) steer to a goal, redrawn on arrival;
+    'infos/goal' records it per row. A segment is then one goal-directed stretch:
+    cut at a goal change, a successful segment is the stretch that steered to (or
+    through) the task's goal, from where that stretch began.
+
+    Args:
+        goals: (N, goal_dim) goal of each transition (`factory.load_goals`).
+    """
+    goals = np.asarray(goals)
+    if goals.shape[0] != dataset.size:
+        raise DatasetError(f"goal_episode_bounds: {goals.shape[0]} goals for {dataset.size} "
+                           "transitions; load them for the same (whole) dataset.")
+    starts, ends = continuity_episode_bounds(dataset, tol)
+    cut = np.zeros(dataset.size, bool)
+    cut[starts] = True
+    if dataset.size:
+        cut[1:] |= np.any(goals[1:] != goals[:-1], axis=-1)
+    new_starts = np.flatnonzero(cut)
+    return new_starts, np.append(new_starts[1:], dataset.size)
+
+
 def _segments_dataset(dataset: Dataset, segments: np.ndarray) -> Dataset:
     rows = np.concatenate([np.arange(s, e) for s, e in segments])
     dones = np.zeros(len(rows), np.float32)

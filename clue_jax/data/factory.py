@@ -82,6 +82,30 @@ def load_dataset(name: str, *, dataset_path: Optional[str] = None, download: boo
     return subsample_trajectories(dataset, fraction, seed)
 
 
+def load_goals(name: str, *, dataset_path: Optional[str] = None, download: bool = False,
+               max_episode_steps: Optional[int] = None) -> np.ndarray:
+    """The goal steered to at each transition of `load_dataset(name)` (whole dataset).
+
+    Read from the file's 'infos/goal' (D4RL's maze files and the generated point
+    mazes hold it), for the same rows as the transitions.
+
+    Returns:
+        (N, goal_dim) float32, row i for transition i.
+    Raises:
+        DatasetError: the file has no 'infos/goal'.
+    """
+    raw, source, true_next = _read(name, dataset_path, download)
+    if "infos/goal" not in raw:
+        raise DatasetError(f"dataset '{name}' ({source}) has no 'infos/goal', so its episodes "
+                           "cannot be cut where the goal changes; use another "
+                           "--expert_selection (setting or top_return).")
+    transitions = d4rl_io.qlearning_dataset(raw, use_stored_next_obs=true_next,
+                                            terminate_on_end=true_next,
+                                            max_episode_steps=max_episode_steps,
+                                            carry=("infos/goal",))
+    return np.asarray(transitions["infos/goal"], np.float32)
+
+
 def check_dims(dataset: Dataset, obs_dim: int, act_dim: int, name: str) -> None:
     """Raise DatasetError unless `dataset` has (obs_dim, act_dim) for environment `name`."""
     if (dataset.obs_dim, dataset.act_dim) != (int(obs_dim), int(act_dim)):

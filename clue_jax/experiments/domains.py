@@ -12,6 +12,7 @@ import importlib
 from typing import Optional, Tuple
 
 import ml_collections
+import numpy as np
 
 from clue_jax import generation
 from clue_jax.data import factory
@@ -97,6 +98,15 @@ def load_dataset(name: str, *, dataset_path: Optional[str] = None, download: boo
     return factory.load_dataset(name, dataset_path=dataset_path, download=download,
                                 max_episode_steps=max_episode_steps,
                                 fraction=fraction, seed=seed)
+
+
+def load_goals(name: str, *, dataset_path: Optional[str] = None, download: bool = False,
+               max_episode_steps: Optional[int] = None) -> np.ndarray:
+    """`factory.load_goals` for any dataset name (generated ones made on first use)."""
+    if dataset_path is None and generation.is_generated(name):
+        dataset_path = generation.ensure_generated(name)
+    return factory.load_goals(name, dataset_path=dataset_path, download=download,
+                              max_episode_steps=max_episode_steps)
 
 
 def resolve_task(env_name: str, *, dataset_path: Optional[str] = None, download: bool = False,

@@ -131,7 +131,11 @@ def define_flags(default_labeller: str, flag_values: flags.FlagValues = flags.FL
     enum("expert_selection", "setting", EXPERT_SELECTIONS,
                       "setting: the setting's rule (a random successful episode / the first K "
                       "demonstrations); top_return: OTR's rule (the K best by return, on mazes "
-                      "by return / distance of the start to the evaluation start).")
+                      "by return / distance of the start to the evaluation start); "
+                      "goal_segments (sparse): random successful segments of the episodes cut "
+                      "where the steered-to goal (infos/goal) changes.")
+    string("tag", "", "Appended to the method's run-folder name ('<method>-<tag>'), for "
+           "ablations that change a config field.")
     string("reward_file", None, "Train on rewards saved by an earlier run "
                         "(<run>/rewards.npz) instead of labelling.")
     boolean("calibrate", True, "CLUE: use the calibration loss (Eq. 7); "
@@ -176,7 +180,7 @@ def settings_from_flags(values: flags.FlagValues) -> RunSettings:
         labeller_config=labeller_config, calibrate=values.calibrate,
         temperature=values.temperature, cvae_steps=values.cvae_steps,
         compare_uncalibrated=values.compare_uncalibrated, skills=values.skills,
-        n_clusters=values.n_clusters, reward_file=values.reward_file)
+        n_clusters=values.n_clusters, reward_file=values.reward_file, tag=values.tag)
 
 
 def flag_dict(values: flags.FlagValues) -> Dict[str, Any]:

@@ -89,8 +89,11 @@ def train_agent(dataset: Dataset, env_name: str, agent_name: str, config: Dict[s
     eval_fn = None
     if eval_episodes > 0:
         def eval_fn(policy_fn, step):
-            return evaluation.evaluate(policy_fn, env_name, num_episodes=eval_episodes,
-                                       seed=evaluation.eval_seed(loop.seed, step))
+            metrics, episodes = evaluation.evaluate_episodes(
+                policy_fn, env_name, num_episodes=eval_episodes,
+                seed=evaluation.eval_seed(loop.seed, step))
+            training.write_evaluation_episodes(run_dir, step, episodes)
+            return metrics
     start = time.time()
     agent, history = training.train_offline(agent, dataset, spec.update_n, spec.policy,
                                             eval_fn, loop, run_dir, data=data)
@@ -111,7 +114,13 @@ def choose_experts(settings: RunSettings, task: domains.Task, dataset: Dataset
         if settings.expert_selection == "top_return":
             return expert_lib.top_return_trajectories(dataset, k, task.domain.xy,
                                                       task.domain.start_xy)
-        return expert_lib.select_experts(dataset, k, seed)
+        bounds = None
+        if settings.expert_selection == "goal_segments":
+            goals = domains.load_goals(settings.env_name, dataset_path=settings.dataset_path,
+                                       download=settings.download,
+                                       max_episode_steps=task.spec.max_episode_steps)
+            bounds = expert_lib.goal_episode_bounds(dataset, goals)
+        return expert_lib.select_experts(dataset, k, seed, episode_bounds=bounds)
     name = settings.expert_dataset or domains.default_demonstrations(task.env_name)
     if not name:
         raise ValueError("--expert_dataset is required with --setting=imitation: a dataset "
@@ -159,6 +168,7 @@ def label_and_train(settings: RunSettings, task: domains.Task, run_dir: Path,
                                seed=settings.seed, run_dir=run_dir, resume=settings.resume,
                                progress=settings.progress, ground_truth=ground_truth)
         labels = labellers.get_labeller(settings.labeller).label(request)
+    labels.info.update(goal_row_rewards(labels.rewards, ground_truth))
     print(f"[clue_jax] {settings.labeller} rewards: "
           + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
                       for k, v in labels.info.items()))
@@ -172,6 +182,25 @@ def label_and_train(settings: RunSettings, task: domains.Task, run_dir: Path,
         results["experts"] = expert.message
     training.write_results(run_dir, results)
     return results, agent
+
+
+def goal_row_rewards(rewards: np.ndarray, ground_truth: Optional[np.ndarray]
+                     ) -> Dict[str, float]:
+    """Mean labelled reward on the rows whose true (sparse) reward is positive vs the rest.
+
+    A labeller whose rewards are lower where the task is achieved than elsewhere
+    invites a policy that loops instead of arriving; empty when there is no ground
+    truth or it has no positive row.
+    """
+    if ground_truth is None:
+        return {}
+    goal = np.asarray(ground_truth) > 0
+    if not goal.any() or goal.all():
+        return {}
+    rewards = np.asarray(rewards, np.float64)
+    return {"goal_rows_reward_mean": float(rewards[goal].mean()),
+            "other_rows_reward_mean": float(rewards[~goal].mean()),
+            "goal_rows": int(goal.sum())}
 
 
 def check_settings(settings: RunSettings) -> labellers.Labeller:

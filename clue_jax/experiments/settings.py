@@ -18,8 +18,10 @@ import ml_collections
 SETTINGS = ("sparse", "imitation", "unsupervised")
 # How the sparse/imitation experts are chosen: the setting's own rule (CLUE's: a
 # random successful episode / the first K demonstrations), or OTR's rule (the K
-# best episodes by return; on maze domains by return / (1e-4 + ||start xy - eval start xy||)).
-EXPERT_SELECTIONS = ("setting", "top_return")
+# best episodes by return; on maze domains by return / (1e-4 + ||start xy - eval start xy||)),
+# or (sparse setting) a random successful segment of episodes cut where the steered-to goal
+# changes (the file's infos/goal, as D4RL's maze files and the generated mazes hold it).
+EXPERT_SELECTIONS = ("setting", "top_return", "goal_segments")
 
 
 class SettingsError(ValueError):
@@ -68,6 +70,9 @@ class RunSettings:
         calibrate, temperature, cvae_steps, compare_uncalibrated: CLUE ablations.
         skills, n_clusters: the unsupervised setting.
         reward_file: train on rewards saved by an earlier run (rewards.npz) instead.
+        tag: appended to the method's run-folder name ('-<tag>'), for ablations
+            that change a labeller or learner config field (e.g. 'rr' for CLUE with
+            --clue_config.reward_scaling=return_range).
     """
 
     env_name: str = "gen-pointmaze-umaze-diverse-v0"
@@ -99,6 +104,7 @@ class RunSettings:
     skills: str = "0,1,2"
     n_clusters: int = 100
     reward_file: Optional[str] = None
+    tag: str = ""
 
     def __post_init__(self):
         for name, (ok, expected) in _RANGES.items():
@@ -110,17 +116,29 @@ class RunSettings:
         if self.expert_selection not in EXPERT_SELECTIONS:
             raise SettingsError(f"--expert_selection={self.expert_selection!r}: expected one of "
                              f"{EXPERT_SELECTIONS}.")
+        if self.tag and not all(c.isalnum() or c in "-_." for c in self.tag):
+            raise SettingsError(f"--tag={self.tag!r}: expected letters, digits, '-', '_' or '.' "
+                                "(it becomes part of the run-folder name).")
+        if self.expert_selection == "goal_segments" and (self.setting != "sparse"
+                                                         or self.dataset_fraction < 1.0):
+            raise SettingsError("--expert_selection=goal_segments cuts the dataset's own "
+                                "episodes at goal changes: it needs --setting=sparse and the "
+                                "whole dataset (--dataset_fraction=1).")
         for name in ("agent_config", "labeller_config"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, ml_collections.FrozenConfigDict):
                 object.__setattr__(self, name, ml_collections.FrozenConfigDict(value))
 
     def method(self) -> str:
+        name = self._method()
+        return f"{name}-{self.tag}" if self.tag else name
+
+    def _method(self) -> str:
         """The run-folder name of the method: it names the labeller.
 
         '<agent>-true' (a learner on the dataset's own rewards), else
         '<labeller>-<setting>-K<k>' (+ '-nocalib' for CLUE without calibration,
-        '-top_return' for OTR's expert rule), prefixed with '<agent>-' for learners
+        '-top_return' / '-goal_segments' for the other expert rules, '-<tag>'), prefixed with '<agent>-' for learners
         other than IQL (e.g. 'td3bc-sqil-imitation-K1', 'smodice-oril-imitation-K1');
         '<agent>-<setting>-K<k>' for the learners without a labeller ('demodice-imitation-K1').
         """

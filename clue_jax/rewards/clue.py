@@ -38,6 +38,7 @@ from clue_jax.data.dataset import Dataset, sample_batch
 from clue_jax.types import Batch, InfoDict, Params, PRNGKey
 
 VAE_DATA_MODES = ("union", "concat")
+CALIB_REDUCTIONS = ("sum", "mean")
 NORMALIZE_EPS = 1e-3  # SPOT: std + 1e-3
 
 
@@ -59,14 +60,20 @@ def kl_loss(mean: jax.Array, log_std: jax.Array) -> Tuple[jax.Array, InfoDict]:
     return loss, {"kl_loss": loss}
 
 
-def calibration_loss(mean: jax.Array, log_std: jax.Array) -> Tuple[jax.Array, InfoDict]:
-    """Eq. 7: E_{D^e}[||mu||^2 + ||sigma||^2], summed over latent dims, mean over the batch.
+def calibration_loss(mean: jax.Array, log_std: jax.Array, reduction: str = "sum"
+                     ) -> Tuple[jax.Array, InfoDict]:
+    """Eq. 7: E_{D^e}[||mu||^2 + ||sigma||^2], mean over the batch.
 
     Args:
         mean, log_std: (B_e, L) encoder outputs on expert transitions.
+        reduction: over latent dims, 'sum' (Eq. 7's squared norms) or 'mean' (like
+            `kl_loss`, i.e. the sum / L: the weight then compares with beta on equal terms).
     """
-    per_sample = jnp.sum(mean**2 + jnp.exp(2.0 * log_std), axis=-1)
-    loss = per_sample.mean()
+    if reduction not in CALIB_REDUCTIONS:
+        raise ValueError(f"calibration reduction {reduction!r}: expected one of "
+                         f"{CALIB_REDUCTIONS}.")
+    per_element = mean**2 + jnp.exp(2.0 * log_std)
+    loss = (per_element.sum(-1) if reduction == "sum" else per_element.mean(-1)).mean()
     return loss, {"calibration_loss": loss}
 
 
@@ -144,6 +151,7 @@ class CLUEState(flax.struct.PyTreeNode):
     beta: float = flax.struct.field(pytree_node=False, default=0.5)
     calib_weight: float = flax.struct.field(pytree_node=False, default=0.0)
     vae_data: str = flax.struct.field(pytree_node=False, default="union")
+    calib_reduction: str = flax.struct.field(pytree_node=False, default="sum")
     batch_size: int = flax.struct.field(pytree_node=False, default=256)
 
     @property
@@ -173,6 +181,10 @@ def create_clue_state(config, dataset: Dataset, seed: int) -> CLUEState:
     if config.vae_data not in VAE_DATA_MODES:
         raise ValueError(f"clue config vae_data={config.vae_data!r}: expected one of "
                          f"{VAE_DATA_MODES}.")
+    reduction = str(config.get("calib_reduction", "sum"))
+    if reduction not in CALIB_REDUCTIONS:
+        raise ValueError(f"clue config calib_reduction={reduction!r}: expected one of "
+                         f"{CALIB_REDUCTIONS}.")
     act_dim = dataset.act_dim
     latent_dim = int(config.latent_dim) or 2 * act_dim
     hidden_dims = tuple(int(h) for h in config.hidden_dims)
@@ -191,15 +203,16 @@ def create_clue_state(config, dataset: Dataset, seed: int) -> CLUEState:
         hidden_dims=hidden_dims, action_dim=act_dim, latent_dim=latent_dim,
         max_action=float(config.max_action), beta=float(config.beta),
         calib_weight=float(config.calib_weight) if config.calibrate else 0.0,
-        vae_data=str(config.vae_data), batch_size=int(config.batch_size))
+        vae_data=str(config.vae_data), calib_reduction=reduction,
+        batch_size=int(config.batch_size))
 
 
 # ----------------------------------------------------------------------------- update
 
 
 def clue_loss(model: CVAEModel, vae_batch: Batch, expert_batch: Batch, key: PRNGKey, *,
-              beta: float, calib_weight: float, vae_data: str = "union"
-              ) -> Tuple[jax.Array, InfoDict]:
+              beta: float, calib_weight: float, vae_data: str = "union",
+              calib_reduction: str = "sum") -> Tuple[jax.Array, InfoDict]:
     """recon + beta * KL (Eq. 5, negated) + calib_weight * L_calibr (Eq. 7).
 
     With calib_weight == 0 the calibration term is not part of the loss at all
@@ -219,7 +232,7 @@ def clue_loss(model: CVAEModel, vae_batch: Batch, expert_batch: Batch, key: PRNG
     z = mean[:n] + jnp.exp(log_std[:n]) * jax.random.normal(key, mean[:n].shape)
     recon, recon_info = reconstruction_loss(model.decode(obs[:n], z), act[:n])
     kl, kl_info = kl_loss(mean[:n], log_std[:n])
-    calib, calib_info = calibration_loss(mean[b:], log_std[b:])
+    calib, calib_info = calibration_loss(mean[b:], log_std[b:], calib_reduction)
     loss = recon + beta * kl
     if calib_weight > 0:
         loss = loss + calib_weight * calib
@@ -241,7 +254,7 @@ def cvae_update(state: CLUEState, vae_batch: Batch, expert_batch: Batch
     def loss_fn(params):
         return clue_loss(model.replace(params=params), vae_batch, expert_batch, key,
                          beta=state.beta, calib_weight=state.calib_weight,
-                         vae_data=state.vae_data)
+                         vae_data=state.vae_data, calib_reduction=state.calib_reduction)
 
     grads, info = jax.grad(loss_fn, has_aux=True)(state.train_state.params)
     return state.replace(train_state=state.train_state.apply_gradients(grads=grads),
