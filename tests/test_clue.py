@@ -315,6 +315,39 @@ def test_select_experts_at_most_k_and_messages():
         experts.select_experts(episodes_dataset([(), ()]), k=1, seed=0)
 
 
+def test_goal_segments_cut_episodes_where_the_goal_changes():
+    # episodes 0-9, 10-19 (continuity); goals change at rows 4 and 15; success at rows 7, 12, 18
+    ds = episodes_dataset([(7,), (2, 8)])
+    goals = np.zeros((20, 2))
+    goals[4:10] = 1.0
+    goals[15:] = 2.0
+    starts, ends = experts.goal_episode_bounds(ds, goals)
+    np.testing.assert_array_equal(starts, [0, 4, 10, 15])
+    np.testing.assert_array_equal(ends, [4, 10, 15, 20])
+    segments = experts.successful_trajectories(ds, (starts, ends))
+    np.testing.assert_array_equal(segments, [[4, 8], [10, 13], [15, 19]])  # cut at each goal
+    with pytest.raises(DatasetError, match="3 goals for 20 transitions"):
+        experts.goal_episode_bounds(ds, goals[:3])
+
+
+def test_goal_segments_on_a_generated_maze(tmp_path):
+    """infos/goal from the generator reaches the transitions; segments are goal-directed."""
+    from clue_jax.data.factory import load_dataset, load_goals
+    from clue_jax.data.d4rl_io import save_hdf5
+    from clue_jax.generation import pointmaze_datasets
+    raw, meta = pointmaze_datasets.generate("umaze", "diverse", size=3000, seed=0)
+    path = save_hdf5(str(tmp_path / "maze.hdf5"), raw, metadata=meta)
+    ds = load_dataset("gen-pointmaze-umaze-diverse-v0", dataset_path=path,
+                      max_episode_steps=meta["episode_length"])
+    goals = load_goals("gen-pointmaze-umaze-diverse-v0", dataset_path=path,
+                       max_episode_steps=meta["episode_length"])
+    assert goals.shape == (ds.size, 2)
+    starts, ends = experts.goal_episode_bounds(ds, goals)
+    assert len(starts) > len(experts.continuity_episode_bounds(ds)[0])
+    for s, e in zip(starts, ends):  # one goal per segment
+        assert np.all(goals[s:e] == goals[s])
+
+
 def test_expert_from_demonstrations():
     demos = episodes_dataset([(), (), ()], length=5)
     chosen = experts.expert_from_demonstrations(demos, 2)

@@ -86,6 +86,11 @@ def test_qlearning_dataset_hand_made(tiny_file):
     np.testing.assert_array_equal(q["rewards"], [1, 2, 4, 5, 6, 7])
     np.testing.assert_array_equal(q["terminals"], [0, 0, 0, 1, 0, 0])
     assert q["terminals"].dtype == bool and q["observations"].dtype == np.float32
+    # other per-row keys come back for the same rows
+    carried = qlearning_dataset(load_hdf5(tiny_file), carry=("infos/qpos",))
+    np.testing.assert_array_equal(carried["infos/qpos"], tiny_raw()["infos/qpos"][kept])
+    with pytest.raises(DatasetError, match=r"no \['infos/goal'\]"):
+        qlearning_dataset(load_hdf5(tiny_file), carry=("infos/goal",))
 
 
 def reference_qlearning(raw, terminate_on_end=False, max_steps=None):

@@ -58,6 +58,11 @@ def test_returns_lengths_and_masking_by_hand(countdown):
     assert len(calls) == 4 and all(c.shape == (3, 2) for c in calls)  # one call per step
     np.testing.assert_array_equal(calls[0][:, 1], [10, 11, 12])
     np.testing.assert_array_equal(calls[3], [[3, 10], [3, 11], [2, 12]])  # finished ones frozen
+    metrics, episodes = evaluation.evaluate_episodes(policy, countdown, num_episodes=3, seed=10)
+    assert metrics == out
+    np.testing.assert_array_equal(episodes["lengths"], [3, 4, 2])
+    np.testing.assert_allclose(episodes["returns"], returns)
+    np.testing.assert_array_equal(episodes["final_observations"], [[3, 10], [4, 11], [2, 12]])
 
 
 def test_actions_are_clipped_and_shape_checked(countdown):

@@ -41,6 +41,27 @@ def test_commands_and_run_dirs(tmp_path):
     assert "--setting=sparse" in reproduce.Cell("t", "clue", 1, 0).command(tmp_path, [])
 
 
+def test_study_cells_name_their_variant_and_parse_to_it(tmp_path):
+    """Each study method has its own run folder, and its command line parses to settings
+    whose method name is that folder's and whose CLUE config holds the variant."""
+    from clue_jax.experiments import flags as run_flags
+    cells = [reproduce.Cell("gen-pointmaze-large-diverse-v0", m, 1, 0)
+             for m in reproduce.STUDY_METHODS]
+    dirs = [c.run_dir(tmp_path) for c in cells]
+    assert len(set(dirs)) == len(cells) == 11
+    for cell, run_dir in zip(cells, dirs):
+        settings = run_flags.parse_settings(cell.command(tmp_path, [])[1:],
+                                            default_labeller="true")
+        assert settings.method() == run_dir.parts[-3], cell.method
+        assert settings.calibrate == (not cell.method.endswith("nocalib"))
+    rr = run_flags.parse_settings(reproduce.Cell("gen-pointmaze-large-diverse-v0", "clue-rr-shift",
+                                                 1, 0).command(tmp_path, [])[1:])
+    assert (rr.labeller_config.reward_scaling, rr.labeller_config.reward_shift) == (
+        "return_range", -1.0)
+    assert reproduce.Cell("t", "clue-goal", 1, 0).run_dir(tmp_path).parts[-3] == \
+        "clue-sparse-K1-goal_segments"
+
+
 def test_labeller_flags_go_only_to_their_cells(tmp_path):
     extra = ["--max_steps=10", "--cvae_steps=5", "--clue_config.temperature=3",
              "--otr_config.epsilon=0.1"]

@@ -69,6 +69,18 @@ def test_train_clue_sparse_then_iql_reuses_rewards(tmp_path, maze_file):
     assert rewards.shape == (5994,)  # 6000 rows less the 6 dropped timeout rows
     assert np.all(rewards > -1.0) and np.all(rewards <= 0.0)  # exp(.) in (0, 1], then - 1
     assert "clue-sparse-K2 seed 42: normalized score" in out
+    # per-episode evaluation records (where each episode ended) and the goal-row diagnosis
+    episodes = [json.loads(line) for line in
+                (run_dir / "evaluation_episodes.jsonl").read_text().splitlines()]
+    assert [e["step"] for e in episodes] == [200, 400]
+    assert np.shape(episodes[0]["final_observations"]) == (3, 4)
+    labels = json.loads((run_dir / "results.json").read_text())["labels"]
+    goal_rows = d4rl_io.qlearning_dataset(d4rl_io.load_hdf5(maze_file))["rewards"] > 0
+    assert labels["goal_rows"] == int(goal_rows.sum())
+    np.testing.assert_allclose(labels["goal_rows_reward_mean"], rewards[goal_rows].mean(),
+                               rtol=1e-5)
+    np.testing.assert_allclose(labels["other_rows_reward_mean"], rewards[~goal_rows].mean(),
+                               rtol=1e-5)
     # train_iql.py trains on the saved rewards without retraining the CVAE
     run("train_iql.py", f"--env_name={ENV}", f"--dataset_path={maze_file}",
         f"--save_dir={tmp_path / 'reuse'}", f"--reward_file={run_dir / 'rewards.npz'}",
@@ -79,6 +91,23 @@ def test_train_clue_sparse_then_iql_reuses_rewards(tmp_path, maze_file):
                           f"--save_dir={tmp_path / 'bad'}", f"--reward_file={run_dir / 'rewards.npz'}",
                           *TINY_IQL, *LOOP], cwd=ROOT, capture_output=True, text=True)
     assert bad.returncode != 0 and "rewards but the dataset has" in bad.stderr
+
+
+def test_train_clue_study_variant_goal_segments_tag_and_config_fields(tmp_path, maze_file):
+    run("train_clue.py", f"--env_name={ENV}", f"--dataset_path={maze_file}",
+        f"--save_dir={tmp_path}", "--expert_selection=goal_segments", "--tag=rr",
+        *TINY_IQL, *TINY_CLUE, "--clue_config.reward_scaling=return_range",
+        "--clue_config.reward_shift=-1.0", "--clue_config.calib_reduction=mean", *LOOP)
+    run_dir = tmp_path / "clue-sparse-K1-goal_segments-rr" / ENV / "seed_42"
+    config = json.loads((run_dir / "config.json").read_text())["labeller_config"]
+    assert (config["reward_scaling"], config["reward_shift"], config["calib_reduction"]) == (
+        "return_range", -1.0, "mean")
+    experts = json.loads((run_dir / "experts.json").read_text())
+    assert experts["expert_selection"] == "goal_segments"
+    (start, end), = experts["segments"]
+    goals = d4rl_io.qlearning_dataset(d4rl_io.load_hdf5(maze_file),
+                                      carry=("infos/goal",))["infos/goal"]
+    assert np.all(goals[start:end] == goals[start])  # one goal throughout the expert segment
 
 
 def _demo_file(maze_file, path, reward_value=None):
@@ -270,6 +299,9 @@ BAD_INPUTS = [  # (script, flags, what the message must name)
     ("train_iql.py", ["--reward_file=/nonexistent/rewards.npz"], "rewards.npz"),
     ("train_clue.py", ["--setting=imitation", "--expert_dataset=/nonexistent/demos.hdf5"],
      "demos.hdf5"),
+    ("train_clue.py", ["--tag=a/b"], "--tag"),
+    ("train_clue.py", ["--setting=imitation", "--expert_selection=goal_segments"],
+     "--expert_selection=goal_segments"),
 ]
 
 

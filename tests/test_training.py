@@ -161,3 +161,14 @@ def test_divergence_guard_names_a_parameter_and_keeps_the_last_checkpoint(tmp_pa
                                 {"agent": tiny_agent(), "key": jax.random.PRNGKey(0), "step": 0,
                                  "history": np.zeros((0, 2))})
     assert int(state["step"]) == 10
+
+
+def test_evaluation_episode_records_resume_like_an_uninterrupted_run(tmp_path):
+    for step in (100, 200, 300):
+        training.write_evaluation_episodes(tmp_path, step, {"returns": np.array([step, 1.0])})
+    # a run killed after step 300 but resumed from the checkpoint of step 200 re-evaluates 300
+    training.write_evaluation_episodes(tmp_path, 300, {"returns": np.array([7.0])})
+    lines = (tmp_path / training.EPISODES_FILE).read_text().splitlines()
+    assert [json.loads(line) for line in lines] == [
+        {"step": 100, "returns": [100.0, 1.0]}, {"step": 200, "returns": [200.0, 1.0]},
+        {"step": 300, "returns": [7.0]}]
