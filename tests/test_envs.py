@@ -284,3 +284,19 @@ def test_adroit_door_reward_is_d4rl_s():
     assert reward == pytest.approx(expected, abs=1e-9)
     assert gym_envs.AdroitRewardFix in _wrapper_types(registry.make_env("relocate-cloned-v1", 0))
     assert gym_envs.AdroitRewardFix not in _wrapper_types(registry.make_env("pen-human-v1", 0))
+
+
+@pytest.mark.parametrize("name,cell", [("gen-pointmaze-large-diverse-v0", 1.0),
+                                       ("maze2d-medium-v1", 1.0), ("antmaze-umaze-v2", 4.0)])
+def test_maze_layouts_put_start_and_goal_in_free_cells(name, cell):
+    from clue_jax.envs import antmaze, layout
+    maze = layout.maze_layout(name)
+    grid = antmaze.maze_grid(name.split("-")[1] if not name.startswith("gen") else "large")
+    assert len(maze.walls) == grid.sum() and np.all(maze.walls[:, 2:] == cell)
+    for point in (maze.start, maze.goal):
+        if point is None:
+            continue
+        inside = ((maze.walls[:, 0] <= point[0]) & (point[0] <= maze.walls[:, 0] + cell)
+                  & (maze.walls[:, 1] <= point[1]) & (point[1] <= maze.walls[:, 1] + cell))
+        assert not inside.any(), (name, point)
+    assert layout.maze_layout("hopper-medium-v2") is None

@@ -154,6 +154,9 @@ def test_train_clue_unsupervised_skills(tmp_path, maze_file):
     assert [r["cluster_size"] for r in rows] == [int((labels == 0).sum()), int((labels == 3).sum())]
     assert all(len(r["mean_velocity_xy"]) == 2 for r in rows)
     assert (run_dir / "skills.png").exists() and "| skill |" in (run_dir / "skills.md").read_text()
+    config = json.loads((run_dir / "config.json").read_text())  # the whole run's settings
+    assert config["skills"] == [0, 3] and config["settings"]["setting"] == "unsupervised"
+    assert config["labeller_config"]["calibrate"] and config["provenance"]["versions"]["jax"]
 
 
 def test_train_iql_otr_labeller_sparse(tmp_path, maze_file):

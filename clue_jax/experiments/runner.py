@@ -166,7 +166,9 @@ def label_and_train(settings: RunSettings, task: domains.Task, run_dir: Path,
         request = LabelRequest(dataset=dataset, expert=expert.dataset if expert else None,
                                config=resolved_labeller_config(settings, task),
                                seed=settings.seed, run_dir=run_dir, resume=settings.resume,
-                               progress=settings.progress, ground_truth=ground_truth)
+                               progress=settings.progress, ground_truth=ground_truth,
+                               title=f"{settings.method()} on {task.env_name}, seed "
+                                     f"{settings.seed}")
         labels = labellers.get_labeller(settings.labeller).label(request)
     labels.info.update(goal_row_rewards(labels.rewards, ground_truth))
     print(f"[clue_jax] {settings.labeller} rewards: "

@@ -17,7 +17,7 @@ import numpy as np
 from clue_jax import evaluation, training
 from clue_jax.data import experts as expert_lib
 from clue_jax.data.dataset import Dataset
-from clue_jax.envs import registry
+from clue_jax.envs import layout, registry
 from clue_jax.experiments import domains, runner
 from clue_jax.experiments.agents import AGENTS
 from clue_jax.experiments.settings import RunSettings
@@ -100,8 +100,9 @@ def train_skill(settings: RunSettings, task: domains.Task, dataset: Dataset, exp
             "wall_time_s": results["wall_time_s"]}
 
 
-def write_summary(run_dir: Path, rows: List[Dict[str, Any]], spec) -> None:
-    """skills.json, skills.md and skills.png."""
+def write_summary(run_dir: Path, rows: List[Dict[str, Any]], spec, method: str = "") -> None:
+    """skills.json, skills.md and skills.png (maze envs: paths over the maze's walls, each
+    rollout's start and end marked, equal axes)."""
     (run_dir / "skills.json").write_text(json.dumps(rows, indent=2))
     keys = [k for k in rows[0] if k not in ("wall_time_s",)]
     lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
@@ -111,21 +112,31 @@ def write_summary(run_dir: Path, rows: List[Dict[str, Any]], spec) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    xy, maze = _xy(spec), layout.maze_layout(spec.name)
     fig, ax = plt.subplots(figsize=(6, 5))
+    if maze is not None:
+        layout.draw_maze(ax, maze._replace(goal=None, start=None))  # skills have no task goal
     for r in rows:
+        color = f"C{r['skill'] % 10}"
         with np.load(run_dir / f"skill_{r['skill']}" / "rollouts.npz") as f:
             for i, name in enumerate(f.files):
                 p = f[name]
-                if _xy(spec) is not None:
-                    ax.plot(p[:, 0], p[:, 1], color=f"C{r['skill'] % 10}", alpha=0.7,
-                            label=f"skill {r['skill']}" if i == 0 else None)
+                label = f"skill {r['skill']}" if i == 0 else None
+                if xy is not None:
+                    path = p[:, xy]
+                    ax.plot(path[:, 0], path[:, 1], color=color, alpha=0.7, label=label)
+                    ax.plot(*path[0], marker="o", color=color, markersize=5)
+                    ax.plot(*path[-1], marker="X", color=color, markersize=8,
+                            markeredgecolor="k")
                 else:
                     idx = VELOCITY_INDEX.get(spec.name.split("-")[0], [0])[0]
-                    ax.plot(p[:, idx], color=f"C{r['skill'] % 10}", alpha=0.7,
-                            label=f"skill {r['skill']}" if i == 0 else None)
-    ax.set_title(f"CLUE skills on {spec.name}")
-    ax.set_xlabel("x" if _xy(spec) is not None else "step")
-    ax.set_ylabel("y" if _xy(spec) is not None else "forward velocity")
+                    ax.plot(p[:, idx], color=color, alpha=0.7, label=label)
+    ax.set_title(f"{method or 'CLUE skills'} on {spec.name}: {len(rows)} skills"
+                 + (" (o start, X end)" if xy is not None else ""), fontsize=9)
+    ax.set_xlabel("x" if xy is not None else "step")
+    ax.set_ylabel("y" if xy is not None else "forward velocity")
+    if xy is not None and maze is None:
+        ax.set_aspect("equal", adjustable="datalim")
     ax.legend(fontsize=7)
     fig.savefig(run_dir / "skills.png", dpi=100, bbox_inches="tight")
     plt.close(fig)
@@ -136,7 +147,14 @@ def run(settings: RunSettings, task: domains.Task) -> List[Dict[str, Any]]:
     dataset = runner.discard_rewards(task.dataset)
     run_dir = runner.run_dir_for(settings.save_dir, settings.method(), settings.env_name,
                                  settings.seed)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    record = {"method": settings.method(), "settings": settings.to_dict(),
+              settings.agent: runner.resolved_agent_config(settings, task).to_dict(),
+              "labeller_config": runner.resolved_labeller_config(settings, task).to_dict(),
+              "dataset_size": dataset.size,
+              "skills": parse_skills(settings.skills, settings.n_clusters)}
+    runner.check_resume(run_dir, record, settings)
+    record["provenance"] = runner.provenance()
+    training.prepare_run_dir(run_dir, record, settings.resume)
     labels_path = run_dir / "kmeans_labels.npy"
     if settings.resume and labels_path.exists():
         labels = np.load(labels_path)
@@ -148,6 +166,6 @@ def run(settings: RunSettings, task: domains.Task) -> List[Dict[str, Any]]:
         expert = expert_lib.cluster_experts(dataset, labels, cluster)
         rows.append(train_skill(settings, task, dataset, expert, cluster,
                                 run_dir / f"skill_{cluster}"))
-        write_summary(run_dir, rows, task.spec)
+        write_summary(run_dir, rows, task.spec, settings.method())
         print(f"[clue_jax] skill {cluster}: {rows[-1]}")
     return rows

@@ -31,6 +31,8 @@ class LabelRequest:
         resume: reuse what an earlier attempt of this run saved.
         progress: show progress bars.
         ground_truth: (N,) true rewards for figures (sparse setting), else None.
+        title: what the run is, for figure titles (e.g. 'clue-sparse-K1 on
+            gen-pointmaze-large-diverse-v0, seed 0').
     """
 
     dataset: Dataset
@@ -41,6 +43,7 @@ class LabelRequest:
     resume: bool = False
     progress: bool = True
     ground_truth: Optional[np.ndarray] = None
+    title: str = ""
 
 
 class Labels(NamedTuple):

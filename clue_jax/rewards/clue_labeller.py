@@ -41,7 +41,7 @@ def label(request: LabelRequest) -> Labels:
                                 resume=request.resume, progress=request.progress,
                                 name="cvae_uncalibrated.msgpack")
     info.update(figures(state, data, expert, cfg, request.run_dir, request.ground_truth,
-                        uncalibrated))
+                        uncalibrated, title=request.title))
     return Labels(relabelled.rewards, info)
 
 
@@ -97,7 +97,7 @@ def fit_cvae(config, dataset: Dataset, expert: Dataset, seed: int, run_dir, *,
 
 def figures(state: clue.CLUEState, dataset: Dataset, expert: Dataset, config, run_dir,
             ground_truth: Optional[np.ndarray], uncalibrated: Optional[clue.CLUEState] = None,
-            max_points: int = 20000) -> Dict[str, float]:
+            max_points: int = 20000, title: str = "") -> Dict[str, float]:
     """latent_embeddings.png (Fig. 2) and, with ground truth, reward_correlation.png (Fig. 7)."""
     rng = np.random.default_rng(0)
     rows = rng.choice(dataset.size, size=min(max_points, dataset.size), replace=False)
@@ -109,12 +109,13 @@ def figures(state: clue.CLUEState, dataset: Dataset, expert: Dataset, config, ru
         z_all, _ = labelling.encode_dataset(st.model, dataset.observations[rows],
                                             dataset.actions[rows])
         panels[title] = (z_exp, z_all)
-    plots.plot_latent_embeddings(Path(run_dir) / "latent_embeddings.png", panels)
+    plots.plot_latent_embeddings(Path(run_dir) / "latent_embeddings.png", panels,
+                                 suptitle=title)
     out = {}
     if ground_truth is not None:
         z_e = labelling.expert_embedding(state.model, expert.observations, expert.actions)
         raw = labelling.label_rewards(state.model, dataset.observations[rows],
                                       dataset.actions[rows], z_e, config.temperature)
         out["spearman"] = plots.plot_reward_correlation(
-            Path(run_dir) / "reward_correlation.png", raw, ground_truth[rows])
+            Path(run_dir) / "reward_correlation.png", raw, ground_truth[rows], title=title)
     return out

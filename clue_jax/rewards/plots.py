@@ -53,7 +53,7 @@ def project_2d(expert: np.ndarray, others: np.ndarray, projection: str = "pca"
 
 
 def plot_latent_embeddings(path, panels: Dict[str, Embeddings], projection: str = "pca",
-                           max_points: int = 5000, seed: int = 0) -> Path:
+                           max_points: int = 5000, seed: int = 0, suptitle: str = "") -> Path:
     """Side-by-side scatter of expert and non-expert embeddings, one panel per model.
 
     Args:
@@ -62,6 +62,7 @@ def plot_latent_embeddings(path, panels: Dict[str, Embeddings], projection: str 
             {"CVAE (no calibration)": (...), "CLUE": (...)}.
         projection: 'pca' (per panel) or 'first2'.
         max_points: per set, subsampled with `seed`.
+        suptitle: the figure's title (which run: dataset, method, K, seed).
     Returns:
         The written path. Each panel marks z_e (the expert mean) with a star.
     """
@@ -78,6 +79,8 @@ def plot_latent_embeddings(path, panels: Dict[str, Embeddings], projection: str 
         ax.set_xlabel("PC 1" if projection == "pca" else "z[0]")
         ax.set_ylabel("PC 2" if projection == "pca" else "z[1]")
     axes[0][0].legend(loc="best", fontsize=8)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=10)
     return _save(fig, path)
 
 
@@ -114,6 +117,6 @@ def plot_reward_correlation(path, intrinsic: np.ndarray, ground_truth: np.ndarra
         ax.scatter(ground_truth[idx], intrinsic[idx], s=3, alpha=0.3)
     ax.set_xlabel("ground-truth reward")
     ax.set_ylabel("CLUE intrinsic reward")
-    ax.set_title(f"{title + ': ' if title else ''}Spearman rho = {rho:.3f}")
+    ax.set_title(f"{title + chr(10) if title else ''}Spearman rho = {rho:.3f}", fontsize=9)
     _save(fig, path)
     return rho
