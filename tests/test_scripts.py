@@ -81,6 +81,18 @@ def test_train_clue_sparse_then_iql_reuses_rewards(tmp_path, maze_file):
                                rtol=1e-5)
     np.testing.assert_allclose(labels["other_rows_reward_mean"], rewards[~goal_rows].mean(),
                                rtol=1e-5)
+    # the labelling summary is logged once, in its own stream, also after a resume
+    from clue_jax.logging import read_scalars
+    for attempt in range(2):
+        if attempt:
+            run("train_clue.py", f"--env_name={ENV}", f"--dataset_path={maze_file}",
+                f"--save_dir={tmp_path}", "--num_expert=2", "--resume", *TINY_IQL, *TINY_CLUE,
+                *LOOP)
+        summary = read_scalars(run_dir / "tb" / "labels")
+        assert summary["labels/goal_rows_reward_mean"] == [(0, pytest.approx(
+            labels["goal_rows_reward_mean"]))]
+        assert all(len(points) == 1 for points in summary.values())
+        assert not any(t.startswith("clue/raw") for t in read_scalars(run_dir / "tb" / "cvae"))
     # train_iql.py trains on the saved rewards without retraining the CVAE
     run("train_iql.py", f"--env_name={ENV}", f"--dataset_path={maze_file}",
         f"--save_dir={tmp_path / 'reuse'}", f"--reward_file={run_dir / 'rewards.npz'}",

@@ -17,6 +17,7 @@ import ml_collections
 import numpy as np
 
 from clue_jax import evaluation, training
+from clue_jax.logging import RunLogger
 from clue_jax.data import experts as expert_lib
 from clue_jax.data.dataset import Dataset, concatenate
 from clue_jax.experiments import domains
@@ -171,6 +172,7 @@ def label_and_train(settings: RunSettings, task: domains.Task, run_dir: Path,
                                      f"{settings.seed}")
         labels = labellers.get_labeller(settings.labeller).label(request)
     labels.info.update(goal_row_rewards(labels.rewards, ground_truth))
+    log_labels(run_dir, settings, labels.info)
     print(f"[clue_jax] {settings.labeller} rewards: "
           + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
                       for k, v in labels.info.items()))
@@ -203,6 +205,22 @@ def goal_row_rewards(rewards: np.ndarray, ground_truth: Optional[np.ndarray]
     return {"goal_rows_reward_mean": float(rewards[goal].mean()),
             "other_rows_reward_mean": float(rewards[~goal].mean()),
             "goal_rows": int(goal.sum())}
+
+
+def log_labels(run_dir: Path, settings: RunSettings, info: Dict[str, Any]) -> None:
+    """The labelling summary, once, as TensorBoard stream tb/labels (tags labels/<name>, step 0).
+
+    A resumed run relabels (or restores) and logs again; its writer purges the
+    earlier point, so each tag keeps one.
+    """
+    scalars = {f"labels/{k}": float(v) for k, v in info.items()
+               if isinstance(v, (int, float, np.floating, np.integer)) and not isinstance(v, bool)}
+    if not scalars:
+        return
+    logger = RunLogger(run_dir, settings.seed, resumed_from=-1 if settings.resume else None,
+                       stream="labels")
+    logger.log(scalars, 0)
+    logger.close()
 
 
 def check_settings(settings: RunSettings) -> labellers.Labeller:

@@ -30,9 +30,6 @@ def label(request: LabelRequest) -> Labels:
                          metadata={"temperature": cfg.temperature, "use_mean": cfg.use_mean,
                                    "reward_scaling": cfg.reward_scaling,
                                    "reward_shift": cfg.reward_shift, **info})
-    logger = RunLogger(request.run_dir, request.seed, stream="cvae")
-    logger.log({f"clue/{k}": v for k, v in info.items()}, 0)
-    logger.close()
     uncalibrated = None
     if cfg.compare_uncalibrated and cfg.calibrate:
         plain = cfg.copy_and_resolve_references()
