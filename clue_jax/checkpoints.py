@@ -1,6 +1,7 @@
 """Atomic checkpoints of any pytree (flax msgpack), written then renamed."""
 
 import contextlib
+import glob
 import os
 import tempfile
 from pathlib import Path
@@ -11,16 +12,46 @@ from flax import serialization
 CHECKPOINT_NAME = "checkpoint.msgpack"
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def remove_stale_temps(path) -> int:
+    """Delete the temp files of `path` left by writers that were killed (SIGKILL, power loss).
+
+    Temp names carry the writer's pid (.<name>.<pid>.<random>.tmp); only those
+    whose process is gone are removed, so a concurrent live writer is untouched.
+    Returns the number removed.
+    """
+    path = Path(path)
+    removed = 0
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        pid = tmp.name[len(path.name) + 2:].split(".", 1)[0]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_file(path) -> Iterator[str]:
     """Yield a temp path beside `path`; on success fsync it and rename it onto `path`.
 
-    Readers never see a half-written file, and a failure leaves no temp file.
+    Readers never see a half-written file, and a failure leaves no temp file; a
+    killed writer's temp file is removed by the next write of the same path.
     The file gets the usual permissions (0666 less the umask), not mkstemp's 0600.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    remove_stale_temps(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.",
+                               suffix=".tmp")
     os.close(fd)
     try:
         yield tmp

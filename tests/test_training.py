@@ -172,3 +172,28 @@ def test_evaluation_episode_records_resume_like_an_uninterrupted_run(tmp_path):
     assert [json.loads(line) for line in lines] == [
         {"step": 100, "returns": [100.0, 1.0]}, {"step": 200, "returns": [200.0, 1.0]},
         {"step": 300, "returns": [7.0]}]
+
+
+def test_a_killed_writers_temp_file_is_removed_by_the_next_write(tmp_path):
+    import subprocess
+    import sys
+    import time
+    target = tmp_path / "data.hdf5"
+    code = ("import sys, time\nfrom clue_jax import checkpoints\n"
+            f"with checkpoints.atomic_file({str(target)!r}) as tmp:\n"
+            "    open(tmp, 'wb').write(b'x' * 1000)\n"
+            "    print('writing', flush=True)\n"
+            "    time.sleep(60)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "writing"
+    live = list(tmp_path.glob(".data.hdf5.*.tmp"))
+    assert len(live) == 1
+    # a live writer's temp file is left alone
+    checkpoints.atomic_write_bytes(tmp_path / "other.bin", b"1")
+    assert checkpoints.remove_stale_temps(target) == 0 and live[0].exists()
+    proc.kill()  # SIGKILL: no cleanup runs in the writer
+    proc.wait()
+    time.sleep(0.1)
+    assert live[0].exists()
+    checkpoints.atomic_write_bytes(target, b"done")
+    assert not list(tmp_path.glob(".data.hdf5.*.tmp")) and target.read_bytes() == b"done"
