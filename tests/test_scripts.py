@@ -315,6 +315,7 @@ BAD_INPUTS = [  # (script, flags, what the message must name)
     ("train_clue.py", ["--setting=imitation", "--expert_dataset=/nonexistent/demos.hdf5"],
      "demos.hdf5"),
     ("train_clue.py", ["--tag=a/b"], "--tag"),
+    ("train_iql.py", ["--env_name=minari:nope/none-v0"], "--env_name=minari:nope/none-v0"),
     ("train_clue.py", ["--setting=imitation", "--expert_selection=goal_segments"],
      "--expert_selection=goal_segments"),
 ]
@@ -352,3 +353,45 @@ def test_help_lists_every_run_flag(script):
     for flag in ("--env_name", "--max_steps", "--save_dir", "--labeller", "--num_expert",
                  "--resume"):
         assert flag in proc.stdout + proc.stderr, (script, flag)
+
+
+MAKE_MINARI = """
+import sys, gymnasium, minari, numpy as np
+env = minari.DataCollector(gymnasium.make("MountainCarContinuous-v0", max_episode_steps=60))
+rng = np.random.default_rng(0)
+for episode in range(5):
+    env.reset(seed=episode)
+    done = False
+    while not done:
+        _, _, terminated, truncated, _ = env.step(rng.uniform(-1, 1, 1).astype(np.float32))
+        done = terminated or truncated
+refs = dict(ref_min_score=-10.0, ref_max_score=90.0) if sys.argv[2] == "refs" else {}
+env.create_dataset(sys.argv[1], algorithm_name="random", **refs)
+"""
+
+
+def test_minari_dataset_end_to_end_from_the_command_line(tmp_path):
+    """minari:<id> names the data AND the env: spec, episode length and reference scores come
+    from the local dataset's metadata; one without reference scores is refused up front."""
+    env = dict(os.environ, MINARI_DATASETS_PATH=str(tmp_path / "minari"))
+    for dataset_id, refs in (("test/mcc/tiny-v0", "refs"), ("test/mcc/norefs-v0", "none")):
+        subprocess.run([sys.executable, "-c", MAKE_MINARI, dataset_id, refs], env=env,
+                       check=True, capture_output=True, timeout=300)
+    name = "minari:test/mcc/tiny-v0"
+    proc = subprocess.run([sys.executable, "train_iql.py", f"--env_name={name}",
+                           f"--save_dir={tmp_path / 'runs'}", *TINY_IQL, *LOOP], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_dir = tmp_path / "runs" / "iql-true" / name / "seed_42"
+    results = json.loads((run_dir / "results.json").read_text())
+    assert [step for step, _ in results["history"]] == [200, 400]
+    episodes = (run_dir / "evaluation_episodes.jsonl").read_text().splitlines()
+    returns = np.array(json.loads(episodes[-1])["returns"])
+    assert np.all(json.loads(episodes[-1])["lengths"] <= np.array(60))  # the dataset's env spec
+    np.testing.assert_allclose(results["final_normalized_score"],
+                               100 * (returns.mean() + 10.0) / 100.0, atol=0.051)
+    bad = subprocess.run([sys.executable, "train_iql.py", "--env_name=minari:test/mcc/norefs-v0",
+                          f"--save_dir={tmp_path / 'bad'}", *TINY_IQL, *LOOP], cwd=ROOT,
+                         env=env, capture_output=True, text=True, timeout=600)
+    assert bad.returncode != 0 and "ref_min_score" in bad.stderr and "Traceback" not in bad.stderr
+    assert not (tmp_path / "bad").exists()

@@ -34,7 +34,7 @@ def minari_root() -> str:
         os.path.expanduser("~"), ".minari", "datasets")
 
 
-def _order_keys(keys: Sequence[str], obs_keys: Optional[Sequence[str]]) -> List[str]:
+def order_keys(keys: Sequence[str], obs_keys: Optional[Sequence[str]]) -> List[str]:
     if obs_keys is not None:
         missing = [k for k in obs_keys if k not in keys]
         if missing:
@@ -49,7 +49,7 @@ def _flatten_obs(obs, obs_keys: Optional[Sequence[str]]):
     """(T + 1, obs_dim) array and the dict parts (or {}) of one episode's observations."""
     if isinstance(obs, dict):
         parts = {k: np.asarray(obs[k], np.float32).reshape(len(obs[k]), -1)
-                 for k in _order_keys(list(obs), obs_keys)}
+                 for k in order_keys(list(obs), obs_keys)}
         return np.concatenate(list(parts.values()), axis=1), parts
     if isinstance(obs, (tuple, list)):
         raise DatasetError("minari: tuple observation spaces are not supported; "

@@ -17,6 +17,8 @@ Every name is also registered with gymnasium as 'clue_jax/<name>':
     env = gymnasium.make("clue_jax/hopper-medium-v2")     # or, without the import:
     env = gymnasium.make("clue_jax.envs:clue_jax/hopper-medium-v2")
 
+(`gymnasium_id(name)` gives the id; a `minari:` name's ':' and '/' become '-'.)
+
 D4RL's hopper/halfcheetah/walker2d-*-v2, antmaze and maze2d names carry D4RL's
 compiled models (clue_jax.envs.d4rl_models); the gen-* names keep the models
 their datasets were generated in (gymnasium's v5 locomotion, gymnasium-robotics'
@@ -114,9 +116,15 @@ def _make_for_gymnasium(name: str, **kwargs) -> gymnasium.Env:
     return factory(0)
 
 
+def gymnasium_id(name: str) -> str:
+    """'clue_jax/<name>', with ':' and '/' as '-' (gymnasium ids allow neither in a name):
+    'minari:D4RL/door/expert-v2' -> 'clue_jax/minari-D4RL-door-expert-v2'."""
+    return f"{GYMNASIUM_NAMESPACE}/{name.replace(':', '-').replace('/', '-')}"
+
+
 def _register_gymnasium(spec: EnvSpec) -> None:
-    """Make `gymnasium.make('clue_jax/<name>')` build the same env as make_env (unseeded)."""
-    env_id = f"{GYMNASIUM_NAMESPACE}/{spec.name}"
+    """Make `gymnasium.make(gymnasium_id(name))` build the same env as make_env (unseeded)."""
+    env_id = gymnasium_id(spec.name)
     gymnasium.registry.pop(env_id, None)  # re-registration (overwrite=True) replaces it
     gymnasium.register(id=env_id, entry_point=functools.partial(_make_for_gymnasium, spec.name),
                        max_episode_steps=spec.max_episode_steps)
@@ -131,6 +139,9 @@ def list_envs(family: Optional[str] = None) -> List[str]:
 def get_spec(name: str) -> EnvSpec:
     """The EnvSpec of `name`; raises UnknownEnvError with the closest names."""
     _ensure_builtin()
+    if name not in _REGISTRY and name.startswith("minari:"):
+        from clue_jax.envs import minari_envs  # lazy: reads the local dataset's metadata
+        minari_envs.register_minari(name)
     if name not in _REGISTRY:
         close = difflib.get_close_matches(name, list(_REGISTRY), n=3, cutoff=0.0)
         raise UnknownEnvError(
