@@ -6,7 +6,7 @@ every env's current observation. Envs whose episode has ended keep their last
 observation in that array and their actions are ignored.
 """
 
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import gymnasium
 import numpy as np
@@ -74,16 +74,31 @@ def episode_stats(policy_fn: PolicyFn, env_name: str, num_episodes: int, seed: i
     Needs no reference scores (raw returns, lengths, successes), so it also
     measures the returns that define them. The envs are closed afterwards.
     """
+    return grouped_episode_stats(policy_fn, env_name, num_episodes, [seed], max_steps)[0]
+
+
+def grouped_episode_stats(policy_fn: PolicyFn, env_name: str, num_episodes: int,
+                          seeds: Sequence[int], max_steps: Optional[int] = None
+                          ) -> List[Dict[str, np.ndarray]]:
+    """`episode_stats` for several groups (e.g. seeds of a vmapped run) stepped together.
+
+    Group g has `num_episodes` envs, env i reset with seeds[g] + i, exactly as a
+    separate `episode_stats(..., seed=seeds[g])`; all G * E envs step together and
+    `policy_fn` gets the (G * E, obs_dim) array, group g in rows g * E to (g + 1) * E.
+    Returns one dict per group.
+    """
     if num_episodes < 1:
         raise ValueError(f"num_episodes: got {num_episodes}, expected at least 1.")
     spec = get_spec(env_name)
-    seeds = [seed + i for i in range(num_episodes)]
-    envs = [make_env(env_name, s, max_episode_steps=max_steps) for s in seeds]
+    reset_seeds = [int(seed) + i for seed in seeds for i in range(num_episodes)]
+    envs = [make_env(env_name, s, max_episode_steps=max_steps) for s in reset_seeds]
     try:
-        return run_episodes(policy_fn, envs, seeds, spec.act_dim)
+        out = run_episodes(policy_fn, envs, reset_seeds, spec.act_dim)
     finally:
         for env in envs:
             env.close()
+    return [{k: v[g * num_episodes:(g + 1) * num_episodes] for k, v in out.items()}
+            for g in range(len(seeds))]
 
 
 def eval_seed(run_seed: int, step: int) -> int:
@@ -119,14 +134,24 @@ def evaluate_episodes(policy_fn: PolicyFn, env_name: str, num_episodes: int, see
         episodes: the per-episode arrays of `run_episodes` (returns, lengths,
             successes, final_observations).
     """
+    return evaluate_groups(policy_fn, env_name, num_episodes, [seed], max_steps)[0]
+
+
+def evaluate_groups(policy_fn: PolicyFn, env_name: str, num_episodes: int,
+                    seeds: Sequence[int], max_steps: Optional[int] = None
+                    ) -> List[Tuple[Dict[str, float], Dict[str, np.ndarray]]]:
+    """`evaluate_episodes` for several groups stepped together (see grouped_episode_stats):
+    one (metrics, episodes) per group, each equal to a separate evaluation with seeds[g]."""
     spec = get_spec(env_name)
-    out = episode_stats(policy_fn, env_name, num_episodes, seed, max_steps)
-    result = {
-        "return": float(out["returns"].mean()),
-        "return_std": float(out["returns"].std()),
-        "normalized_score": float(np.mean(normalized_score(env_name, out["returns"]))),
-        "length": float(out["lengths"].mean()),
-    }
-    if spec.success_based:
-        result["success_rate"] = float(out["successes"].mean())
-    return result, out
+    results = []
+    for out in grouped_episode_stats(policy_fn, env_name, num_episodes, seeds, max_steps):
+        result = {
+            "return": float(out["returns"].mean()),
+            "return_std": float(out["returns"].std()),
+            "normalized_score": float(np.mean(normalized_score(env_name, out["returns"]))),
+            "length": float(out["lengths"].mean()),
+        }
+        if spec.success_based:
+            result["success_rate"] = float(out["successes"].mean())
+        results.append((result, out))
+    return results

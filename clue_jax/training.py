@@ -12,6 +12,7 @@ anything of that chunk is logged or saved.
 """
 
 import dataclasses
+import functools
 import json
 import math
 import shutil
@@ -117,62 +118,186 @@ def train_offline(agent: Any, dataset: Dataset, update_n: UpdateFn, policy_facto
     Returns:
         The trained agent and the (step, normalized score) history.
     """
+    group_eval = None if eval_fn is None else (lambda policy, step: [eval_fn(policy, step)])
+    agents, histories = _train_group([agent], to_device(dataset) if data is None else data,
+                                     update_n, policy_factory, group_eval, [loop], [run_dir])
+    return agents[0], histories[0]
+
+
+# (stacked policy, step) -> one metrics dict per seed
+GroupEvalFn = Callable[[Callable[[np.ndarray], np.ndarray], int], List[Dict[str, float]]]
+
+
+def stack_trees(trees: List[Any]) -> Any:
+    """S pytrees of the same structure -> one with a leading axis S on every leaf.
+
+    The first tree's static fields are kept (agents made from one config hold equal
+    optimisers, but not the same Python objects)."""
+    leaves = [jax.tree_util.tree_leaves(t) for t in trees]
+    return jax.tree_util.tree_structure(trees[0]).unflatten(
+        [jnp.stack(column) for column in zip(*leaves)])
+
+
+def unstack_tree(tree: Any, index: int) -> Any:
+    """Member `index` of a stacked pytree."""
+    return jax.tree_util.tree_map(lambda x: x[index], tree)
+
+
+def share_data(datas: List[Any]) -> Tuple[Any, Any]:
+    """S device data pytrees (e.g. one dataset under S seeds' rewards) -> (data, in_axes).
+
+    A leaf equal in every member is kept once (axis None: one copy on the device,
+    e.g. the observations); the others are stacked (axis 0, e.g. each seed's rewards).
+    """
+    leaves = [jax.tree_util.tree_leaves(d) for d in datas]
+    treedef = jax.tree_util.tree_structure(datas[0])
+    shared, axes = [], []
+    for column in zip(*leaves):
+        same = all(x is column[0] or (x.shape == column[0].shape
+                                      and bool(jnp.array_equal(x, column[0])))
+                   for x in column[1:])
+        shared.append(column[0] if same else jnp.stack(column))
+        axes.append(None if same else 0)
+    return treedef.unflatten(shared), treedef.unflatten(axes)
+
+
+def train_offline_seeds(agents: List[Any], datas: List[Any], update_n: UpdateFn,
+                        stacked_policy_factory: PolicyFactory, eval_fn: Optional[GroupEvalFn],
+                        loops: List[LoopConfig], run_dirs: List[Any], sharding: Any = None
+                        ) -> Tuple[List[Any], List[List[Tuple[int, float]]]]:
+    """S seeds' agents trained together: one compiled update vmapped over the seed axis.
+
+    Each seed keeps its own run folder, written as a separate `train_offline` run
+    writes it (checkpoint, scores, TensorBoard), so any seed can also be resumed
+    alone. Data leaves equal across seeds are kept once (`share_data`).
+
+    Args:
+        agents: S agents (same structure), seed s's created with loops[s].seed.
+        datas: S device data pytrees (seed s's rewards).
+        stacked_policy_factory: stacked agents -> policy over (S * E, obs_dim).
+        eval_fn: (stacked policy, step) -> S metrics dicts; None skips eval.
+        loops: S loop configs, equal but for the seed.
+        run_dirs: S run folders.
+        sharding: optional jax.sharding for the stacked seed axis (several devices).
+    Returns:
+        S trained agents and S histories.
+    """
+    fields = [dataclasses.replace(lp, seed=0) for lp in loops]
+    if any(f != fields[0] for f in fields[1:]):
+        raise ValueError("train_offline_seeds: the seeds' loop configs differ beyond the seed.")
+    data, axes = share_data(datas)
+    return _train_group(agents, data, update_n, stacked_policy_factory, eval_fn, loops,
+                        run_dirs, data_axes=axes, sharding=sharding)
+
+
+class SeedsOutOfStepError(RuntimeError):
+    """The seeds of a vmapped run have checkpoints of different steps (killed mid-save)."""
+
+
+@functools.lru_cache(maxsize=None)
+def _vmapped_update(update_n: UpdateFn, num_steps: int, batch_size: int, data_axes_def) -> Callable:
+    data_axes = data_axes_def[0].unflatten(data_axes_def[1])
+
+    def one(agent, data, key):
+        return update_n(agent, data, key, num_steps=num_steps, batch_size=batch_size)
+
+    return jax.jit(jax.vmap(one, in_axes=(0, data_axes, 0)))
+
+
+def _train_group(agents: List[Any], data: Any, update_n: UpdateFn, policy_factory: PolicyFactory,
+                 eval_fn: Optional[GroupEvalFn], loops: List[LoopConfig], run_dirs: List[Any],
+                 data_axes: Any = None, sharding: Any = None
+                 ) -> Tuple[List[Any], List[List[Tuple[int, float]]]]:
+    """The loop of `train_offline` (one member, no vmap) and `train_offline_seeds` (stacked)."""
     from tqdm import tqdm
 
-    run_dir = Path(run_dir)
-    data = to_device(dataset) if data is None else data
-    key = jax.random.fold_in(jax.random.PRNGKey(loop.seed), 1)
-    step, history = 0, []
-    ckpt_path = run_dir / checkpoints.CHECKPOINT_NAME
-    if loop.resume and ckpt_path.exists():
-        state = checkpoints.restore(ckpt_path, {"agent": agent, "key": key, "step": 0,
-                                                "history": np.zeros((0, 2))})
-        agent, key, step = state["agent"], jnp.asarray(state["key"]), int(state["step"])
-        history = [(int(s), float(v)) for s, v in np.asarray(state["history"]).reshape(-1, 2)]
-        print(f"[clue_jax] resumed {run_dir} at step {step}")
-    logger = RunLogger(run_dir, loop.seed, resumed_from=step if step else None)
+    stacked = data_axes is not None
+    loop, run_dirs = loops[0], [Path(d) for d in run_dirs]
+    keys = [jax.random.fold_in(jax.random.PRNGKey(lp.seed), 1) for lp in loops]
+    ckpt_paths = [d / checkpoints.CHECKPOINT_NAME for d in run_dirs]
+    steps, histories = [0] * len(loops), [[] for _ in loops]
+    for i, (lp, path) in enumerate(zip(loops, ckpt_paths)):
+        if lp.resume and path.exists():
+            state = checkpoints.restore(path, {"agent": agents[i], "key": keys[i], "step": 0,
+                                               "history": np.zeros((0, 2))})
+            agents[i], keys[i] = state["agent"], jnp.asarray(state["key"])
+            steps[i] = int(state["step"])
+            histories[i] = [(int(s), float(v))
+                            for s, v in np.asarray(state["history"]).reshape(-1, 2)]
+            print(f"[clue_jax] resumed {run_dirs[i]} at step {steps[i]}")
+    if len(set(steps)) > 1:
+        raise SeedsOutOfStepError(
+            "the seeds' checkpoints are at different steps ("
+            + ", ".join(f"seed {lp.seed}: {s}" for lp, s in zip(loops, steps))
+            + "), so they cannot continue as one vmapped run; resume each seed alone "
+              "(--seed=<s> --resume): its run folder is that of a separate run.")
+    step = steps[0]
+    if stacked:
+        agent, key = stack_trees(agents), jnp.stack(keys)
+        if sharding is not None:  # the seed axis split over devices; shared data replicated
+            agent, key = jax.device_put((agent, key), sharding)
+            replicated = jax.sharding.NamedSharding(sharding.mesh, jax.sharding.PartitionSpec())
+            data = jax.tree_util.tree_map(
+                lambda x, axis: jax.device_put(x, replicated if axis is None else sharding),
+                data, data_axes, is_leaf=lambda x: x is None)
+        member = unstack_tree
+        treedef = jax.tree_util.tree_flatten(data_axes, is_leaf=lambda x: x is None)
+        update = lambda a, d, k, n: _vmapped_update(  # noqa: E731
+            update_n, n, loop.batch_size, (treedef[1], tuple(treedef[0])))(a, d, k)
+    else:
+        agent, key = agents[0], keys[0]
+        member = lambda tree, i: tree  # noqa: E731
+        update = lambda a, d, k, n: update_n(a, d, k, num_steps=n,  # noqa: E731
+                                             batch_size=loop.batch_size)
+    loggers = [RunLogger(d, lp.seed, resumed_from=step if step else None)
+               for d, lp in zip(run_dirs, loops)]
     chunk = math.gcd(loop.log_interval, loop.eval_interval)
     bar = tqdm(total=loop.max_steps, initial=step, disable=not loop.progress, smoothing=0.1,
                unit="upd", dynamic_ncols=True)
-    last_score = history[-1][1] if history else float("nan")
     try:
         while step < loop.max_steps:
             n = min(chunk, loop.max_steps - step)
             t0 = time.perf_counter()
-            agent, key, info = update_n(agent, data, key, num_steps=n, batch_size=loop.batch_size)
+            agent, key, info = update(agent, data, key, n)
             jax.block_until_ready(info)
-            bad = first_nonfinite(agent, info)
-            if bad is not None:
-                kept = f"the checkpoint of step {history[-1][0] if history else 'none'}" \
-                    if ckpt_path.exists() else "no checkpoint (none was written yet)"
-                raise DivergenceError(
-                    f"training diverged in updates {step + 1}-{step + n}: {bad} is not finite. "
-                    f"Kept {kept} in {run_dir}; nothing after it was saved. Check the rewards "
-                    "(NaN or huge values?) and lower the learning rates or --batch_size "
-                    "changes that caused it.")
+            for i, (lp, run_dir) in enumerate(zip(loops, run_dirs)):
+                bad = first_nonfinite(member(agent, i), member(info, i))
+                if bad is not None:
+                    kept = (f"the checkpoint of step {histories[i][-1][0] if histories[i] else 'none'}"
+                            if ckpt_paths[i].exists() else "no checkpoint (none was written yet)")
+                    raise DivergenceError(
+                        f"training diverged in updates {step + 1}-{step + n}"
+                        + (f" (seed {lp.seed})" if stacked else "")
+                        + f": {bad} is not finite. Kept {kept} in {run_dir}; nothing after it "
+                        "was saved. Check the rewards (NaN or huge values?) and lower the "
+                        "learning rates or --batch_size changes that caused it.")
             step += n
             bar.update(n)
             ups = n / max(time.perf_counter() - t0, 1e-9)
             if step % loop.log_interval == 0:
-                logger.log({**_to_float_dict(info, "train/"), "train/updates_per_s": ups}, step)
+                for i, logger in enumerate(loggers):
+                    logger.log({**_to_float_dict(member(info, i), "train/"),
+                                "train/updates_per_s": ups}, step)
             if step % loop.eval_interval == 0 or step == loop.max_steps:
-                if eval_fn is not None:
-                    metrics = eval_fn(policy_factory(agent), step)
-                    logger.log({f"eval/{k}": v for k, v in metrics.items()}, step)
-                    last_score = float(metrics["normalized_score"])
-                    history.append((step, last_score))
-                    logger.write_scores(history)
-                logger.flush()  # every point up to the checkpoint is on disk before it
-                checkpoints.save(ckpt_path, {"agent": agent, "key": key, "step": step,
-                                             "history": np.asarray(history, np.float64)})
+                metrics = eval_fn(policy_factory(agent), step) if eval_fn is not None else None
+                for i, logger in enumerate(loggers):
+                    if metrics is not None:
+                        logger.log({f"eval/{k}": v for k, v in metrics[i].items()}, step)
+                        histories[i].append((step, float(metrics[i]["normalized_score"])))
+                        logger.write_scores(histories[i])
+                    logger.flush()  # every point up to the checkpoint is on disk before it
+                    checkpoints.save(ckpt_paths[i], {
+                        "agent": member(agent, i), "key": member(key, i) if stacked else key,
+                        "step": step, "history": np.asarray(histories[i], np.float64)})
             postfix = {"upd/s": f"{ups:.0f}"}
-            if history:  # no score before the first evaluation
-                postfix["score"] = f"{last_score:.1f}"
+            if histories[0]:  # no score before the first evaluation
+                postfix["score"] = " ".join(f"{h[-1][1]:.1f}" for h in histories)
             bar.set_postfix(postfix, refresh=False)
     finally:
         bar.close()
-        logger.close()
-    return agent, history
+        for logger in loggers:
+            logger.close()
+    return [member(agent, i) for i in range(len(loops))], histories
 
 
 EPISODES_FILE = "evaluation_episodes.jsonl"

@@ -395,3 +395,34 @@ def test_minari_dataset_end_to_end_from_the_command_line(tmp_path):
                          env=env, capture_output=True, text=True, timeout=600)
     assert bad.returncode != 0 and "ref_min_score" in bad.stderr and "Traceback" not in bad.stderr
     assert not (tmp_path / "bad").exists()
+
+
+def test_seeds_vmapped_and_sharded_equal_separate_runs(tmp_path, maze_file):
+    """train_clue.py --seeds=0,1 on 2 (host) devices: each seed's folder and numbers are a
+    separate --seed run's (labels per seed, agents trained as one sharded vmapped program)."""
+    common = [f"--env_name={ENV}", f"--dataset_path={maze_file}", *TINY_IQL, *TINY_CLUE, *LOOP]
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    proc = subprocess.run([sys.executable, "train_clue.py", "--seeds=0,1",
+                           f"--save_dir={tmp_path / 'v'}", *common], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "2 seeds sharded over 2 devices (cpu)" in proc.stdout + proc.stderr
+    for seed in (0, 1):
+        run("train_clue.py", f"--seed={seed}", f"--save_dir={tmp_path / 's'}", *common)
+        vmapped = tmp_path / "v" / "clue-sparse-K1" / ENV / f"seed_{seed}"
+        separate = tmp_path / "s" / "clue-sparse-K1" / ENV / f"seed_{seed}"
+        assert sorted(p.name for p in vmapped.iterdir()) == sorted(
+            p.name for p in separate.iterdir())
+        a, b = (json.loads((d / "results.json").read_text()) for d in (vmapped, separate))
+        assert a["seed"] == seed and a["experts"] == b["experts"] and a["labels"] == b["labels"]
+        assert [s for s, _ in a["history"]] == [s for s, _ in b["history"]] == [200, 400]
+        np.testing.assert_allclose([v for _, v in a["history"]], [v for _, v in b["history"]],
+                                   atol=1e-6)
+        ca, cb = (json.loads((d / "config.json").read_text()) for d in (vmapped, separate))
+        for c in (ca, cb):
+            c.pop("provenance"), c["settings"].pop("save_dir")
+        assert ca == cb
+    bad = subprocess.run([sys.executable, "train_clue.py", "--seeds=0,x",
+                          f"--save_dir={tmp_path / 'bad'}", *common], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode != 0 and "--seeds=0,x" in bad.stderr and "Traceback" not in bad.stderr

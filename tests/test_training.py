@@ -9,7 +9,7 @@ import pytest
 
 from clue_jax import checkpoints, training
 from clue_jax.agents import iql
-from clue_jax.data.dataset import make_dataset
+from clue_jax.data.dataset import make_dataset, to_device
 
 OBS, ACT = 4, 2
 
@@ -197,3 +197,86 @@ def test_a_killed_writers_temp_file_is_removed_by_the_next_write(tmp_path):
     assert live[0].exists()
     checkpoints.atomic_write_bytes(target, b"done")
     assert not list(tmp_path.glob(".data.hdf5.*.tmp")) and target.read_bytes() == b"done"
+
+
+# ----------------------------------------------------------------------------- seeds vmapped
+
+
+def stacked_probe_factory(agents):
+    """Stacked policy: (S * E, obs) -> actions, one vmapped call (as AgentSpec.stacked_policy)."""
+    act = jax.vmap(lambda a, o: iql.eval_actions(a.actor, o))
+    num = jax.tree.leaves(agents)[0].shape[0]
+    return lambda obs: np.asarray(act(agents, jnp.asarray(obs).reshape(num, -1, OBS))
+                                  ).reshape(len(obs), -1)
+
+
+def group_probe_eval(policy_fn, step=None):
+    actions = policy_fn(np.concatenate([PROBE, PROBE + 1.0])).reshape(2, len(PROBE), -1)
+    return [{"return": float(a.sum()), "normalized_score": float(a.sum())} for a in actions]
+
+
+def seed_datas(seeds):
+    """One dataset (observations shared) under a different reward vector per seed."""
+    base = tiny_dataset()
+    return [base.with_rewards(np.random.default_rng(s).normal(size=base.size).astype(np.float32))
+            for s in seeds]
+
+
+def test_vmapped_seeds_equal_separate_runs_and_share_the_observations(tmp_path):
+    seeds = (3, 4)
+    datasets = seed_datas(seeds)
+    devices = [to_device(d) for d in datasets]
+    shared, axes = training.share_data(devices)
+    assert axes.observations is None and axes.rewards == 0 and shared.rewards.shape[0] == 2
+    dirs = [training.prepare_run_dir(tmp_path / "v" / str(s), {}, False) for s in seeds]
+    agents, hists = training.train_offline_seeds(
+        [tiny_agent(s) for s in seeds], devices, iql.jit_update_n, stacked_probe_factory,
+        group_probe_eval, [loop(seed=s) for s in seeds], dirs)
+    for i, s in enumerate(seeds):
+        sep_dir = training.prepare_run_dir(tmp_path / "s" / str(s), {}, False)
+        offset = (lambda p, step=None, i=i: probe_eval(lambda o: p(o + float(i))))
+        agent, hist = training.train_offline(tiny_agent(s), datasets[i], iql.jit_update_n,
+                                             policy_factory, offset, loop(seed=s), sep_dir)
+        assert [st for st, _ in hists[i]] == [st for st, _ in hist] == [10, 20]
+        np.testing.assert_allclose([v for _, v in hists[i]], [v for _, v in hist], rtol=1e-4)
+        for a, b in zip(jax.tree.leaves(agents[i]), jax.tree.leaves(agent)):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+        # the same files as a separate run, and a checkpoint a separate run can resume
+        names = lambda d: sorted(p.name for p in d.iterdir())  # noqa: E731
+        assert names(dirs[i]) == names(sep_dir)
+        restored = checkpoints.restore(dirs[i] / checkpoints.CHECKPOINT_NAME,
+                                       {"agent": tiny_agent(0), "key": jnp.zeros(2, jnp.uint32),
+                                        "step": 0, "history": np.zeros((0, 2))})
+        assert restored["step"] == 20
+
+
+def test_vmapped_seeds_resume_equals_uninterrupted(tmp_path):
+    seeds = (3, 4)
+    devices = [to_device(d) for d in seed_datas(seeds)]
+    run = lambda root, eval_fn, resume=False: training.train_offline_seeds(  # noqa: E731
+        [tiny_agent(s) for s in seeds], devices, iql.jit_update_n, stacked_probe_factory,
+        eval_fn, [loop(seed=s, resume=resume) for s in seeds],
+        [root / str(s) for s in seeds])
+    for s in seeds:
+        training.prepare_run_dir(tmp_path / "full" / str(s), {}, False)
+        training.prepare_run_dir(tmp_path / "killed" / str(s), {}, False)
+    full, full_hists = run(tmp_path / "full", group_probe_eval)
+    calls = {"n": 0}
+
+    def killed(policy_fn, step=None):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return group_probe_eval(policy_fn)
+
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "killed", killed)
+    resumed, hists = run(tmp_path / "killed", group_probe_eval, resume=True)
+    assert hists == full_hists
+    for a, b in zip(jax.tree.leaves(full), jax.tree.leaves(resumed)):
+        np.testing.assert_array_equal(a, b)
+    # seeds whose checkpoints are at different steps cannot continue together
+    training.train_offline(tiny_agent(3), seed_datas((3,))[0], iql.jit_update_n, policy_factory,
+                           probe_eval, loop(seed=3, max_steps=30), tmp_path / "killed" / "3")
+    with pytest.raises(training.SeedsOutOfStepError, match="seed 3: 30, seed 4: 20"):
+        run(tmp_path / "killed", group_probe_eval, resume=True)

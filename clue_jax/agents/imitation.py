@@ -88,8 +88,3 @@ def eval_actions(agent, observations: jax.Array) -> jax.Array:
     means, _ = agent.actor.apply_fn({"params": agent.actor.params},
                                     standardize(observations, agent.obs_mean, agent.obs_std))
     return jnp.tanh(means)
-
-
-def policy(agent):
-    """Batched deterministic policy: (E, d) numpy -> (E, act_dim) numpy."""
-    return lambda obs: np.asarray(eval_actions(agent, jnp.asarray(obs, jnp.float32)))

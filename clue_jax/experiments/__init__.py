@@ -10,7 +10,10 @@ skills.py   the unsupervised setting: K-means clusters through the same seam
 flags.py    absl flags -> RunSettings for the scripts (the only reader of FLAGS)
 """
 
-from typing import Any, Dict
+import dataclasses
+from typing import Any, Dict, List, Sequence
+
+import numpy as np
 
 from clue_jax.envs import registry
 from clue_jax.experiments import domains, runner, skills
@@ -20,6 +23,62 @@ from clue_jax.experiments.settings import RunSettings, SettingsError
 
 def run(settings: RunSettings) -> Dict[str, Any]:
     """One run from its settings: inputs checked, task resolved once, then the setting's stages."""
+    check(settings)
+    task = resolve_task(settings.env_name, dataset_path=settings.dataset_path,
+                        download=settings.download, fraction=settings.dataset_fraction,
+                        seed=settings.seed)
+    if settings.setting == "unsupervised":
+        return {"skills": skills.run(settings, task)}
+    return runner.run_labelled(settings, task)
+
+
+def run_seeds(settings: RunSettings, seeds: Sequence[int]) -> List[Dict[str, Any]]:
+    """The run of `settings` for each of `seeds`, trained as one vmapped program.
+
+    Each seed's run folder, results and checkpoints are those of a separate run
+    with --seed=<s> (numbers equal to float tolerance), so a seed can be resumed
+    or rerun alone. With several devices the seed axis is sharded over them
+    (when the number of seeds is a multiple of the device count).
+    """
+    seeds = [int(s) for s in seeds]
+    if len(set(seeds)) != len(seeds) or not seeds:
+        raise SettingsError(f"--seeds={','.join(map(str, seeds))}: expected distinct seeds, "
+                            "e.g. --seeds=0,1,2.")
+    if settings.setting == "unsupervised":
+        raise SettingsError("--seeds trains the seeds of one sparse or imitation run together; "
+                            "the unsupervised setting trains one agent per skill: run its "
+                            "seeds separately (--seed=<s>).")
+    if settings.dataset_fraction < 1.0:
+        raise SettingsError("--seeds with --dataset_fraction < 1: each seed keeps its own "
+                            "random trajectories, so the seeds share no dataset; run them "
+                            "separately (--seed=<s>).")
+    settings_list = [dataclasses.replace(settings, seed=s) for s in seeds]
+    for s in settings_list:
+        check(s)
+    task = resolve_task(settings.env_name, dataset_path=settings.dataset_path,
+                        download=settings.download)
+    return runner.run_labelled_seeds(settings_list, task, sharding=seed_sharding(len(seeds)))
+
+
+def seed_sharding(num_seeds: int):
+    """A sharding of the seed axis over every device, or None on one device (or when the
+    seeds do not divide evenly; then everything stays on the default device, as said)."""
+    import jax
+    devices = jax.devices()
+    if len(devices) < 2:
+        return None
+    if num_seeds % len(devices):
+        print(f"[clue_jax] {num_seeds} seeds do not split evenly over {len(devices)} devices; "
+              "training them on one device (pass a multiple of the device count to shard).")
+        return None
+    mesh = jax.sharding.Mesh(np.asarray(devices), ("seeds",))
+    print(f"[clue_jax] {num_seeds} seeds sharded over {len(devices)} devices "
+          f"({devices[0].platform})")
+    return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("seeds"))
+
+
+def check(settings: RunSettings) -> None:
+    """Every input of a run checked before any data is read or folder made."""
     runner.check_settings(settings)
     if (settings.eval_episodes > 0 and settings.setting != "unsupervised"
             and not registry.reference_scores_measured(settings.env_name)):
@@ -29,13 +88,7 @@ def run(settings: RunSettings) -> Dict[str, Any]:
             + registry.UNMEASURED_SCORE_HINTS.get(settings.env_name,
                                                   "register the spec with measured values.")
             + " (--eval_episodes=0 trains without evaluating.)")
-    task = resolve_task(settings.env_name, dataset_path=settings.dataset_path,
-                        download=settings.download, fraction=settings.dataset_fraction,
-                        seed=settings.seed)
-    if settings.setting == "unsupervised":
-        return {"skills": skills.run(settings, task)}
-    return runner.run_labelled(settings, task)
 
 
 __all__ = ["DOMAINS", "Domain", "RunSettings", "Task", "domains", "load_dataset",
-           "resolve_task", "run", "runner"]
+           "resolve_task", "run", "run_seeds", "runner"]

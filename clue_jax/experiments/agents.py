@@ -18,8 +18,10 @@ states of the union (`make_data`).
 """
 
 import dataclasses
+import functools
 from typing import Any, Callable, Dict, Optional, Tuple
 
+import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
@@ -41,7 +43,8 @@ class AgentSpec:
         default_config: Domain -> the learner's config for that domain.
         create: (seed, dataset, config dict, max_steps) -> agent pytree.
         update_n: the jitted fused update (agent, data, key, num_steps, batch_size).
-        policy: agent -> batched deterministic policy (E, obs_dim) np -> (E, act_dim) np.
+        act: (agent, observations (E, obs_dim) jax) -> deterministic actions (E, act_dim),
+            pure and jittable (vmapped over stacked seeds' agents by the seeds loop).
         true_reward: Domain -> (reward_scaling, reward_shift) of the dataset's own rewards.
         batch_size: the reference's batch size (rows per source), used when
             --batch_size is not given.
@@ -54,22 +57,44 @@ class AgentSpec:
     default_config: Callable[[domains.Domain], ml_collections.ConfigDict]
     create: Callable[[int, Dataset, Dict[str, Any], int], Any]
     update_n: Callable
-    policy: Callable[[Any], Callable[[np.ndarray], np.ndarray]]
+    act: Callable[[Any, jax.Array], jax.Array]
     true_reward: Callable[[domains.Domain], Tuple[str, float]]
     batch_size: int = 256
     labellers: Optional[Tuple[str, ...]] = None
     learns_from_demos: bool = False
     make_data: Optional[Callable[[Dataset, Optional[Dataset], Dict[str, Any]], Any]] = None
 
+    def policy(self, agent) -> Callable[[np.ndarray], np.ndarray]:
+        """Batched deterministic policy of one agent: (E, obs_dim) numpy -> (E, act_dim) numpy."""
+        act = _jitted(self.act)
+        return lambda obs: np.asarray(act(agent, jnp.asarray(obs, jnp.float32)))
 
-def iql_policy(agent: iql.IQLAgent):
-    """Batched deterministic policy: (E, obs_dim) numpy -> (E, act_dim) numpy."""
-    actor = agent.actor
-    return lambda obs: np.asarray(iql.eval_actions(actor, jnp.asarray(obs, jnp.float32)))
+    def stacked_policy(self, agents) -> Callable[[np.ndarray], np.ndarray]:
+        """One call for S stacked agents (leading axis S): (S * E, obs_dim) numpy, seed s's
+        envs in rows s * E to (s + 1) * E, -> (S * E, act_dim) numpy."""
+        act = _jitted_vmap(self.act)
+        num_seeds = jax.tree_util.tree_leaves(agents)[0].shape[0]
+
+        def policy(obs):
+            obs = jnp.asarray(obs, jnp.float32)
+            actions = act(agents, obs.reshape(num_seeds, -1, obs.shape[-1]))
+            return np.asarray(actions.reshape(obs.shape[0], -1))
+
+        return policy
 
 
-def td3bc_policy(agent: td3bc.TD3BCAgent):
-    return lambda obs: np.asarray(td3bc.eval_actions(agent, jnp.asarray(obs, jnp.float32)))
+@functools.lru_cache(maxsize=None)
+def _jitted(fn: Callable) -> Callable:
+    return jax.jit(fn)
+
+
+@functools.lru_cache(maxsize=None)
+def _jitted_vmap(fn: Callable) -> Callable:
+    return jax.jit(jax.vmap(fn))
+
+
+def iql_act(agent: iql.IQLAgent, observations: jax.Array) -> jax.Array:
+    return iql.eval_actions(agent.actor, observations)
 
 
 def default_data(dataset: Dataset, expert_data: Optional[Dataset], config) -> Any:
@@ -124,16 +149,16 @@ def _create_td3bc(seed, dataset: Dataset, config, max_steps, expert_data=None):
 
 
 AGENTS: Dict[str, AgentSpec] = {
-    "iql": AgentSpec("iql", domains.iql_config, _create_iql, iql.jit_update_n, iql_policy,
+    "iql": AgentSpec("iql", domains.iql_config, _create_iql, iql.jit_update_n, iql_act,
                      lambda d: (d.reward_scaling, d.reward_shift)),
     "td3bc": AgentSpec("td3bc", lambda d: td3bc_config.get_config(), _create_td3bc,
-                       td3bc.jit_update_n, td3bc_policy, lambda d: ("none", 0.0)),
+                       td3bc.jit_update_n, td3bc.eval_actions, lambda d: ("none", 0.0)),
 }
 
 
 def _imitation_spec(name: str, config_module, batch_size: int, labeller: str) -> AgentSpec:
     return AgentSpec(name, lambda d: config_module.get_config(), _create_imitation(name),
-                     _IMITATION_MODULES[name].jit_update_n, imitation.policy,
+                     _IMITATION_MODULES[name].jit_update_n, imitation.eval_actions,
                      lambda d: ("none", 0.0), batch_size=batch_size, labellers=(labeller,),
                      learns_from_demos=True, make_data=demo_data)
 

@@ -30,7 +30,7 @@ from clue_jax.rewards.storage import RewardFileError
 # Errors a user can act on: printed as one message (no traceback), exit status 1.
 EXPECTED_ERRORS = (SettingsError, DatasetError, DatasetNotFoundError, DownloadError,
                    UnknownEnvError, UnmeasuredScoreError, RewardFileError,
-                   training.DivergenceError)
+                   training.DivergenceError, training.SeedsOutOfStepError)
 
 DEFAULT_ENV = "gen-pointmaze-umaze-diverse-v0"
 LABELLER_CONFIG_FLAGS = {"clue": "clue_config", "otr": "otr_config", "oril": "oril_config"}
@@ -96,6 +96,9 @@ def define_flags(default_labeller: str, flag_values: flags.FlagValues = flags.FL
     string("env_name", DEFAULT_ENV, "Dataset / environment name.")
     string("save_dir", "./tmp/", "Runs go to <save_dir>/<method>/<env_name>/seed_<seed>.")
     integer("seed", 42, "Random seed (network init, batches, evaluation).")
+    string("seeds", None, "Several seeds trained as one vmapped program ('0,1,2' or '0-9'), "
+           "each in its own run folder, as separate --seed runs would be; sharded over the "
+           "devices when there are several. Overrides --seed.")
     integer("eval_episodes", 10, "Number of episodes per evaluation.")
     integer("log_interval", 1000, "Logging interval (updates).")
     integer("eval_interval", 5000, "Evaluation and checkpoint interval (updates).")
@@ -191,12 +194,30 @@ def flag_dict(values: flags.FlagValues) -> Dict[str, Any]:
             if not hasattr(values[name].value, "to_dict")}
 
 
+def parse_seeds(text: str) -> List[int]:
+    """'0,1,2' or '0-9' (inclusive) -> seeds; SettingsError naming --seeds otherwise."""
+    try:
+        if "-" in text and "," not in text:
+            first, last = (int(v) for v in text.split("-"))
+            seeds = list(range(first, last + 1))
+        else:
+            seeds = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        seeds = []
+    if not seeds or min(seeds) < 0:
+        raise SettingsError(f"--seeds={text}: expected seeds >= 0 as '0,1,2' or a range '0-9'.")
+    return seeds
+
+
 def run_from_flags(values: flags.FlagValues, program: str) -> Dict[str, Any]:
     """The scripts' main: settings from flags, then the run; expected errors exit cleanly."""
     # JAX logs an INFO line for every backend it cannot open (e.g. 'tpu' on any CPU/GPU host).
     logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)
     try:
-        return experiments.run(settings_from_flags(values))
+        settings = settings_from_flags(values)
+        if values.seeds:
+            return {"runs": experiments.run_seeds(settings, parse_seeds(values.seeds))}
+        return experiments.run(settings)
     except EXPECTED_ERRORS as err:
         sys.exit(f"{program}: error: {err}")
 

@@ -84,27 +84,55 @@ def train_agent(dataset: Dataset, env_name: str, agent_name: str, config: Dict[s
     With `expert_data`, every batch holds loop.batch_size rows of each (SQIL), or,
     for the imitation learners, the demonstrations they learn from (`make_data`).
     """
+    (results, agent), = train_agents([dataset], env_name, agent_name, config, [loop],
+                                     [run_dir], eval_episodes, [expert_data])
+    return results, agent
+
+
+def train_agents(datasets: List[Dataset], env_name: str, agent_name: str, config: Dict[str, Any],
+                 loops: List[training.LoopConfig], run_dirs: List[Any], eval_episodes: int,
+                 expert_datas: List[Optional[Dataset]], sharding: Any = None
+                 ) -> List[Tuple[Dict[str, Any], Any]]:
+    """`train_agent` for S seeds (loops[s].seed, each with its labelled dataset and run
+    folder): one seed trains alone; several train as one vmapped program
+    (training.train_offline_seeds) and evaluate in one vectorized batch. Returns
+    (results, agent) per seed; each seed's results.json is a separate run's."""
     spec = AGENTS[agent_name]
-    data = (spec.make_data or default_data)(dataset, expert_data, config)
-    agent = spec.create(loop.seed, dataset, config, loop.max_steps, expert_data)
+    datas = [(spec.make_data or default_data)(d, e, config)
+             for d, e in zip(datasets, expert_datas)]
+    agents = [spec.create(lp.seed, d, config, lp.max_steps, e)
+              for lp, d, e in zip(loops, datasets, expert_datas)]
     eval_fn = None
     if eval_episodes > 0:
         def eval_fn(policy_fn, step):
-            metrics, episodes = evaluation.evaluate_episodes(
-                policy_fn, env_name, num_episodes=eval_episodes,
-                seed=evaluation.eval_seed(loop.seed, step))
-            training.write_evaluation_episodes(run_dir, step, episodes)
-            return metrics
+            groups = evaluation.evaluate_groups(
+                policy_fn, env_name, eval_episodes,
+                [evaluation.eval_seed(lp.seed, step) for lp in loops])
+            for run_dir, (_, episodes) in zip(run_dirs, groups):
+                training.write_evaluation_episodes(run_dir, step, episodes)
+            return [metrics for metrics, _ in groups]
     start = time.time()
-    agent, history = training.train_offline(agent, dataset, spec.update_n, spec.policy,
-                                            eval_fn, loop, run_dir, data=data)
-    results = {"env_name": env_name, "seed": loop.seed, "steps": loop.max_steps,
-               "agent": agent_name,
-               "final_normalized_score": history[-1][1] if history else None,
-               "score_last3": float(np.mean([s for _, s in history[-3:]])) if history else None,
-               "history": history, "wall_time_s": round(time.time() - start, 1)}
-    training.write_results(run_dir, results)
-    return results, agent
+    if len(loops) == 1:
+        single = None if eval_fn is None else (lambda policy, step: eval_fn(policy, step)[0])
+        agent, history = training.train_offline(agents[0], datasets[0], spec.update_n,
+                                                spec.policy, single, loops[0], run_dirs[0],
+                                                data=datas[0])
+        trained, histories = [agent], [history]
+    else:
+        trained, histories = training.train_offline_seeds(
+            agents, datas, spec.update_n, spec.stacked_policy, eval_fn, loops, run_dirs,
+            sharding=sharding)
+    out = []
+    for lp, run_dir, agent, history in zip(loops, run_dirs, trained, histories):
+        results = {"env_name": env_name, "seed": lp.seed, "steps": lp.max_steps,
+                   "agent": agent_name,
+                   "final_normalized_score": history[-1][1] if history else None,
+                   "score_last3": (float(np.mean([s for _, s in history[-3:]]))
+                                   if history else None),
+                   "history": history, "wall_time_s": round(time.time() - start, 1)}
+        training.write_results(run_dir, results)
+        out.append((results, agent))
+    return out
 
 
 def choose_experts(settings: RunSettings, task: domains.Task, dataset: Dataset
@@ -153,7 +181,20 @@ def label_and_train(settings: RunSettings, task: domains.Task, run_dir: Path,
     the demonstrations: the labeller labels that union, and the agent also gets the
     demonstrations themselves.
     """
-    loop = loop_config(settings, task)
+    labelled, agent_experts, labels = label(settings, task, run_dir, dataset, expert,
+                                            ground_truth)
+    results, agent = train_agent(labelled, task.env_name, settings.agent,
+                                 resolved_agent_config(settings, task).to_dict(),
+                                 loop_config(settings, task), run_dir, eval_episodes,
+                                 agent_experts)
+    return finish_results(settings, run_dir, results, labels, expert), agent
+
+
+def label(settings: RunSettings, task: domains.Task, run_dir: Path, dataset: Dataset,
+          expert: Optional[expert_lib.ExpertSelection], ground_truth: Optional[np.ndarray]
+          ) -> Tuple[Dataset, Optional[Dataset], labellers.Labels]:
+    """The labeller's half of the seam: (dataset with its rewards, the second source the
+    agent samples (demonstrations or SQIL's experts, else None), the labels)."""
     demos = None
     if AGENTS[settings.agent].learns_from_demos:
         demos = expert.dataset
@@ -176,16 +217,20 @@ def label_and_train(settings: RunSettings, task: domains.Task, run_dir: Path,
     print(f"[clue_jax] {settings.labeller} rewards: "
           + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
                       for k, v in labels.info.items()))
-    results, agent = train_agent(dataset.with_rewards(labels.rewards), task.env_name,
-                                 settings.agent, resolved_agent_config(settings, task).to_dict(),
-                                 loop, run_dir, eval_episodes,
-                                 demos if demos is not None else labels.expert_data)
+    return (dataset.with_rewards(labels.rewards),
+            demos if demos is not None else labels.expert_data, labels)
+
+
+def finish_results(settings: RunSettings, run_dir: Path, results: Dict[str, Any],
+                   labels: labellers.Labels, expert: Optional[expert_lib.ExpertSelection]
+                   ) -> Dict[str, Any]:
+    """results.json completed with the labeller, its summary and the experts."""
     results.update({"labeller": settings.labeller, "labels": labels.info,
                     "method": settings.method()})
     if expert is not None:
         results["experts"] = expert.message
     training.write_results(run_dir, results)
-    return results, agent
+    return results
 
 
 def goal_row_rewards(rewards: np.ndarray, ground_truth: Optional[np.ndarray]
@@ -351,32 +396,60 @@ def check_resume(run_dir: Path, record: Dict[str, Any], settings: RunSettings) -
 
 def run_labelled(settings: RunSettings, task: domains.Task) -> Dict[str, Any]:
     """A sparse or imitation run of `task`; returns the results written to results.json."""
-    labeller = labellers.get_labeller(settings.labeller)
-    dataset, ground_truth = task.dataset, None
-    if settings.setting == "imitation":
-        dataset = discard_rewards(dataset)
-    else:
-        ground_truth = dataset.rewards
-    run_dir = run_dir_for(settings.save_dir, settings.method(), settings.env_name, settings.seed)
-    record = {"method": settings.method(), "settings": settings.to_dict(),
-              settings.agent: resolved_agent_config(settings, task).to_dict(),
-              "labeller_config": resolved_labeller_config(settings, task).to_dict(),
-              "dataset_size": dataset.size, "loop": dict(loop_config(settings, task).__dict__)}
-    check_resume(run_dir, record, settings)
-    if settings.reward_file:  # keys, length, checksum and finite values, before any folder
-        storage.load_rewards(settings.reward_file, dataset)
-    record["provenance"] = provenance()
-    training.prepare_run_dir(run_dir, record, settings.resume)
-    expert = None
-    if labeller.needs_experts and not settings.reward_file:
-        expert = choose_experts(settings, task, dataset)
-        print(f"[clue_jax] experts: {expert.message}")
-        write_experts(run_dir, expert, settings)
-    results, _ = label_and_train(settings, task, run_dir, dataset, expert, ground_truth,
-                                 settings.eval_episodes)
-    final, last3 = results["final_normalized_score"], results["score_last3"]
-    scores = ("no evaluation" if final is None else
-              f"normalized score {final:.1f} (mean of the last 3 evaluations {last3:.1f})")
-    print(f"[clue_jax] {settings.env_name} {settings.method()} seed {settings.seed}: "
-          f"{scores} after {results['steps']} updates -> {run_dir}")
-    return results
+    return run_labelled_seeds([settings], task)[0]
+
+
+def run_labelled_seeds(settings_list: List[RunSettings], task: domains.Task,
+                       sharding: Any = None) -> List[Dict[str, Any]]:
+    """Sparse or imitation runs of `task` for several seeds (settings equal but the seed).
+
+    Every seed is checked before any folder is made; then each gets its own run
+    folder, experts and labels (the labeller runs per seed: its experts, CVAE or
+    couplings depend on it), and the agents train together (`train_agents`).
+    """
+    records, run_dirs = [], []
+    dataset = discard_rewards(task.dataset) if settings_list[0].setting == "imitation" \
+        else task.dataset
+    ground_truth = None if settings_list[0].setting == "imitation" else task.dataset.rewards
+    for settings in settings_list:
+        run_dir = run_dir_for(settings.save_dir, settings.method(), settings.env_name,
+                              settings.seed)
+        record = {"method": settings.method(), "settings": settings.to_dict(),
+                  settings.agent: resolved_agent_config(settings, task).to_dict(),
+                  "labeller_config": resolved_labeller_config(settings, task).to_dict(),
+                  "dataset_size": dataset.size, "loop": dict(loop_config(settings, task).__dict__)}
+        check_resume(run_dir, record, settings)
+        if settings.reward_file:  # keys, length, checksum and finite values, before any folder
+            storage.load_rewards(settings.reward_file, dataset)
+        records.append(record)
+        run_dirs.append(run_dir)
+    prov = provenance()
+    labelled, experts, per_seed = [], [], []
+    for settings, record, run_dir in zip(settings_list, records, run_dirs):
+        training.prepare_run_dir(run_dir, {**record, "provenance": prov}, settings.resume)
+        expert = None
+        if labellers.get_labeller(settings.labeller).needs_experts and not settings.reward_file:
+            expert = choose_experts(settings, task, dataset)
+            print(f"[clue_jax] experts: {expert.message}")
+            write_experts(run_dir, expert, settings)
+        data, agent_experts, labels = label(settings, task, run_dir, dataset, expert,
+                                            ground_truth)
+        labelled.append(data)
+        experts.append(agent_experts)
+        per_seed.append((labels, expert))
+    settings = settings_list[0]
+    trained = train_agents(labelled, task.env_name, settings.agent,
+                           resolved_agent_config(settings, task).to_dict(),
+                           [loop_config(s, task) for s in settings_list], run_dirs,
+                           settings.eval_episodes, experts, sharding=sharding)
+    out = []
+    for s, run_dir, (results, _), (labels, expert) in zip(settings_list, run_dirs, trained,
+                                                           per_seed):
+        results = finish_results(s, run_dir, results, labels, expert)
+        final, last3 = results["final_normalized_score"], results["score_last3"]
+        scores = ("no evaluation" if final is None else
+                  f"normalized score {final:.1f} (mean of the last 3 evaluations {last3:.1f})")
+        print(f"[clue_jax] {s.env_name} {s.method()} seed {s.seed}: "
+              f"{scores} after {results['steps']} updates -> {run_dir}")
+        out.append(results)
+    return out
