@@ -30,7 +30,7 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
-from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -149,18 +149,62 @@ def make_grid(tasks, methods, ks, seeds) -> List[Cell]:
     return cells
 
 
-def run_cell(cell: Cell, out: Path, extra: List[str], cores: Optional[queue.Queue] = None) -> str:
-    """Run one cell as a process (pinned to a free core when `cores` is given)."""
-    run_dir = cell.run_dir(out)
-    if (run_dir / "results.json").exists():
+class SeedGroup(NamedTuple):
+    """The seeds of one (task, method, K) run as one vmapped program (`--seeds=...`)."""
+
+    task: str
+    method: str
+    k: Optional[int]
+    seeds: Tuple[int, ...]
+
+    @property
+    def cells(self) -> List[Cell]:
+        return [Cell(self.task, self.method, self.k, s) for s in self.seeds]
+
+    def command(self, out: Path, extra: List[str]) -> List[str]:
+        cmd = self.cells[0].command(out, extra)
+        return [f"--seeds={','.join(map(str, self.seeds))}" if c.startswith("--seed=") else c
+                for c in cmd]
+
+
+Unit = Union[Cell, SeedGroup]
+
+
+def make_units(cells: List[Cell], out: Path, group_seeds: bool) -> List[Unit]:
+    """The cells as run units: one per cell, or (group_seeds) the unfinished seeds of each
+    (task, method, K) as one SeedGroup (a lone seed stays a Cell)."""
+    if not group_seeds:
+        return list(cells)
+    groups: Dict[Tuple, List[int]] = {}
+    for c in cells:
+        if not (c.run_dir(out) / "results.json").exists():
+            groups.setdefault((c.task, c.method, c.k), []).append(c.seed)
+    units: List[Unit] = [c for c in cells if (c.run_dir(out) / "results.json").exists()]
+    for (task, method, k), seeds in groups.items():
+        units.append(SeedGroup(task, method, k, tuple(seeds)) if len(seeds) > 1
+                     else Cell(task, method, k, seeds[0]))
+    return units
+
+
+def unit_cells(unit: Unit) -> List[Cell]:
+    return unit.cells if isinstance(unit, SeedGroup) else [unit]
+
+
+STARTED = ("checkpoint.msgpack", "cvae.msgpack", "rewards.npz")
+
+
+def run_cell(cell: Unit, out: Path, extra: List[str], cores: Optional[queue.Queue] = None) -> str:
+    """Run one cell (or SeedGroup) as a process (pinned to a free core when `cores` is given)."""
+    dirs = [c.run_dir(out) for c in unit_cells(cell)]
+    if all((d / "results.json").exists() for d in dirs):
         return f"skip (done) {cell}"
     cmd = cell.command(out, extra) + (["--resume"] if any(
-        (run_dir / f).exists() for f in ("checkpoint.msgpack", "cvae.msgpack", "rewards.npz"))
-        else [])
+        (d / f).exists() for d in dirs for f in STARTED) else [])
     core = cores.get() if cores is not None else None
     if core is not None:
         cmd = ["taskset", "-c", str(core)] + cmd
-    log = out / "logs" / f"{cell.task}_{cell.method}_K{cell.k}_seed{cell.seed}.log"
+    seeds = "-".join(str(c.seed) for c in unit_cells(cell))
+    log = out / "logs" / f"{cell.task}_{cell.method}_K{cell.k}_seed{seeds}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "a") as f:
         f.write(" ".join(cmd) + "\n")
@@ -173,13 +217,44 @@ def run_cell(cell: Cell, out: Path, extra: List[str], cores: Optional[queue.Queu
     return f"{'ok' if code == 0 else f'FAILED (exit {code}, see {log})'} {cell}"
 
 
+def run_on_ray(units: List[Unit], out: Path, extra: List[str], address: Optional[str],
+               num_cpus: int, cpus_per_cell: float, gpus_per_cell: float, report) -> None:
+    """Each unit as a Ray task running the same command as the process pool.
+
+    `address` None starts a local Ray with `num_cpus` CPUs; otherwise it joins that
+    cluster (every node must see this checkout and `out` at the same paths, e.g. a
+    shared file system). Tasks ask for `cpus_per_cell` CPUs and `gpus_per_cell` GPUs.
+    """
+    import ray
+    if address:
+        ray.init(address=address, log_to_driver=False)
+    else:
+        ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
+    try:
+        task = ray.remote(num_cpus=cpus_per_cell, num_gpus=gpus_per_cell)(run_cell)
+        pending = {task.remote(u, out, extra): u for u in units}
+        i = 0
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                i += 1
+                unit = pending.pop(ref)
+                try:
+                    status = ray.get(ref)
+                except Exception as err:  # noqa: BLE001 -- a lost task fails its cells only
+                    status = f"FAILED (ray: {type(err).__name__}: {err}) {unit}"
+                report(i, unit, status)
+    finally:
+        ray.shutdown()
+
+
 def run_cell_in_process(cell: Cell, out: Path, extra: List[str]) -> str:
     """Run one cell in this process (same command line, parsed by experiments.flags)."""
     run_dir = cell.run_dir(out)
     if (run_dir / "results.json").exists():
         return f"skip (done) {cell}"
     cmd = cell.command(out, extra)[1:]  # the program and its flags, without the interpreter
-    if any((run_dir / f).exists() for f in ("checkpoint.msgpack", "cvae.msgpack", "rewards.npz")):
+    if any((run_dir / f).exists() for f in STARTED):
         cmd.append("--resume")
     try:
         experiments.run(run_flags.parse_settings(cmd))
@@ -368,6 +443,20 @@ def parse_args(argv):
                         help="run the cells one after another in this process (no subprocess, "
                              "no pinning; for notebooks, debugging and tests)")
     parser.add_argument("--table_only", action="store_true", help="only rewrite the table")
+    parser.add_argument("--group_seeds", action="store_true",
+                        help="run the unfinished seeds of each (task, method, K) as one "
+                             "vmapped program (train_*.py --seeds=...), one process each")
+    parser.add_argument("--backend", choices=("pool", "ray"), default="pool",
+                        help="pool: a local process pool (default); ray: each cell a Ray task "
+                             "(a local Ray with --workers CPUs, or the cluster at --ray_address)")
+    parser.add_argument("--ray_address", default=None,
+                        help="with --backend=ray: a running cluster (e.g. 'auto' or "
+                             "'ray://head:10001'); default: start a local Ray")
+    parser.add_argument("--cpus_per_cell", type=float, default=1.0,
+                        help="with --backend=ray: CPUs each cell's task asks for")
+    parser.add_argument("--gpus_per_cell", type=float, default=0.0,
+                        help="with --backend=ray: GPUs each cell's task asks for (e.g. 0.25 "
+                             "packs 4 cells on one GPU)")
     if "--" in argv:
         i = argv.index("--")
         return parser.parse_args(argv[:i]), argv[i + 1:]
@@ -388,23 +477,32 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     failed = []
 
-    def report(i, cell, status):
-        print(f"[reproduce] {i}/{len(cells)} {status}", flush=True)
+    units = make_units(cells, out, args.group_seeds)
+
+    def report(i, unit, status):
+        print(f"[reproduce] {i}/{len(units)} {status}", flush=True)
         if status.startswith("FAILED"):
-            failed.append(cell)
+            failed.extend(unit_cells(unit))
         write_outputs(collect(cells, out), cells, out, extra, failed, k_rows)
 
-    if args.in_process and not args.table_only:
+    if args.table_only:
+        pass
+    elif args.in_process:
+        if args.group_seeds:
+            raise SystemExit("--in_process runs cells one by one: drop --group_seeds.")
         for i, cell in enumerate(cells, 1):
             report(i, cell, run_cell_in_process(cell, out, extra))
-    elif not args.table_only:
+    elif args.backend == "ray":
+        run_on_ray(units, out, extra, args.ray_address, args.workers, args.cpus_per_cell,
+                   args.gpus_per_cell, report)
+    else:
         with ThreadPoolExecutor(max_workers=args.workers) as pool:
             cores = None
             if args.pin:
                 cores = queue.Queue()
                 for core in sorted(os.sched_getaffinity(0))[:args.workers]:
                     cores.put(core)
-            futures = {pool.submit(run_cell, c, out, extra, cores): c for c in cells}
+            futures = {pool.submit(run_cell, u, out, extra, cores): u for u in units}
             for i, future in enumerate(as_completed(futures), 1):
                 report(i, futures[future], future.result())
     rows = collect(cells, out)

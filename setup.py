@@ -16,7 +16,15 @@ setup(
     packages=find_packages(include=["clue_jax", "clue_jax.*", "configs"]),
     python_requires=">=3.10,<3.13",
     install_requires=requirements,
-    extras_require={"test": ["pytest>=8"], "d4rl": ["d4rl"]},
+    extras_require={
+        "test": ["pytest>=8", "ray==2.60.0"],
+        "d4rl": ["d4rl"],
+        # accelerators: the same jax version as requirements.txt, with its device plugin
+        "cuda": ["jax[cuda12]==0.10.2"],
+        "tpu": ["jax[tpu]==0.10.2"],
+        # reproduce.py --backend=ray
+        "ray": ["ray==2.60.0"],
+    },
     package_data={"clue_jax": ["policies/README.md", "policies/policies.json", "policies/*/*.msgpack",
                                "policies/*/*.hdf5"]},
 )

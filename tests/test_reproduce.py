@@ -185,3 +185,51 @@ def test_aggregates_equal_rliables_own_functions(tmp_path):
     assert "| IQL | 12 |" in text
     reproduce.plot_aggregates(stats, tmp_path / "results.png")
     assert (tmp_path / "results.png").stat().st_size > 1000
+
+
+def _csv_without_times(path):
+    import csv
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        row.pop("wall_time_s")
+    return rows
+
+
+def test_ray_backend_and_seed_groups_give_the_process_pools_results(tmp_path):
+    """The same tiny grid through the process pool, a local Ray (2 CPUs) and vmapped seed
+    groups: the same results.csv (scores of vmapped seeds to float tolerance)."""
+    pytest.importorskip("ray")
+    from clue_jax.generation import generated
+    maze = generated.ensure_generated("gen-pointmaze-umaze-diverse-v0",
+                                      cache_dir=str(tmp_path / "data"), size=3000, seed=0)
+    extra = [f"--dataset_path={maze}", "--max_steps=20", "--log_interval=10", "--eval_interval=10",
+             "--eval_episodes=2", "--batch_size=16", "--config=configs/antmaze_config.py",
+             "--config.hidden_dims=(8,8)"]
+    grid = ["--tasks=gen-pointmaze-umaze-diverse-v0", "--methods=iql", "--seeds=0,1",
+            "--workers=2"]
+    outputs = {}
+    for name, flags in (("pool", []), ("ray", ["--backend=ray"]), ("grouped", ["--group_seeds"])):
+        reproduce.main([*grid, f"--out={tmp_path / name}", *flags, "--", *extra])
+        outputs[name] = _csv_without_times(tmp_path / name / "results.csv")
+    assert len(outputs["pool"]) == 2 and outputs["ray"] == outputs["pool"]
+    for grouped, pool in zip(outputs["grouped"], outputs["pool"]):
+        for key in ("task", "method", "seed", "steps", "status"):
+            assert grouped[key] == pool[key]
+        assert float(grouped["score"]) == pytest.approx(float(pool["score"]), abs=1e-6)
+    log = (tmp_path / "grouped" / "logs").glob("*seed0-1.log")
+    assert "--seeds=0,1" in next(log).read_text()
+
+
+def test_seed_groups_hold_only_unfinished_seeds(tmp_path):
+    cells = reproduce.make_grid(["t"], ["iql", "clue"], [1], [0, 1, 2])
+    done = cells[1].run_dir(tmp_path)  # iql seed 1 finished
+    done.mkdir(parents=True)
+    (done / "results.json").write_text("{}")
+    units = reproduce.make_units(cells, tmp_path, group_seeds=True)
+    assert reproduce.Cell("t", "iql", None, 1) in units
+    assert reproduce.SeedGroup("t", "iql", None, (0, 2)) in units
+    group = reproduce.SeedGroup("t", "clue", 1, (0, 1, 2))
+    assert group in units and len(units) == 3
+    cmd = group.command(tmp_path, [])
+    assert "--seeds=0,1,2" in cmd and not any(c.startswith("--seed=") for c in cmd)
