@@ -1,0 +1,194 @@
+"""The CLUE sparse-setting study: tables and figures from a `reproduce.py --methods=study` grid.
+
+    python scripts/clue_study.py --grid=./grid_study --out=results/clue_study
+
+Reads every run of the grid (results.json, config.json, evaluation_episodes.jsonl)
+and writes to --out:
+  study.md   per task and variant: score calibrated / uncalibrated (mean +- std over
+             seeds, each run the mean of its last 3 evaluations), the labelled reward
+             on goal-reaching rows minus the rest (in raw Eq. 6 units, so variants with
+             other post-processing compare), how the chosen experts look, and where the
+             failed evaluation episodes of the last 3 evaluations ended;
+  fig4.png   paper Fig. 4's comparison per task: each variant calibrated vs not;
+  ends.png   end positions of failed evaluation episodes over the maze (default
+             CLUE, calibrated vs not; last 3 evaluations of every seed).
+"""
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import reproduce  # noqa: E402
+from clue_jax.envs import layout, pointmaze  # noqa: E402
+
+LAST_N = reproduce.LAST_N
+VARIANT_NAMES = {  # study variant -> (calibrated method, uncalibrated method, what it changes)
+    "default": ("clue", "clue-nocalib", "today's defaults: random successful episode, r - 1, "
+                                        "calibration summed over latent dims"),
+    "rr": ("clue-rr", "clue-rr-nocalib", "rewards x 1000 / (max - min return), no shift"),
+    "rr-shift": ("clue-rr-shift", "clue-rr-shift-nocalib",
+                 "rewards x 1000 / (max - min return), then - 1"),
+    "top": ("clue-top", "clue-top-nocalib", "expert: OTR's rule (best return / distance of "
+                                            "its start to the evaluation start)"),
+    "goal": ("clue-goal", "clue-goal-nocalib", "expert: random successful segment of the "
+                                               "episodes cut where infos/goal changes"),
+    "calibmean": ("clue-calibmean", "clue-nocalib", "calibration averaged over latent dims "
+                                                    "(like the KL)"),
+}
+
+
+def runs(grid: Path, task: str, method: str, k: int = 1):
+    """Every finished run of (task, method): (results, config, evaluation episodes)."""
+    out = []
+    for seed_dir in sorted((reproduce.Cell(task, method, k, 0).run_dir(grid)).parent.glob(
+            "seed_*")):
+        if not re.fullmatch(r"seed_\d+", seed_dir.name):
+            continue  # runs moved aside
+        if not (seed_dir / "results.json").exists():
+            continue
+        results = json.loads((seed_dir / "results.json").read_text())
+        config = json.loads((seed_dir / "config.json").read_text())
+        episodes_path = seed_dir / "evaluation_episodes.jsonl"
+        episodes = ([json.loads(line) for line in episodes_path.read_text().splitlines()]
+                    if episodes_path.exists() else [])
+        out.append((results, config, episodes))
+    return out
+
+
+def score(results) -> float:
+    return float(np.mean([s for _, s in results["history"][-LAST_N:]]))
+
+
+def raw_goal_gap(results, config) -> float:
+    """(mean labelled reward on goal rows - on the rest) in raw Eq. 6 units."""
+    labels = results["labels"]
+    if "goal_rows_reward_mean" not in labels:
+        return float("nan")
+    shift = config["labeller_config"]["reward_shift"]
+    scale = (labels["reward_mean"] - shift) / labels["raw_reward_mean"]
+    return (labels["goal_rows_reward_mean"] - labels["other_rows_reward_mean"]) / scale
+
+
+def failed_ends(episodes, goal, last_n: int = LAST_N) -> np.ndarray:
+    """(M, 2) final xy of the failed episodes of the last `last_n` evaluations."""
+    ends = []
+    for record in episodes[-last_n:]:
+        for success, obs in zip(record["successes"], record["final_observations"]):
+            if not success:
+                ends.append(obs[:2])
+    return np.asarray(ends, np.float64).reshape(-1, 2)
+
+
+def fmt(values, decimals: int = 1) -> str:
+    values = [v for v in values if np.isfinite(v)]
+    if not values:
+        return "–"
+    return f"{np.mean(values):.{decimals}f} ± {np.std(values):.{decimals}f} (n={len(values)})"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--grid", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--tasks", default="gen-pointmaze-large-diverse-v0,"
+                                           "gen-pointmaze-large-play-v0")
+    parser.add_argument("--variants", default=",".join(VARIANT_NAMES))
+    args = parser.parse_args()
+    grid, out = Path(args.grid), Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    tasks, variants = args.tasks.split(","), args.variants.split(",")
+    lines = ["# CLUE sparse-setting study (generated by scripts/clue_study.py)", "",
+             "Score: per run the mean of its last 3 evaluations (normalized x100); mean ± std "
+             "over seeds. Goal-row gap: mean Eq. 6 reward on rows with true reward 1 minus "
+             "on the rest (raw units, before post-processing; > 0: arriving pays more). "
+             "Failed ends: failed evaluation episodes of the last 3 evaluations, their final "
+             "distance to the goal (median) and the share ending within 2 of it.", ""]
+    scores = {}
+    for task in tasks:
+        maze = task.split("-")[2]
+        goal = np.asarray(pointmaze.EVAL[maze].goal, np.float64)
+        lines += [f"## {task}", "", "| variant | calibrated | uncalibrated | goal-row gap "
+                  "(calib / uncalib) | expert length (calib) | failed ends: median distance, "
+                  "share within 2 (calib / uncalib) |", "|---|---|---|---|---|---|"]
+        for variant in variants:
+            calib_m, plain_m, _ = VARIANT_NAMES[variant]
+            cells = []
+            for method in (calib_m, plain_m):
+                rs = runs(grid, task, method)
+                scores[(task, variant, method == calib_m)] = [score(r) for r, _, _ in rs]
+                ends = np.concatenate([failed_ends(e, goal) for _, _, e in rs] or
+                                      [np.zeros((0, 2))])
+                dist = np.linalg.norm(ends - goal, axis=1) if len(ends) else np.zeros(0)
+                lengths = [int(m) for r, _, _ in rs
+                           for m in re.findall(r"\d+", r.get("experts", "").split("lengths")[-1])]
+                cells.append({"score": fmt([score(r) for r, _, _ in rs]),
+                              "gap": fmt([raw_goal_gap(r, c) for r, c, _ in rs], 3),
+                              "lengths": lengths,
+                              "ends": (f"{np.median(dist):.1f}, {np.mean(dist < 2):.0%} "
+                                       f"of {len(dist)}") if len(dist) else "none failed"})
+            lines.append(f"| {variant} | {cells[0]['score']} | {cells[1]['score']} | "
+                         f"{cells[0]['gap']} / {cells[1]['gap']} | {cells[0]['lengths']} | "
+                         f"{cells[0]['ends']} / {cells[1]['ends']} |")
+        lines.append("")
+    lines += ["Variants:", ""] + [f"- {v}: {VARIANT_NAMES[v][2]}" for v in variants]
+    (out / "study.md").write_text("\n".join(lines) + "\n")
+    plot_fig4(scores, tasks, variants, out / "fig4.png")
+    plot_ends(grid, tasks, out / "ends.png")
+    print((out / "study.md").read_text())
+
+
+def plot_fig4(scores, tasks, variants, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4), squeeze=False)
+    x = np.arange(len(variants))
+    for ax, task in zip(axes[0], tasks):
+        for j, (calibrated, label, color) in enumerate(((True, "calibrated", "tab:red"),
+                                                        (False, "no calibration", "tab:gray"))):
+            values = [scores.get((task, v, calibrated), []) for v in variants]
+            means = [np.mean(v) if v else np.nan for v in values]
+            stds = [np.std(v) if v else 0.0 for v in values]
+            ax.bar(x + (j - 0.5) * 0.38, means, 0.38, yerr=stds, capsize=3, color=color,
+                   label=label)
+            for xi, v in zip(x, values):
+                ax.scatter(np.full(len(v), xi + (j - 0.5) * 0.38), v, s=8, color="k", zorder=3)
+        ax.set_xticks(x, variants, rotation=20)
+        ax.set_ylim(0, 105)
+        ax.set_title(f"CLUE K=1, sparse setting: {task}", fontsize=9)
+        ax.set_ylabel("normalized score (last 3 evaluations)")
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_ends(grid: Path, tasks, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4.5), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        maze = layout.maze_layout(task)
+        layout.draw_maze(ax, maze, goal_radius=pointmaze.GOAL_RADIUS)
+        goal = np.asarray(maze.goal)
+        for method, color, marker in (("clue", "tab:red", "x"), ("clue-nocalib", "tab:blue", "+")):
+            ends = [failed_ends(e, goal) for _, _, e in runs(grid, task, method)]
+            ends = np.concatenate(ends) if ends else np.zeros((0, 2))
+            ax.scatter(ends[:, 0], ends[:, 1], s=18, marker=marker, color=color, alpha=0.6,
+                       label=f"{method} ({len(ends)} failed)")
+        ax.set_title(f"Where failed evaluation episodes end: {task}", fontsize=9)
+        ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()
