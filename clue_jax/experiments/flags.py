@@ -90,8 +90,20 @@ def define_flags(default_labeller: str, flag_values: flags.FlagValues = flags.FL
     implied = implied_config_files(list(sys.argv if argv is None else argv), default_agent)
 
     def config_file(name, default, help_text, **kwargs):
-        config_flags.DEFINE_config_file(name, implied.get(name, default), help_text,
-                                        flag_values=flag_values, sys_argv=argv, **kwargs)
+        default = implied.get(name, default)
+        try:
+            config_flags.DEFINE_config_file(name, default, help_text, flag_values=flag_values,
+                                            sys_argv=argv, **kwargs)
+        except (AttributeError, KeyError, TypeError) as err:  # an unknown --<name>.<field>
+            probe = flags.FlagValues()
+            config_flags.DEFINE_config_file(name, default, flag_values=probe,
+                                            sys_argv=["probe"], **kwargs)
+            probe(["probe"])
+            message = unknown_config_field(list(sys.argv if argv is None else argv), probe) \
+                or f"--{name}: {err}"
+            if flag_values is flags.FLAGS:  # a script being set up: one line, exit status 1
+                sys.exit(f"{Path(sys.argv[0]).name}: error: {message}")
+            raise SettingsError(message) from None
 
     string("env_name", DEFAULT_ENV, "Dataset / environment name.")
     string("save_dir", "./tmp/", "Runs go to <save_dir>/<method>/<env_name>/seed_<seed>.")
@@ -192,6 +204,50 @@ def flag_dict(values: flags.FlagValues) -> Dict[str, Any]:
            values.get_flags_for_module(module)}
     return {name: values[name].value for name in sorted(own)
             if not hasattr(values[name].value, "to_dict")}
+
+
+def parse_flags(argv: List[str]) -> List[str]:
+    """absl's flag parsing for app.run, with an unknown `--<config>.<field>` reported as one
+    line (the flag, the fields that exist, the fix) and exit status 1, not a traceback."""
+    from absl import app
+    try:
+        return app.parse_flags_with_usage(argv)
+    except (AttributeError, KeyError, TypeError):
+        message = unknown_config_field(argv, flags.FLAGS)
+        if message is None:
+            raise
+        sys.exit(f"{Path(argv[0]).name}: error: {message}")
+
+
+def unknown_config_field(argv: List[str], values: flags.FlagValues) -> Optional[str]:
+    """The message for the first `--<config>.<path>` override whose field does not exist."""
+    for arg in argv[1:]:
+        name, _, path = arg.lstrip("-").split("=", 1)[0].partition(".")
+        if not path or name not in values:
+            continue
+        node = values[name].value
+        if node is None:  # not loaded yet: load the file the command line names
+            file = _argv_value(argv, name)
+            if file is None:
+                continue
+            probe = flags.FlagValues()
+            config_flags.DEFINE_config_file(name, file, flag_values=probe, sys_argv=["probe"],
+                                            lock_config=False)
+            probe(["probe"])
+            node = probe[name].value
+        if not hasattr(node, "keys"):
+            continue
+        for part in path.split("."):
+            if hasattr(node, "keys") and part in node.keys():
+                node = node[part]
+                continue
+            if not hasattr(node, "keys"):
+                return (f"--{name}.{path}: {path.rsplit('.', 1)[0]!r} is a value "
+                        f"({node!r}), not a group of fields; pass --{name}."
+                        f"{path.rsplit('.', 1)[0]}=<value>.")
+            return (f"--{name}.{path}: the config has no field {part!r}; its fields are "
+                    f"{sorted(node.keys())}. Fix the name (see --{name}=<file> for the file).")
+    return None
 
 
 def parse_seeds(text: str) -> List[int]:
