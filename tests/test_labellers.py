@@ -38,14 +38,16 @@ def tiny_settings(maze_file, save_dir, labeller, **kw):
 
 def test_every_labeller_feeds_the_same_agent_code_path(maze_file, tmp_path, monkeypatch):
     seen = {}
-    real = runner.train_agent
+    real = runner.train_agents
 
-    def spy(dataset, env_name, agent, config, loop, run_dir, eval_episodes, expert_data=None):
-        assert expert_data is None  # only SQIL adds a second source
-        seen[run_dir.parts[-3]] = dataset
-        return real(dataset, env_name, agent, config, loop, run_dir, eval_episodes, expert_data)
+    def spy(datasets, env_name, agent, config, loops, run_dirs, eval_episodes, expert_datas,
+            **kw):
+        assert expert_datas == [None]  # only SQIL adds a second source
+        seen[run_dirs[0].parts[-3]] = datasets[0]
+        return real(datasets, env_name, agent, config, loops, run_dirs, eval_episodes,
+                    expert_datas, **kw)
 
-    monkeypatch.setattr(runner, "train_agent", spy)
+    monkeypatch.setattr(runner, "train_agents", spy)
     for name in ("true", "clue", "otr"):
         experiments.run(tiny_settings(maze_file, tmp_path, name))
     assert sorted(seen) == ["clue-sparse-K1", "iql-true", "otr-sparse-K1"]
@@ -151,13 +153,15 @@ def test_sqil_batch_is_half_expert(maze_file, tmp_path, monkeypatch):
     settings = tiny_settings(maze_file, tmp_path, "sqil", agent="td3bc",
                              agent_config=td3bc_config.get_config().copy_and_resolve_references())
     seen = {}
-    real = runner.train_agent
+    real = runner.train_agents
 
-    def spy(dataset, env_name, agent, config, loop, run_dir, eval_episodes, expert_data=None):
-        seen.update(dataset=dataset, expert=expert_data)
-        return real(dataset, env_name, agent, config, loop, run_dir, eval_episodes, expert_data)
+    def spy(datasets, env_name, agent, config, loops, run_dirs, eval_episodes, expert_datas,
+            **kw):
+        seen.update(dataset=datasets[0], expert=expert_datas[0])
+        return real(datasets, env_name, agent, config, loops, run_dirs, eval_episodes,
+                    expert_datas, **kw)
 
-    monkeypatch.setattr(runner, "train_agent", spy)
+    monkeypatch.setattr(runner, "train_agents", spy)
     experiments.run(settings)
     assert np.all(seen["dataset"].rewards == 0) and np.all(seen["expert"].rewards == 1)
     sel = json.loads((tmp_path / "td3bc-sqil-sparse-K1" / ENV / "seed_3" / "experts.json")
