@@ -433,3 +433,67 @@ def test_cvae_killed_mid_training_resumes_to_the_same_cvae(tmp_path, monkeypatch
     assert not (tmp_path / "run" / "cvae.msgpack.partial").exists()
     steps = lambda d: {k: [s for s, _ in v] for k, v in read_scalars(d / "tb" / "cvae").items()}  # noqa: E731
     assert steps(tmp_path / "run") == steps(tmp_path / "full")
+
+
+def test_train_cvae_with_an_expert_count_ignores_the_padding():
+    data, expert = synthetic_task(n=100, n_expert=20)
+    padded = to_device(flat_dataset(np.concatenate([expert.observations, np.full((7, 2), 9.)]),
+                                    np.concatenate([expert.actions, np.full((7, 2), 9.)])))
+    state = clue.create_clue_state(tiny_config(), data, 3)
+    a, info_a = clue.train_cvae(state, to_device(data), to_device(expert), 20)
+    b, info_b = clue.train_cvae(state, to_device(data), padded, 20, jnp.int32(20))
+    for x, y in zip(jax.tree_util.tree_leaves((a, info_a)), jax.tree_util.tree_leaves((b, info_b))):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_seeds_cvaes_vmapped_equal_separate_and_resume_from_mixed_checkpoints(tmp_path,
+                                                                                monkeypatch):
+    """Seed i of one vmapped CVAE training (experts of different lengths) is seed i's own
+    training: weights to float tolerance, the same files and scalar steps. A resume that
+    finds the seeds at different checkpoints trains each group from where it stopped."""
+    from clue_jax.logging import read_scalars
+    from clue_jax.rewards import clue_labeller
+    data, _ = synthetic_task(n=400)
+    experts = [synthetic_task(n=10, n_expert=n, seed=n)[1] for n in (30, 50)]
+    config = tiny_config(num_steps=40)
+    monkeypatch.setattr(clue_labeller, "CVAE_CHECKPOINT_EVERY", 2)
+    dirs = [tmp_path / "vmapped" / f"seed_{s}" for s in (0, 1)]
+    together = clue_labeller.fit_cvaes(config, data, experts, [0, 1], dirs, progress=False,
+                                       chunk=10)
+    for i, seed in enumerate((0, 1)):
+        alone = clue_labeller.fit_cvae(config, data, experts[i], seed,
+                                       tmp_path / "alone" / f"seed_{seed}", progress=False,
+                                       chunk=10)
+        for a, b in zip(jax.tree.leaves(alone), jax.tree.leaves(together[i])):
+            np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5)
+        runs = (tmp_path / "alone" / f"seed_{seed}", dirs[i])
+        assert [sorted(p.name for p in r.iterdir()) for r in runs] == [["cvae.msgpack", "tb"]] * 2
+        alone_scalars, together_scalars = (read_scalars(r / "tb" / "cvae") for r in runs)
+        assert alone_scalars.keys() == together_scalars.keys()
+        for tag, points in alone_scalars.items():
+            np.testing.assert_allclose(points, together_scalars[tag], rtol=1e-3, atol=1e-4)
+    # seed 0 finished, seed 1 killed at its update-20 checkpoint, seed 2 never started
+    mixed = [tmp_path / "mixed" / f"seed_{s}" for s in (0, 1, 2)]
+    clue_labeller.fit_cvae(config, data, experts[0], 0, mixed[0], progress=False, chunk=10)
+    real, calls = clue.train_cvae, {"n": 0}
+
+    def killed(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(clue, "train_cvae", killed)
+    with pytest.raises(KeyboardInterrupt):
+        clue_labeller.fit_cvae(config, data, experts[1], 1, mixed[1], progress=False, chunk=10)
+    monkeypatch.setattr(clue, "train_cvae", real)
+    assert (mixed[1] / "cvae.msgpack.partial").exists()
+    resumed = clue_labeller.fit_cvaes(config, data, experts + [experts[0]], [0, 1, 2], mixed,
+                                      resume=True, progress=False, chunk=10)
+    third = clue_labeller.fit_cvae(config, data, experts[0], 2, tmp_path / "third",
+                                   progress=False, chunk=10)
+    for got, want in zip(resumed, [together[0], together[1], third]):
+        for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
+            np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5)
+    assert all(int(s.step) == 40 for s in resumed)
+    assert not any(p.exists() for d in mixed for p in d.glob("*.partial"))

@@ -404,7 +404,8 @@ def test_minari_dataset_end_to_end_from_the_command_line(tmp_path):
 
 def test_seeds_vmapped_and_sharded_equal_separate_runs(tmp_path, maze_file):
     """train_clue.py --seeds=0,1 on 2 (host) devices: each seed's folder and numbers are a
-    separate --seed run's (labels per seed, agents trained as one sharded vmapped program)."""
+    separate --seed run's (experts per seed, the CVAEs trained as one vmapped program, the
+    agents as one sharded vmapped program)."""
     common = [f"--env_name={ENV}", f"--dataset_path={maze_file}", *TINY_IQL, *TINY_CLUE, *LOOP]
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2")
     proc = subprocess.run([sys.executable, "train_clue.py", "--seeds=0,1",
@@ -419,7 +420,10 @@ def test_seeds_vmapped_and_sharded_equal_separate_runs(tmp_path, maze_file):
         assert sorted(p.name for p in vmapped.iterdir()) == sorted(
             p.name for p in separate.iterdir())
         a, b = (json.loads((d / "results.json").read_text()) for d in (vmapped, separate))
-        assert a["seed"] == seed and a["experts"] == b["experts"] and a["labels"] == b["labels"]
+        assert a["seed"] == seed and a["experts"] == b["experts"]
+        assert a["labels"].keys() == b["labels"].keys()  # the CVAEs trained vmapped too
+        np.testing.assert_allclose(list(a["labels"].values()), list(b["labels"].values()),
+                                   rtol=1e-3, atol=1e-4)
         assert [s for s, _ in a["history"]] == [s for s, _ in b["history"]] == [200, 400]
         np.testing.assert_allclose([v for _, v in a["history"]], [v for _, v in b["history"]],
                                    atol=1e-6)

@@ -195,30 +195,47 @@ def label(settings: RunSettings, task: domains.Task, run_dir: Path, dataset: Dat
           ) -> Tuple[Dataset, Optional[Dataset], labellers.Labels]:
     """The labeller's half of the seam: (dataset with its rewards, the second source the
     agent samples (demonstrations or SQIL's experts, else None), the labels)."""
-    demos = None
+    return label_seeds([settings], task, [run_dir], dataset, [expert], ground_truth)[0]
+
+
+def label_seeds(settings_list: List[RunSettings], task: domains.Task, run_dirs: List[Path],
+                dataset: Dataset, experts: List[Optional[expert_lib.ExpertSelection]],
+                ground_truth: Optional[np.ndarray]
+                ) -> List[Tuple[Dataset, Optional[Dataset], labellers.Labels]]:
+    """`label` for several seeds of one run (settings equal but the seed): the
+    labeller gets every seed's request at once (`Labeller.label_all`)."""
+    settings = settings_list[0]
+    demos = [None] * len(settings_list)
+    datasets, truths = [dataset] * len(settings_list), [ground_truth] * len(settings_list)
     if AGENTS[settings.agent].learns_from_demos:
-        demos = expert.dataset
-        dataset = concatenate([dataset, demos])
+        demos = [expert.dataset for expert in experts]
+        datasets = [concatenate([dataset, d]) for d in demos]
         if ground_truth is not None:
-            ground_truth = np.concatenate([ground_truth, demos.rewards])
+            truths = [np.concatenate([ground_truth, d.rewards]) for d in demos]
     if settings.reward_file:
-        labels = labellers.Labels(storage.load_rewards(settings.reward_file, dataset),
-                                  {"reward_file": settings.reward_file})
+        all_labels = [labellers.Labels(storage.load_rewards(settings.reward_file, data),
+                                       {"reward_file": settings.reward_file})
+                      for data in datasets]
     else:
-        request = LabelRequest(dataset=dataset, expert=expert.dataset if expert else None,
-                               config=resolved_labeller_config(settings, task),
-                               seed=settings.seed, run_dir=run_dir, resume=settings.resume,
-                               progress=settings.progress, ground_truth=ground_truth,
-                               title=f"{settings.method()} on {task.env_name}, seed "
-                                     f"{settings.seed}")
-        labels = labellers.get_labeller(settings.labeller).label(request)
-    labels.info.update(goal_row_rewards(labels.rewards, ground_truth))
-    log_labels(run_dir, settings, labels.info)
-    print(f"[clue_jax] {settings.labeller} rewards: "
-          + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
-                      for k, v in labels.info.items()))
-    return (dataset.with_rewards(labels.rewards),
-            demos if demos is not None else labels.expert_data, labels)
+        config = resolved_labeller_config(settings, task)
+        requests = [LabelRequest(dataset=data, expert=expert.dataset if expert else None,
+                                 config=config, seed=s.seed, run_dir=run_dir, resume=s.resume,
+                                 progress=s.progress, ground_truth=truth,
+                                 title=f"{s.method()} on {task.env_name}, seed {s.seed}")
+                    for s, run_dir, data, expert, truth in zip(settings_list, run_dirs,
+                                                                datasets, experts, truths)]
+        all_labels = labellers.get_labeller(settings.labeller).label_all(requests)
+    out = []
+    for s, run_dir, data, demo, truth, labels in zip(settings_list, run_dirs, datasets, demos,
+                                                      truths, all_labels):
+        labels.info.update(goal_row_rewards(labels.rewards, truth))
+        log_labels(run_dir, s, labels.info)
+        print(f"[clue_jax] {s.labeller} rewards (seed {s.seed}): "
+              + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
+                          for k, v in labels.info.items()))
+        out.append((data.with_rewards(labels.rewards),
+                    demo if demo is not None else labels.expert_data, labels))
+    return out
 
 
 def finish_results(settings: RunSettings, run_dir: Path, results: Dict[str, Any],
@@ -404,8 +421,9 @@ def run_labelled_seeds(settings_list: List[RunSettings], task: domains.Task,
     """Sparse or imitation runs of `task` for several seeds (settings equal but the seed).
 
     Every seed is checked before any folder is made; then each gets its own run
-    folder, experts and labels (the labeller runs per seed: its experts, CVAE or
-    couplings depend on it), and the agents train together (`train_agents`).
+    folder, experts and labels (experts, CVAE and couplings depend on the seed: the
+    labeller gets every seed's request at once, and CLUE trains the seeds' CVAEs as one
+    vmapped program), and the agents train together (`train_agents`).
     """
     records, run_dirs = [], []
     dataset = discard_rewards(task.dataset) if settings_list[0].setting == "imitation" \
@@ -424,7 +442,7 @@ def run_labelled_seeds(settings_list: List[RunSettings], task: domains.Task,
         records.append(record)
         run_dirs.append(run_dir)
     prov = provenance()
-    labelled, experts, per_seed = [], [], []
+    selections = []
     for settings, record, run_dir in zip(settings_list, records, run_dirs):
         training.prepare_run_dir(run_dir, {**record, "provenance": prov}, settings.resume)
         expert = None
@@ -432,11 +450,11 @@ def run_labelled_seeds(settings_list: List[RunSettings], task: domains.Task,
             expert = choose_experts(settings, task, dataset)
             print(f"[clue_jax] experts: {expert.message}")
             write_experts(run_dir, expert, settings)
-        data, agent_experts, labels = label(settings, task, run_dir, dataset, expert,
-                                            ground_truth)
-        labelled.append(data)
-        experts.append(agent_experts)
-        per_seed.append((labels, expert))
+        selections.append(expert)
+    per_seed = label_seeds(settings_list, task, run_dirs, dataset, selections, ground_truth)
+    labelled = [data for data, _, _ in per_seed]
+    experts = [agent_experts for _, agent_experts, _ in per_seed]
+    per_seed = [(labels, expert) for (_, _, labels), expert in zip(per_seed, selections)]
     settings = settings_list[0]
     trained = train_agents(labelled, task.env_name, settings.agent,
                            resolved_agent_config(settings, task).to_dict(),

@@ -6,7 +6,7 @@ See clue_jax/rewards/labellers.py for the registry and the seam's contract.
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any, Callable, Dict, NamedTuple, Optional
+from typing import Any, Callable, Dict, List, NamedTuple, Optional
 
 import ml_collections
 import numpy as np
@@ -68,12 +68,23 @@ class Labeller:
         default_config: domain -> config. The domain has `labeller_domain`,
             `reward_scaling` and `reward_shift` (clue_jax.experiments.domains.Domain).
         label: LabelRequest -> Labels.
+        label_seeds: optional; several seeds' requests (one dataset, settings equal
+            but the seed) -> their Labels, sharing the seed-independent work and
+            vmapping the rest (CLUE: one vmapped CVAE training). Each seed's Labels
+            and files are `label`'s for that request. Without it, `label` runs per seed.
     """
 
     name: str
     needs_experts: bool
     default_config: Callable[[Any], ml_collections.ConfigDict]
     label: Callable[[LabelRequest], Labels]
+    label_seeds: Optional[Callable[[List[LabelRequest]], List[Labels]]] = None
+
+    def label_all(self, requests: List[LabelRequest]) -> List[Labels]:
+        """Labels for each request: `label_seeds` where the labeller has it, else `label`."""
+        if self.label_seeds is not None:
+            return self.label_seeds(requests)
+        return [self.label(request) for request in requests]
 
 
 def saved_rewards(request: LabelRequest) -> Optional[Labels]:

@@ -261,12 +261,16 @@ def cvae_update(state: CLUEState, vae_batch: Batch, expert_batch: Batch
                          rng=rng), info
 
 
-def sample_union(data: Batch, expert_data: Batch, key: PRNGKey, batch_size: int) -> Batch:
+def sample_union(data: Batch, expert_data: Batch, key: PRNGKey, batch_size: int,
+                 expert_count=None) -> Batch:
     """Uniform batch with replacement from the union of two device Batches (jittable).
 
     Index i < N picks data[i], else expert_data[i - N]; nothing is concatenated.
+    `expert_count` (default: all rows) counts the expert rows in use: the rows after
+    it are padding (`train_cvae_seeds`) and are never picked.
     """
-    n, n_e = data.observations.shape[0], expert_data.observations.shape[0]
+    n = data.observations.shape[0]
+    n_e = expert_data.observations.shape[0] if expert_count is None else expert_count
     idx = jax.random.randint(key, (batch_size,), 0, n + n_e)
     in_data = idx < n
     i_d, i_e = jnp.minimum(idx, n - 1), jnp.clip(idx - n, 0, n_e - 1)
@@ -278,30 +282,61 @@ def sample_union(data: Batch, expert_data: Batch, key: PRNGKey, batch_size: int)
     return jax.tree_util.tree_map(pick, data, expert_data)
 
 
+def sample_rows(data: Batch, key: PRNGKey, batch_size: int, count) -> Batch:
+    """Uniform batch with replacement from the first `count` rows of a device Batch."""
+    idx = jax.random.randint(key, (batch_size,), 0, count)
+    return jax.tree_util.tree_map(lambda x: jnp.take(x, idx, axis=0), data)
+
+
 @functools.partial(jax.jit, static_argnames=("num_steps",))
-def train_cvae(state: CLUEState, data: Batch, expert_data: Batch, num_steps: int
-               ) -> Tuple[CLUEState, InfoDict]:
+def train_cvae(state: CLUEState, data: Batch, expert_data: Batch, num_steps: int,
+               expert_count=None) -> Tuple[CLUEState, InfoDict]:
     """`num_steps` CVAE updates fused in one jitted lax.scan.
 
     Args:
         data: the unlabelled dataset D on device (`to_device(dataset)`).
         expert_data: the expert data D^e on device.
         num_steps: static; each distinct value compiles once.
+        expert_count: the rows of expert_data in use (default: all); the same
+            numbers as a call with only those rows.
     Returns:
         The new state and each info value averaged over the `num_steps` steps.
     """
+    if expert_count is None:
+        expert_count = expert_data.observations.shape[0]
 
     def body(state, _):
         rng, vae_key, expert_key = jax.random.split(state.rng, 3)
         if state.vae_data == "union":
-            vae_batch = sample_union(data, expert_data, vae_key, state.batch_size)
+            vae_batch = sample_union(data, expert_data, vae_key, state.batch_size,
+                                     expert_count)
         else:
             vae_batch = sample_batch(data, vae_key, state.batch_size)
-        expert_batch = sample_batch(expert_data, expert_key, state.batch_size)
+        expert_batch = sample_rows(expert_data, expert_key, state.batch_size, expert_count)
         return cvae_update(state.replace(rng=rng), vae_batch, expert_batch)
 
     state, infos = jax.lax.scan(body, state, None, length=num_steps)
     return state, jax.tree_util.tree_map(jnp.mean, infos)
+
+
+@functools.partial(jax.jit, static_argnames=("num_steps",))
+def train_cvae_seeds(states: CLUEState, data: Batch, expert_data: Batch,
+                     expert_counts: jax.Array, num_steps: int) -> Tuple[CLUEState, InfoDict]:
+    """`train_cvae` for S seeds as one vmapped program.
+
+    Args:
+        states: S learners stacked on a leading axis (`training.stack_trees`).
+        data: the unlabelled dataset, one copy shared by every seed.
+        expert_data: (S, L, ...) each seed's experts, padded to one length L.
+        expert_counts: (S,) each seed's real expert rows.
+    Returns:
+        The stacked states and (S,) per-seed averages of each info value; seed i's
+        numbers are `train_cvae` on its own (to float rounding of vmapped products).
+    """
+    def one(state, experts, count):
+        return train_cvae(state, data, experts, num_steps, count)
+
+    return jax.vmap(one)(states, expert_data, expert_counts)
 
 
 jit_cvae_update = jax.jit(cvae_update)

@@ -7,12 +7,14 @@ reward_correlation.png (Fig. 7).
 """
 
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
+from clue_jax import training
 from clue_jax.data.dataset import Dataset, to_device
 from clue_jax.logging import RunLogger
 from clue_jax.rewards import clue, labelling, plots, storage
@@ -21,9 +23,22 @@ from clue_jax.rewards.base import REWARD_FILE, LabelRequest, Labels
 
 def label(request: LabelRequest) -> Labels:
     """Train (or restore) the CVAE on dataset + experts, then label every transition."""
+    return label_seeds([request])[0]
+
+
+def label_seeds(requests: List[LabelRequest]) -> List[Labels]:
+    """`label` for S seeds' requests (one dataset, each seed its experts and run folder):
+    the S CVAEs train as one vmapped program (`fit_cvaes`), then each seed is labelled."""
+    first = requests[0]
+    states = fit_cvaes(first.config, first.dataset, [r.expert for r in requests],
+                       [r.seed for r in requests], [r.run_dir for r in requests],
+                       resume=first.resume, progress=first.progress)
+    return [_label_with(request, state) for request, state in zip(requests, states)]
+
+
+def _label_with(request: LabelRequest, state: clue.CLUEState) -> Labels:
+    """Eq. 6 rewards from a trained CVAE, saved as rewards.npz, and the figures."""
     cfg, data, expert = request.config, request.dataset, request.expert
-    state = fit_cvae(cfg, data, expert, request.seed, request.run_dir, resume=request.resume,
-                     progress=request.progress)
     key = None if cfg.use_mean else jax.random.PRNGKey(request.seed)
     relabelled, info = labelling.relabel_dataset(state.model, data, expert, cfg, key=key)
     storage.save_rewards(Path(request.run_dir) / REWARD_FILE, relabelled.rewards, data,
@@ -55,41 +70,111 @@ def fit_cvae(config, dataset: Dataset, expert: Dataset, seed: int, run_dir, *,
     training continues from there to the same CVAE as an uninterrupted one.
     The finished CVAE is `<name>`, and the partial file is removed.
     """
-    state = clue.create_clue_state(config, dataset, seed)
-    path = Path(run_dir) / name
-    partial = path.with_name(path.name + ".partial")
-    if resume and path.exists():
-        print(f"[clue_jax] CVAE restored from {path}")
-        return storage.restore_cvae(path, state)
-    done = 0
-    if resume and partial.exists():
-        state = storage.restore_cvae(partial, state)
-        done = int(state.train_state.step)
-        print(f"[clue_jax] CVAE training continues from update {done} ({partial})")
-    data, expert_data = to_device(dataset), to_device(expert)
-    stream = "cvae" if name == "cvae.msgpack" else name.split(".")[0]
-    logger = RunLogger(run_dir, seed, resumed_from=done or None, stream=stream)
+    return fit_cvaes(config, dataset, [expert], [seed], [run_dir], resume=resume,
+                     progress=progress, chunk=chunk, name=name)[0]
+
+
+def fit_cvaes(config, dataset: Dataset, experts: List[Dataset], seeds: List[int],
+              run_dirs: List[Any], *, resume: bool = False, progress: bool = True,
+              chunk: int = 1000, name: str = "cvae.msgpack") -> List[clue.CLUEState]:
+    """`fit_cvae` for S seeds (each its experts and run folder) on one dataset.
+
+    Seeds that start from the same update (all of them, unless a resume finds them
+    at different checkpoints) train together: one vmapped program
+    (`clue.train_cvae_seeds`), the dataset held once, the experts padded to one
+    length. Each seed's checkpoints, scalars and cvae.msgpack are a separate run's.
+    """
+    states = [clue.create_clue_state(config, dataset, seed) for seed in seeds]
+    paths = [Path(run_dir) / name for run_dir in run_dirs]
+    starts: Dict[int, List[int]] = {}  # first update -> the seeds (indices) starting there
+    for i, path in enumerate(paths):
+        partial = _partial(path)
+        if resume and path.exists():
+            print(f"[clue_jax] CVAE restored from {path}")
+            states[i] = storage.restore_cvae(path, states[i])
+            continue
+        done = 0
+        if resume and partial.exists():
+            states[i] = storage.restore_cvae(partial, states[i])
+            done = int(states[i].train_state.step)
+            print(f"[clue_jax] CVAE training continues from update {done} ({partial})")
+        starts.setdefault(done, []).append(i)
+    data = to_device(dataset)
+    for done, group in starts.items():
+        trained = _train_group(config, data, [experts[i] for i in group],
+                               [states[i] for i in group], [seeds[i] for i in group],
+                               [paths[i] for i in group], done, progress, chunk)
+        for i, state in zip(group, trained):
+            states[i] = state
+    return states
+
+
+def _partial(path: Path) -> Path:
+    return path.with_name(path.name + ".partial")
+
+
+def _train_group(config, data, experts: List[Dataset], states: List[clue.CLUEState],
+                 seeds: List[int], paths: List[Path], done: int, progress: bool,
+                 chunk: int) -> List[clue.CLUEState]:
+    """Train seeds that are all at update `done` to config.num_steps; one seed trains
+    alone (`clue.train_cvae`), several vmapped (`clue.train_cvae_seeds`)."""
+    if len(states) == 1:
+        expert_data = to_device(experts[0])
+        state = states[0]
+
+        def step(state, n):
+            new, info = clue.train_cvae(state, data, expert_data, num_steps=n)
+            return new, [info]
+    else:
+        length = max(e.size for e in experts)
+        expert_data = training.stack_trees([_pad_rows(to_device(e), length) for e in experts])
+        counts = jnp.asarray([e.size for e in experts], jnp.int32)
+        state = training.stack_trees(states)
+
+        def step(state, n):
+            new, info = clue.train_cvae_seeds(state, data, expert_data, counts, num_steps=n)
+            return new, [training.unstack_tree(info, i) for i in range(len(states))]
+
+    def members(state):
+        if len(states) == 1:
+            return [state]
+        return [training.unstack_tree(state, i) for i in range(len(states))]
+
+    stream = "cvae" if paths[0].name == "cvae.msgpack" else paths[0].name.split(".")[0]
+    loggers = [RunLogger(path.parent, seed, resumed_from=done or None, stream=stream)
+               for path, seed in zip(paths, seeds)]
     total = int(config.num_steps)
-    with tqdm(total=total, initial=done, disable=not progress, desc="CVAE", unit="upd",
+    desc = "CVAE" if len(states) == 1 else f"CVAE x{len(states)} seeds"
+    with tqdm(total=total, initial=done, disable=not progress, desc=desc, unit="upd",
               dynamic_ncols=True) as bar:
         chunks = 0
         while done < total:
             n = min(chunk, total - done)
-            state, info = clue.train_cvae(state, data, expert_data, num_steps=n)
+            state, infos = step(state, n)
             done += n
             chunks += 1
-            info = {k: float(v) for k, v in jax.device_get(info).items()}
-            logger.log({f"clue/{k}": v for k, v in info.items()}, done)
+            infos = [{k: float(v) for k, v in jax.device_get(info).items()} for info in infos]
+            for logger, info in zip(loggers, infos):
+                logger.log({f"clue/{k}": v for k, v in info.items()}, done)
             if chunks % CVAE_CHECKPOINT_EVERY == 0 and done < total:
-                logger.flush()  # every point up to the checkpoint is on disk
-                storage.save_cvae(partial, state)
+                for logger, path, member in zip(loggers, paths, members(state)):
+                    logger.flush()  # every point up to the checkpoint is on disk
+                    storage.save_cvae(_partial(path), member)
             bar.update(n)
-            bar.set_postfix({"loss": f"{info['cvae_loss']:.3f}",
-                             "calib": f"{info['calibration_loss']:.3f}"}, refresh=False)
-    logger.close()
-    storage.save_cvae(path, state)
-    partial.unlink(missing_ok=True)
-    return state
+            bar.set_postfix({"loss": f"{infos[0]['cvae_loss']:.3f}",
+                             "calib": f"{infos[0]['calibration_loss']:.3f}"}, refresh=False)
+    trained = members(state)
+    for logger, path, member in zip(loggers, paths, trained):
+        logger.close()
+        storage.save_cvae(path, member)
+        _partial(path).unlink(missing_ok=True)
+    return trained
+
+
+def _pad_rows(batch, length: int):
+    """A device Batch with its rows padded (zeros) to `length`; padding is never sampled."""
+    return jax.tree_util.tree_map(
+        lambda x: jnp.pad(x, [(0, length - x.shape[0])] + [(0, 0)] * (x.ndim - 1)), batch)
 
 
 def figures(state: clue.CLUEState, dataset: Dataset, expert: Dataset, config, run_dir,

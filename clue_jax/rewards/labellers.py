@@ -16,7 +16,9 @@ never knows which labeller made them. Labellers are registered by name in
            (DemoDICE, ValueDICE, IQ-Learn); refused for learners that need rewards
 
 A new labeller is one `Labeller` entry: its name, whether it needs experts, a
-per-domain default config, and `label(request) -> Labels`. Rewards come out
+per-domain default config, and `label(request) -> Labels` (optionally
+`label_seeds(requests)`, several seeds' labelling as one program, as CLUE's CVAEs
+train vmapped under `--seeds`). Rewards come out
 post-processed for the learner (`processing.postprocess_rewards` with the
 config's reward_scaling / reward_shift) and, where computing them is costly,
 saved to <run>/rewards.npz (checksummed against the dataset) and reused on resume.
@@ -89,7 +91,8 @@ def _clue_config(domain) -> ml_collections.ConfigDict:
 
 LABELLERS: Dict[str, Labeller] = {
     "true": Labeller("true", False, _true_config, _label_true),
-    "clue": Labeller("clue", True, _clue_config, clue_labeller.label),
+    "clue": Labeller("clue", True, _clue_config, clue_labeller.label,
+                     clue_labeller.label_seeds),
     "otr": Labeller("otr", True, _otr_config, _label_otr),
     "oril": Labeller("oril", True, lambda domain: oril_config.get_config(), oril.label),
     "sqil": Labeller("sqil", True, lambda domain: ml_collections.ConfigDict(), _label_sqil),
