@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from clue_jax import checkpoints
+from clue_jax.trees import stack_trees, unstack_tree
 from clue_jax.data.dataset import Dataset, to_device
 from clue_jax.logging import RunLogger
 
@@ -126,21 +127,6 @@ def train_offline(agent: Any, dataset: Dataset, update_n: UpdateFn, policy_facto
 
 # (stacked policy, step) -> one metrics dict per seed
 GroupEvalFn = Callable[[Callable[[np.ndarray], np.ndarray], int], List[Dict[str, float]]]
-
-
-def stack_trees(trees: List[Any]) -> Any:
-    """S pytrees of the same structure -> one with a leading axis S on every leaf.
-
-    The first tree's static fields are kept (agents made from one config hold equal
-    optimisers, but not the same Python objects)."""
-    leaves = [jax.tree_util.tree_leaves(t) for t in trees]
-    return jax.tree_util.tree_structure(trees[0]).unflatten(
-        [jnp.stack(column) for column in zip(*leaves)])
-
-
-def unstack_tree(tree: Any, index: int) -> Any:
-    """Member `index` of a stacked pytree."""
-    return jax.tree_util.tree_map(lambda x: x[index], tree)
 
 
 def share_data(datas: List[Any]) -> Tuple[Any, Any]:

@@ -11,7 +11,11 @@ and writes to --out:
              failed evaluation episodes of the last 3 evaluations ended;
   fig4.png   paper Fig. 4's comparison per task: each variant calibrated vs not;
   ends.png   end positions of failed evaluation episodes over the maze (default
-             CLUE, calibrated vs not; last 3 evaluations of every seed).
+             CLUE, calibrated vs not; last 3 evaluations of every seed);
+  starts.png every run's score against how far its expert episode starts from the
+             evaluation start (calibrated vs not);
+  experts.png the expert episode of each seed drawn over the maze, per expert rule,
+             with its runs' scores (calibrated / not).
 """
 
 import argparse
@@ -19,6 +23,7 @@ import json
 import re
 import sys
 from pathlib import Path
+from typing import List
 
 import numpy as np
 
@@ -26,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import reproduce  # noqa: E402
 from clue_jax.envs import layout, pointmaze  # noqa: E402
+from clue_jax.experiments import domains  # noqa: E402
 
 LAST_N = reproduce.LAST_N
 VARIANT_NAMES = {  # study variant -> (calibrated method, uncalibrated method, what it changes)
@@ -54,6 +60,9 @@ def runs(grid: Path, task: str, method: str, k: int = 1):
             continue
         results = json.loads((seed_dir / "results.json").read_text())
         config = json.loads((seed_dir / "config.json").read_text())
+        experts_path = seed_dir / "experts.json"
+        if experts_path.exists():
+            config["experts"] = json.loads(experts_path.read_text())
         episodes_path = seed_dir / "evaluation_episodes.jsonl"
         episodes = ([json.loads(line) for line in episodes_path.read_text().splitlines()]
                     if episodes_path.exists() else [])
@@ -85,6 +94,18 @@ def failed_ends(episodes, goal, last_n: int = LAST_N) -> np.ndarray:
     return np.asarray(ends, np.float64).reshape(-1, 2)
 
 
+_STARTS = {}
+
+
+def expert_start_distances(task: str, config) -> List[float]:
+    """Distance of each chosen expert episode's first state (xy) from the evaluation start."""
+    if task not in _STARTS:
+        _STARTS[task] = domains.load_dataset(task).observations[:, :2]
+    start = np.asarray(layout.maze_layout(task).start)
+    return [float(np.linalg.norm(_STARTS[task][first] - start))
+            for first, _ in config.get("experts", {}).get("segments", [])]
+
+
 def fmt(values, decimals: int = 1) -> str:
     values = [v for v in values if np.isfinite(v)]
     if not values:
@@ -109,13 +130,15 @@ def main():
              "on the rest (raw units, before post-processing; > 0: arriving pays more). "
              "Failed ends: failed evaluation episodes of the last 3 evaluations, their final "
              "distance to the goal (median) and the share ending within 2 of it.", ""]
-    scores = {}
+    scores, all_starts = {}, {}
     for task in tasks:
+        starts = all_starts.setdefault(task, [])
         maze = task.split("-")[2]
         goal = np.asarray(pointmaze.EVAL[maze].goal, np.float64)
         lines += [f"## {task}", "", "| variant | calibrated | uncalibrated | goal-row gap "
-                  "(calib / uncalib) | expert length (calib) | failed ends: median distance, "
-                  "share within 2 (calib / uncalib) |", "|---|---|---|---|---|---|"]
+                  "(calib / uncalib) | expert length (calib) | expert start: distance to the "
+                  "evaluation start | failed ends: median distance, share within 2 "
+                  "(calib / uncalib) |", "|---|---|---|---|---|---|---|"]
         for variant in variants:
             calib_m, plain_m, _ = VARIANT_NAMES[variant]
             cells = []
@@ -127,19 +150,25 @@ def main():
                 dist = np.linalg.norm(ends - goal, axis=1) if len(ends) else np.zeros(0)
                 lengths = [int(m) for r, _, _ in rs
                            for m in re.findall(r"\d+", r.get("experts", "").split("lengths")[-1])]
+                dists = [d for _, c, _ in rs for d in expert_start_distances(task, c)]
+                starts.extend((variant, method == calib_m, d, score(r))
+                              for (r, c, _) in rs for d in expert_start_distances(task, c)[:1])
                 cells.append({"score": fmt([score(r) for r, _, _ in rs]),
+                              "starts": [round(d, 1) for d in dists],
                               "gap": fmt([raw_goal_gap(r, c) for r, c, _ in rs], 3),
                               "lengths": lengths,
                               "ends": (f"{np.median(dist):.1f}, {np.mean(dist < 2):.0%} "
                                        f"of {len(dist)}") if len(dist) else "none failed"})
             lines.append(f"| {variant} | {cells[0]['score']} | {cells[1]['score']} | "
                          f"{cells[0]['gap']} / {cells[1]['gap']} | {cells[0]['lengths']} | "
-                         f"{cells[0]['ends']} / {cells[1]['ends']} |")
+                         f"{cells[0]['starts']} | {cells[0]['ends']} / {cells[1]['ends']} |")
         lines.append("")
     lines += ["Variants:", ""] + [f"- {v}: {VARIANT_NAMES[v][2]}" for v in variants]
     (out / "study.md").write_text("\n".join(lines) + "\n")
     plot_fig4(scores, tasks, variants, out / "fig4.png")
     plot_ends(grid, tasks, out / "ends.png")
+    plot_starts(all_starts, tasks, out / "starts.png")
+    plot_experts(grid, tasks, out / "experts.png")
     print((out / "study.md").read_text())
 
 
@@ -185,6 +214,58 @@ def plot_ends(grid: Path, tasks, path: Path) -> None:
                        label=f"{method} ({len(ends)} failed)")
         ax.set_title(f"Where failed evaluation episodes end: {task}", fontsize=9)
         ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_experts(grid: Path, tasks, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    rules = [(v, VARIANT_NAMES[v][:2]) for v in ("default", "top", "goal")]
+    fig, axes = plt.subplots(len(tasks), len(rules), figsize=(5 * len(rules), 4.3 * len(tasks)),
+                             squeeze=False)
+    for row, task in zip(axes, tasks):
+        if task not in _STARTS:
+            _STARTS[task] = domains.load_dataset(task).observations[:, :2]
+        xy = _STARTS[task]
+        for ax, (variant, (calib_m, plain_m)) in zip(row, rules):
+            layout.draw_maze(ax, layout.maze_layout(task), goal_radius=pointmaze.GOAL_RADIUS)
+            plain = {r["seed"]: score(r) for r, _, _ in runs(grid, task, plain_m)}
+            for i, (results, config, _) in enumerate(runs(grid, task, calib_m)):
+                seed, color = results["seed"], plt.cm.tab10(i)
+                for first, end in config.get("experts", {}).get("segments", []):
+                    ax.plot(xy[first:end, 0], xy[first:end, 1], color=color, lw=1.2,
+                            label=f"seed {seed}: {score(results):.0f} / "
+                                  f"{plain.get(seed, float('nan')):.0f}")
+                    ax.plot(*xy[first], marker="o", color=color, markersize=5)
+            ax.set_title(f"{task}\nexperts, rule '{variant}' (score calibrated / not)",
+                         fontsize=8)
+            ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_starts(all_starts, tasks, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        for calibrated, color, label in ((True, "tab:red", "calibrated"),
+                                         (False, "tab:gray", "no calibration")):
+            points = np.asarray([(d, sc) for _, c, d, sc in all_starts.get(task, [])
+                                 if c == calibrated]).reshape(-1, 2)
+            jitter = np.random.default_rng(0).uniform(-0.1, 0.1, len(points))
+            ax.scatter(points[:, 0] + jitter + (0.15 if calibrated else -0.15), points[:, 1],
+                       s=20, color=color, alpha=0.7, label=f"{label} ({len(points)} runs)")
+        ax.set_xlabel("expert episode's start: distance to the evaluation start")
+        ax.set_ylabel("score (last 3 evaluations)")
+        ax.set_ylim(-5, 105)
+        ax.set_title(f"CLUE K=1, every study variant: {task}", fontsize=9)
+        ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -325,7 +325,7 @@ def train_cvae_seeds(states: CLUEState, data: Batch, expert_data: Batch,
     """`train_cvae` for S seeds as one vmapped program.
 
     Args:
-        states: S learners stacked on a leading axis (`training.stack_trees`).
+        states: S learners stacked on a leading axis (`trees.stack_trees`).
         data: the unlabelled dataset, one copy shared by every seed.
         expert_data: (S, L, ...) each seed's experts, padded to one length L.
         expert_counts: (S,) each seed's real expert rows.

@@ -14,11 +14,11 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
-from clue_jax import training
 from clue_jax.data.dataset import Dataset, to_device
 from clue_jax.logging import RunLogger
 from clue_jax.rewards import clue, labelling, plots, storage
 from clue_jax.rewards.base import REWARD_FILE, LabelRequest, Labels
+from clue_jax.trees import stack_trees, unstack_tree
 
 
 def label(request: LabelRequest) -> Labels:
@@ -127,18 +127,18 @@ def _train_group(config, data, experts: List[Dataset], states: List[clue.CLUESta
             return new, [info]
     else:
         length = max(e.size for e in experts)
-        expert_data = training.stack_trees([_pad_rows(to_device(e), length) for e in experts])
+        expert_data = stack_trees([_pad_rows(to_device(e), length) for e in experts])
         counts = jnp.asarray([e.size for e in experts], jnp.int32)
-        state = training.stack_trees(states)
+        state = stack_trees(states)
 
         def step(state, n):
             new, info = clue.train_cvae_seeds(state, data, expert_data, counts, num_steps=n)
-            return new, [training.unstack_tree(info, i) for i in range(len(states))]
+            return new, [unstack_tree(info, i) for i in range(len(states))]
 
     def members(state):
         if len(states) == 1:
             return [state]
-        return [training.unstack_tree(state, i) for i in range(len(states))]
+        return [unstack_tree(state, i) for i in range(len(states))]
 
     stream = "cvae" if paths[0].name == "cvae.msgpack" else paths[0].name.split(".")[0]
     loggers = [RunLogger(path.parent, seed, resumed_from=done or None, stream=stream)
