@@ -97,10 +97,17 @@ def failed_ends(episodes, goal, last_n: int = LAST_N) -> np.ndarray:
 _STARTS = {}
 
 
+def load_xy(task: str, config) -> np.ndarray:
+    """The xy of every row of the dataset the run trained on (its --dataset_path if any)."""
+    if task not in _STARTS:
+        path = config.get("settings", {}).get("dataset_path")
+        _STARTS[task] = domains.load_dataset(task, dataset_path=path).observations[:, :2]
+    return _STARTS[task]
+
+
 def expert_start_distances(task: str, config) -> List[float]:
     """Distance of each chosen expert episode's first state (xy) from the evaluation start."""
-    if task not in _STARTS:
-        _STARTS[task] = domains.load_dataset(task).observations[:, :2]
+    load_xy(task, config)
     start = np.asarray(layout.maze_layout(task).start)
     return [float(np.linalg.norm(_STARTS[task][first] - start))
             for first, _ in config.get("experts", {}).get("segments", [])]
@@ -227,14 +234,11 @@ def plot_experts(grid: Path, tasks, path: Path) -> None:
     fig, axes = plt.subplots(len(tasks), len(rules), figsize=(5 * len(rules), 4.3 * len(tasks)),
                              squeeze=False)
     for row, task in zip(axes, tasks):
-        if task not in _STARTS:
-            _STARTS[task] = domains.load_dataset(task).observations[:, :2]
-        xy = _STARTS[task]
         for ax, (variant, (calib_m, plain_m)) in zip(row, rules):
             layout.draw_maze(ax, layout.maze_layout(task), goal_radius=pointmaze.GOAL_RADIUS)
             plain = {r["seed"]: score(r) for r, _, _ in runs(grid, task, plain_m)}
             for i, (results, config, _) in enumerate(runs(grid, task, calib_m)):
-                seed, color = results["seed"], plt.cm.tab10(i)
+                seed, color, xy = results["seed"], plt.cm.tab10(i), load_xy(task, config)
                 for first, end in config.get("experts", {}).get("segments", []):
                     ax.plot(xy[first:end, 0], xy[first:end, 1], color=color, lw=1.2,
                             label=f"seed {seed}: {score(results):.0f} / "

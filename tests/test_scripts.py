@@ -122,6 +122,30 @@ def test_train_clue_study_variant_goal_segments_tag_and_config_fields(tmp_path, 
     assert np.all(goals[start:end] == goals[start])  # one goal throughout the expert segment
 
 
+def test_clue_study_tables_and_figures_from_a_tiny_grid(tmp_path, maze_file):
+    """scripts/clue_study.py on a grid of 2 runs (CLUE calibrated and not, as reproduce.py
+    lays them out): the study row holds both scores, the expert's start distance and the
+    goal-row gap, and every figure is written."""
+    grid = tmp_path / "grid"
+    for flag in ("--calibrate", "--nocalibrate"):
+        run("train_clue.py", f"--env_name={ENV}", f"--dataset_path={maze_file}", "--seed=0",
+            f"--save_dir={grid}", flag, *TINY_IQL, *TINY_CLUE, *LOOP)
+    run("scripts/clue_study.py", f"--grid={grid}", f"--out={tmp_path / 'out'}",
+        f"--tasks={ENV}", "--variants=default")
+    study = (tmp_path / "out" / "study.md").read_text()
+    row = next(line for line in study.splitlines() if line.startswith("| default |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1].endswith("(n=1)") and cells[2].endswith("(n=1)")  # calibrated, not
+    experts = json.loads((grid / "clue-sparse-K1" / ENV / "seed_0" / "experts.json").read_text())
+    first = experts["segments"][0][0]
+    from clue_jax.experiments import domains
+    xy = domains.load_dataset(ENV, dataset_path=str(maze_file)).observations[first, :2]
+    assert cells[5] == f"[{np.linalg.norm(xy - np.array([1.0, 1.0])):.1f}]"  # umaze start (1, 1)
+    assert "±" in cells[3]  # goal-row gap, raw units
+    for name in ("fig4.png", "ends.png", "starts.png", "experts.png"):
+        assert (tmp_path / "out" / name).stat().st_size > 0
+
+
 def _demo_file(maze_file, path, reward_value=None):
     """Demonstrations in D4RL layout: the first 3 episodes of the maze file."""
     raw = d4rl_io.load_hdf5(maze_file)
