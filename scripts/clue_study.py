@@ -107,9 +107,9 @@ def load_xy(task: str, config) -> np.ndarray:
 
 def expert_start_distances(task: str, config) -> List[float]:
     """Distance of each chosen expert episode's first state (xy) from the evaluation start."""
-    load_xy(task, config)
+    xy = load_xy(task, config)
     start = np.asarray(layout.maze_layout(task).start)
-    return [float(np.linalg.norm(_STARTS[task][first] - start))
+    return [float(np.linalg.norm(xy[first] - start))
             for first, _ in config.get("experts", {}).get("segments", [])]
 
 
@@ -157,9 +157,10 @@ def main():
                 dist = np.linalg.norm(ends - goal, axis=1) if len(ends) else np.zeros(0)
                 lengths = [int(m) for r, _, _ in rs
                            for m in re.findall(r"\d+", r.get("experts", "").split("lengths")[-1])]
-                dists = [d for _, c, _ in rs for d in expert_start_distances(task, c)]
-                starts.extend((variant, method == calib_m, d, score(r))
-                              for (r, c, _) in rs for d in expert_start_distances(task, c)[:1])
+                per_run = [expert_start_distances(task, c) for _, c, _ in rs]
+                dists = [d for run_dists in per_run for d in run_dists]
+                starts.extend((variant, method == calib_m, run_dists[0], score(r))
+                              for (r, _, _), run_dists in zip(rs, per_run) if run_dists)
                 cells.append({"score": fmt([score(r) for r, _, _ in rs]),
                               "starts": [round(d, 1) for d in dists],
                               "gap": fmt([raw_goal_gap(r, c) for r, c, _ in rs], 3),

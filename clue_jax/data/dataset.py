@@ -301,6 +301,11 @@ def sample_batch(data, key: PRNGKey, batch_size: int) -> Batch:
         parts = (sample_batch(data.offline, offline_key, batch_size),
                  sample_batch(data.expert, expert_key, batch_size))
         return jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a, b], 0), *parts)
-    n = data.observations.shape[0]
-    idx = jax.random.randint(key, (batch_size,), 0, n)
+    return sample_rows(data, key, batch_size, data.observations.shape[0])
+
+
+def sample_rows(data: Batch, key: PRNGKey, batch_size: int, count) -> Batch:
+    """Uniform batch with replacement from the first `count` rows of a device Batch
+    (jittable; `count` may be traced, e.g. per seed under vmap, the rest being padding)."""
+    idx = jax.random.randint(key, (batch_size,), 0, count)
     return jax.tree_util.tree_map(lambda x: jnp.take(x, idx, axis=0), data)

@@ -451,10 +451,9 @@ def run_labelled_seeds(settings_list: List[RunSettings], task: domains.Task,
             print(f"[clue_jax] experts: {expert.message}")
             write_experts(run_dir, expert, settings)
         selections.append(expert)
-    per_seed = label_seeds(settings_list, task, run_dirs, dataset, selections, ground_truth)
-    labelled = [data for data, _, _ in per_seed]
-    experts = [agent_experts for _, agent_experts, _ in per_seed]
-    per_seed = [(labels, expert) for (_, _, labels), expert in zip(per_seed, selections)]
+    labelled, experts, all_labels = map(list, zip(*label_seeds(
+        settings_list, task, run_dirs, dataset, selections, ground_truth)))
+    per_seed = list(zip(all_labels, selections))
     settings = settings_list[0]
     trained = train_agents(labelled, task.env_name, settings.agent,
                            resolved_agent_config(settings, task).to_dict(),

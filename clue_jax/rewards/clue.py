@@ -34,7 +34,7 @@ import optax
 from flax.training.train_state import TrainState
 
 from clue_jax import networks
-from clue_jax.data.dataset import Dataset, sample_batch
+from clue_jax.data.dataset import Dataset, sample_batch, sample_rows
 from clue_jax.types import Batch, InfoDict, Params, PRNGKey
 
 VAE_DATA_MODES = ("union", "concat")
@@ -280,12 +280,6 @@ def sample_union(data: Batch, expert_data: Batch, key: PRNGKey, batch_size: int,
         return jnp.where(mask, jnp.take(x, i_d, axis=0), jnp.take(x_e, i_e, axis=0))
 
     return jax.tree_util.tree_map(pick, data, expert_data)
-
-
-def sample_rows(data: Batch, key: PRNGKey, batch_size: int, count) -> Batch:
-    """Uniform batch with replacement from the first `count` rows of a device Batch."""
-    idx = jax.random.randint(key, (batch_size,), 0, count)
-    return jax.tree_util.tree_map(lambda x: jnp.take(x, idx, axis=0), data)
 
 
 @functools.partial(jax.jit, static_argnames=("num_steps",))
