@@ -73,12 +73,14 @@ STUDY_VARIANTS = {
     "top": ("", "top_return", ()),
     "goal": ("", "goal_segments", ()),
     "calibmean": ("calibmean", "setting", ("--clue_config.calib_reduction=mean",)),
+    # the two that helped on the screen, together
+    "goal-calibmean": ("calibmean", "goal_segments", ("--clue_config.calib_reduction=mean",)),
 }
 VARIANTS = {}  # method -> (tag, expert selection, extra flags)
 for _name, _variant in STUDY_VARIANTS.items():
     VARIANTS[f"clue-{_name}"] = _variant
     METHODS[f"clue-{_name}"] = METHODS["clue"]
-    if _name != "calibmean":  # without calibration the reduction does not matter
+    if "calibmean" not in _name:  # without calibration the reduction does not matter
         VARIANTS[f"clue-{_name}-nocalib"] = _variant
         METHODS[f"clue-{_name}-nocalib"] = METHODS["clue-nocalib"]
 STUDY_METHODS = ("clue", "clue-nocalib", *VARIANTS)

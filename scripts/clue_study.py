@@ -46,6 +46,8 @@ VARIANT_NAMES = {  # study variant -> (calibrated method, uncalibrated method, w
                                                "episodes cut where infos/goal changes"),
     "calibmean": ("clue-calibmean", "clue-nocalib", "calibration averaged over latent dims "
                                                     "(like the KL)"),
+    "goal-calibmean": ("clue-goal-calibmean", "clue-goal-nocalib",
+                       "goal segments and calibration averaged over latent dims"),
 }
 
 

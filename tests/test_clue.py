@@ -294,25 +294,28 @@ def episodes_dataset(success_steps, length=10):
 
 
 def test_successful_trajectories_split_at_discontinuities_not_terminals():
-    ds = episodes_dataset([(3, 4), (), (7,), (0,)])
+    ds = episodes_dataset([(3, 4), (), (7,), (1,), (0, 5)])
     assert ds.dones_float[3] == 1  # the reference boundaries would split at the terminal
     segments = experts.successful_trajectories(ds)
-    np.testing.assert_array_equal(segments, [[0, 4], [20, 28], [30, 31]])
+    # the last episode begins at the goal (success on its first row): no way to it, left out
+    np.testing.assert_array_equal(segments, [[0, 4], [20, 28], [30, 32]])
 
 
 def test_select_experts_at_most_k_and_messages():
-    ds = episodes_dataset([(3, 4), (), (7,), (0,)])
+    ds = episodes_dataset([(3, 4), (), (7,), (1,), (0,)])
     two = experts.select_experts(ds, k=2, seed=0)
     assert len(two.segments) == 2 and "selected 2 of 3" in two.message
-    assert set(map(tuple, two.segments)) <= {(0, 4), (20, 28), (30, 31)}
+    assert set(map(tuple, two.segments)) <= {(0, 4), (20, 28), (30, 32)}
     assert two.dataset.size == int(np.sum(two.segments[:, 1] - two.segments[:, 0]))
     np.testing.assert_array_equal(experts.select_experts(ds, 2, seed=0).segments, two.segments)
     every = experts.select_experts(ds, k=5, seed=0)
     assert len(every.segments) == 3 and "only 3" in every.message
-    np.testing.assert_array_equal(every.dataset.rewards.nonzero()[0], [3, 11, 12])
-    np.testing.assert_array_equal(every.dataset.dones_float.nonzero()[0], [3, 11, 12])
+    np.testing.assert_array_equal(every.dataset.rewards.nonzero()[0], [3, 11, 13])
+    np.testing.assert_array_equal(every.dataset.dones_float.nonzero()[0], [3, 11, 13])
     with pytest.raises(DatasetError, match=r"searched 2 episodes.*reward > 0"):
         experts.select_experts(episodes_dataset([(), ()]), k=1, seed=0)
+    with pytest.raises(DatasetError, match=r"2 episodes succeed on their first row only"):
+        experts.select_experts(episodes_dataset([(0,), (), (0, 4)]), k=1, seed=0)
 
 
 def test_goal_segments_cut_episodes_where_the_goal_changes():
@@ -326,6 +329,13 @@ def test_goal_segments_cut_episodes_where_the_goal_changes():
     np.testing.assert_array_equal(ends, [4, 10, 15, 20])
     segments = experts.successful_trajectories(ds, (starts, ends))
     np.testing.assert_array_equal(segments, [[4, 8], [10, 13], [15, 19]])  # cut at each goal
+    # the goal redrawn on arrival (row 8, still at the goal): that segment begins at the goal
+    still = episodes_dataset([(7, 8), (2, 8)])
+    goals[8:10] = 3.0
+    starts, ends = experts.goal_episode_bounds(still, goals)
+    np.testing.assert_array_equal(starts, [0, 4, 8, 10, 15])
+    np.testing.assert_array_equal(experts.successful_trajectories(still, (starts, ends)),
+                                  [[4, 8], [10, 13], [15, 19]])
     with pytest.raises(DatasetError, match="3 goals for 20 transitions"):
         experts.goal_episode_bounds(ds, goals[:3])
 

@@ -1,7 +1,8 @@
 """Expert data D^e for CLUE's three settings (paper Sec. 4.2).
 
 * Sparse reward: the successful episodes of the dataset itself, each cut
-  after its first success step (`select_experts`).
+  after its first success step; those that begin at the goal are left out
+  (`select_experts`).
 * Offline imitation: the first K trajectories of a demonstration dataset
   (`expert_from_demonstrations`).
 * Unsupervised: K-means clusters of (s, a, s'), each a separate "expert"
@@ -88,7 +89,12 @@ def successful_trajectories(dataset: Dataset, episode_bounds: Optional[Bounds] =
     """Every successful episode, truncated after its first success step.
 
     A step succeeds when reward > success_threshold; apply this to the raw
-    sparse rewards (before any shift such as AntMaze's r - 1).
+    sparse rewards (before any shift such as AntMaze's r - 1). An episode whose
+    first row already succeeds is left out: it begins at the goal and shows no
+    way to it. (The generated mazes have such episodes, ~8% of the successful
+    ones, and far more goal segments that begin where the data's controller
+    redrew its goal on arrival at the task's goal; kept, they were drawn as
+    1-step "experts".)
 
     Args:
         episode_bounds: (starts, ends) of episodes; default
@@ -104,14 +110,17 @@ def successful_trajectories(dataset: Dataset, episode_bounds: Optional[Bounds] =
     success = np.flatnonzero(dataset.rewards > success_threshold)
     episode = np.searchsorted(ends, success, side="right")  # episode holding each success row
     episode, first = np.unique(episode, return_index=True)  # first success row per episode
-    if episode.size == 0:
+    begin, end = starts[episode], success[first] + 1
+    way = end - begin > 1  # not already at the goal on its first row
+    if not way.any():
         raise DatasetError(
             f"no successful trajectory: searched {len(starts)} episodes (split at observation "
             f"discontinuities, not terminals) of {dataset.size} transitions for a step with "
-            f"reward > {success_threshold}. Select experts on the raw sparse rewards (before "
+            f"reward > {success_threshold} after the first ({episode.size} episodes succeed "
+            "on their first row only). Select experts on the raw sparse rewards (before "
             "shifts like AntMaze's r - 1), use a larger dataset fraction, or provide "
             "demonstrations.")
-    return np.stack([starts[episode], success[first] + 1], axis=1).astype(np.int64)
+    return np.stack([begin[way], end[way]], axis=1).astype(np.int64)
 
 
 def select_experts(dataset: Dataset, k: int, seed: int, episode_bounds: Optional[Bounds] = None,
