@@ -356,6 +356,15 @@ def test_goal_segments_on_a_generated_maze(tmp_path):
     assert len(starts) > len(experts.continuity_episode_bounds(ds)[0])
     for s, e in zip(starts, ends):  # one goal per segment
         assert np.all(goals[s:e] == goals[s])
+    # a fraction of the trajectories: the goals of the same rows
+    from clue_jax.data.dataset import subsample_rows
+    rows = subsample_rows(ds, 0.5, seed=3)
+    part = load_dataset("gen-pointmaze-umaze-diverse-v0", dataset_path=path, fraction=0.5,
+                        seed=3, max_episode_steps=meta["episode_length"])
+    np.testing.assert_array_equal(part.observations, ds.observations[rows])
+    np.testing.assert_array_equal(
+        load_goals("gen-pointmaze-umaze-diverse-v0", dataset_path=path, fraction=0.5, seed=3,
+                   max_episode_steps=meta["episode_length"]), goals[rows])
 
 
 def test_expert_from_demonstrations():

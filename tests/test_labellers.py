@@ -94,6 +94,18 @@ def test_run_folder_names_the_labeller_and_settings_are_frozen():
         RunSettings(setting="dense")
 
 
+def test_expert_rule_resolves_the_setting_default():
+    from clue_jax.experiments.settings import SPARSE_EXPERTS
+    assert RunSettings(labeller="clue").expert_rule() == SPARSE_EXPERTS
+    assert RunSettings(labeller="clue", setting="imitation").expert_rule() == "imitation"
+    explicit = RunSettings(labeller="clue", expert_selection="episodes")
+    assert explicit.expert_rule() == "episodes"
+    assert explicit.method() == "clue-sparse-K1-episodes"  # named: the default may change
+    for rule in ("episodes", "goal_segments"):
+        with pytest.raises(ValueError, match=f"--expert_selection={rule}.*--setting=sparse"):
+            RunSettings(labeller="clue", setting="imitation", expert_selection=rule)
+
+
 def test_bad_combinations_fail_before_any_work(tmp_path):
     with pytest.raises(ValueError, match="--labeller=true"):
         experiments.run(RunSettings(labeller="true", setting="imitation", save_dir=str(tmp_path)))

@@ -347,6 +347,8 @@ BAD_INPUTS = [  # (script, flags, what the message must name)
     ("train_iql.py", ["--env_name=minari:nope/none-v0"], "--env_name=minari:nope/none-v0"),
     ("train_clue.py", ["--setting=imitation", "--expert_selection=goal_segments"],
      "--expert_selection=goal_segments"),
+    ("train_clue.py", ["--setting=imitation", "--expert_selection=episodes"],
+     "--expert_selection=episodes"),
 ]
 
 
@@ -359,6 +361,30 @@ def test_bad_input_fails_before_any_work(tmp_path, maze_file, script, flags, nam
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0
     assert named in proc.stderr, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert not save_dir.exists() or not any(save_dir.rglob("*")), list(save_dir.rglob("*"))
+
+
+@pytest.mark.parametrize("change,flags,named", [
+    ("drop_goals", ["--expert_selection=goal_segments"], "infos/goal"),
+    ("zero_rewards", [], "no successful trajectory"),
+], ids=["no infos/goal", "no success"])
+def test_data_without_experts_fails_before_any_folder(tmp_path, maze_file, change, flags, named):
+    """The sparse setting's experts are chosen before any run folder is made."""
+    import shutil
+    import h5py
+    path = tmp_path / "maze.hdf5"
+    shutil.copy(maze_file, path)
+    with h5py.File(path, "r+") as f:
+        if change == "drop_goals":
+            del f["infos/goal"]
+        else:
+            f["rewards"][...] = 0.0
+    save_dir = tmp_path / "runs"
+    proc = subprocess.run([sys.executable, "train_clue.py", f"--env_name={ENV}",
+                           f"--dataset_path={path}", f"--save_dir={save_dir}", *flags],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0 and named in proc.stderr, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
     assert not save_dir.exists() or not any(save_dir.rglob("*")), list(save_dir.rglob("*"))
 

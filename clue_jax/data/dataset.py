@@ -186,17 +186,22 @@ def take_trajectories(dataset: Dataset, traj_index: Sequence[int]) -> Dataset:
     return dataset.select(rows)
 
 
-def subsample_trajectories(dataset: Dataset, fraction: float, seed: int) -> Dataset:
-    """A seeded random `fraction` of whole trajectories (at least one), order kept."""
+def subsample_rows(dataset: Dataset, fraction: float, seed: int) -> Optional[np.ndarray]:
+    """The rows `subsample_trajectories` keeps (None for fraction 1: every row)."""
     if not 0.0 < fraction <= 1.0:
         raise ValueError(f"dataset fraction must be in (0, 1], got {fraction}.")
     if fraction == 1.0:
-        return dataset
-    starts, _ = trajectory_bounds(dataset.dones_float)
-    n_traj = len(starts)
-    keep = max(1, int(round(fraction * n_traj)))
-    chosen = np.sort(np.random.default_rng(seed).choice(n_traj, size=keep, replace=False))
-    return take_trajectories(dataset, chosen)
+        return None
+    starts, ends = trajectory_bounds(dataset.dones_float)
+    keep = max(1, int(round(fraction * len(starts))))
+    chosen = np.sort(np.random.default_rng(seed).choice(len(starts), size=keep, replace=False))
+    return np.concatenate([np.arange(starts[i], ends[i]) for i in chosen])
+
+
+def subsample_trajectories(dataset: Dataset, fraction: float, seed: int) -> Dataset:
+    """A seeded random `fraction` of whole trajectories (at least one), order kept."""
+    rows = subsample_rows(dataset, fraction, seed)
+    return dataset if rows is None else dataset.select(rows)
 
 
 def concatenate(datasets: List[Dataset]) -> Dataset:

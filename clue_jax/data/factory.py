@@ -14,7 +14,8 @@ import numpy as np
 
 from clue_jax.data import d4rl_io, minari_io
 from clue_jax.data.d4rl_io import DatasetNotFoundError  # noqa: F401  (re-exported)
-from clue_jax.data.dataset import Dataset, DatasetError, make_dataset, subsample_trajectories
+from clue_jax.data.dataset import (Dataset, DatasetError, make_dataset, subsample_rows,
+                                   subsample_trajectories)
 
 GENERATED_PREFIX = "gen-"
 MINARI_PREFIX = "minari:"
@@ -83,11 +84,13 @@ def load_dataset(name: str, *, dataset_path: Optional[str] = None, download: boo
 
 
 def load_goals(name: str, *, dataset_path: Optional[str] = None, download: bool = False,
-               max_episode_steps: Optional[int] = None) -> np.ndarray:
-    """The goal steered to at each transition of `load_dataset(name)` (whole dataset).
+               max_episode_steps: Optional[int] = None, fraction: float = 1.0,
+               seed: int = 0) -> np.ndarray:
+    """The goal steered to at each transition of `load_dataset(name, ...)`.
 
     Read from the file's 'infos/goal' (D4RL's maze files and the generated point
-    mazes hold it), for the same rows as the transitions.
+    mazes hold it), for the same rows as the transitions, with the same
+    `fraction` of trajectories (and `seed`) as `load_dataset` keeps.
 
     Returns:
         (N, goal_dim) float32, row i for transition i.
@@ -97,13 +100,16 @@ def load_goals(name: str, *, dataset_path: Optional[str] = None, download: bool 
     raw, source, true_next = _read(name, dataset_path, download)
     if "infos/goal" not in raw:
         raise DatasetError(f"dataset '{name}' ({source}) has no 'infos/goal', so its episodes "
-                           "cannot be cut where the goal changes; use another "
-                           "--expert_selection (setting or top_return).")
+                           "cannot be cut where the goal changes; choose the experts with "
+                           "another rule: --expert_selection=episodes (a random successful "
+                           "episode) or top_return.")
     transitions = d4rl_io.qlearning_dataset(raw, use_stored_next_obs=true_next,
                                             terminate_on_end=true_next,
                                             max_episode_steps=max_episode_steps,
                                             carry=("infos/goal",))
-    return np.asarray(transitions["infos/goal"], np.float32)
+    goals = np.asarray(transitions.pop("infos/goal"), np.float32)
+    rows = subsample_rows(make_dataset(**transitions, source=source), fraction, seed)
+    return goals if rows is None else goals[rows]
 
 
 def check_dims(dataset: Dataset, obs_dim: int, act_dim: int, name: str) -> None:

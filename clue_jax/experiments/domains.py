@@ -101,12 +101,13 @@ def load_dataset(name: str, *, dataset_path: Optional[str] = None, download: boo
 
 
 def load_goals(name: str, *, dataset_path: Optional[str] = None, download: bool = False,
-               max_episode_steps: Optional[int] = None) -> np.ndarray:
+               max_episode_steps: Optional[int] = None, fraction: float = 1.0,
+               seed: int = 0) -> np.ndarray:
     """`factory.load_goals` for any dataset name (generated ones made on first use)."""
     if dataset_path is None and generation.is_generated(name):
         dataset_path = generation.ensure_generated(name)
     return factory.load_goals(name, dataset_path=dataset_path, download=download,
-                              max_episode_steps=max_episode_steps)
+                              max_episode_steps=max_episode_steps, fraction=fraction, seed=seed)
 
 
 def resolve_task(env_name: str, *, dataset_path: Optional[str] = None, download: bool = False,

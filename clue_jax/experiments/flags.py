@@ -23,6 +23,7 @@ from clue_jax.envs import registry
 from clue_jax.envs.registry import UnknownEnvError, UnmeasuredScoreError
 from clue_jax.experiments import domains
 from clue_jax.experiments.agents import AGENTS
+from clue_jax.experiments import settings as settings_lib
 from clue_jax.experiments.settings import EXPERT_SELECTIONS, SETTINGS, RunSettings, SettingsError
 from clue_jax.rewards.labellers import LABELLERS
 from clue_jax.rewards.storage import RewardFileError
@@ -144,11 +145,13 @@ def define_flags(default_labeller: str, flag_values: flags.FlagValues = flags.FL
     string("expert_dataset", None, "Imitation: demonstrations (name or HDF5 path); "
                         "default for gen-* datasets: their own (gen-hopper-expert-demos-v0, ...).")
     enum("expert_selection", "setting", EXPERT_SELECTIONS,
-                      "setting: the setting's rule (a random successful episode / the first K "
-                      "demonstrations); top_return: OTR's rule (the K best by return, on mazes "
-                      "by return / distance of the start to the evaluation start); "
-                      "goal_segments (sparse): random successful segments of the episodes cut "
-                      "where the steered-to goal (infos/goal) changes.")
+                      "setting: the setting's rule (sparse: "
+                      f"{settings_lib.SPARSE_EXPERTS}; imitation: the first K "
+                      "demonstrations); episodes (sparse): K random successful episodes; "
+                      "goal_segments (sparse): K random successful segments of the episodes "
+                      "cut where the steered-to goal (infos/goal) changes; top_return: OTR's "
+                      "rule (the K best by return, on mazes by return / distance of the start "
+                      "to the evaluation start).")
     string("tag", "", "Appended to the method's run-folder name ('<method>-<tag>'), for "
            "ablations that change a config field.")
     string("reward_file", None, "Train on rewards saved by an earlier run "

@@ -138,16 +138,17 @@ def train_agents(datasets: List[Dataset], env_name: str, agent_name: str, config
 def choose_experts(settings: RunSettings, task: domains.Task, dataset: Dataset
                    ) -> expert_lib.ExpertSelection:
     """The expert trajectories of the sparse or imitation setting (see RunSettings)."""
-    k, seed = settings.num_expert, settings.seed
+    k, seed, rule = settings.num_expert, settings.seed, settings.expert_rule()
     if settings.setting == "sparse":
-        if settings.expert_selection == "top_return":
+        if rule == "top_return":
             return expert_lib.top_return_trajectories(dataset, k, task.domain.xy,
                                                       task.domain.start_xy)
         bounds = None
-        if settings.expert_selection == "goal_segments":
+        if rule == "goal_segments":
             goals = domains.load_goals(settings.env_name, dataset_path=settings.dataset_path,
                                        download=settings.download,
-                                       max_episode_steps=task.spec.max_episode_steps)
+                                       max_episode_steps=task.spec.max_episode_steps,
+                                       fraction=settings.dataset_fraction, seed=settings.seed)
             bounds = expert_lib.goal_episode_bounds(dataset, goals)
         return expert_lib.select_experts(dataset, k, seed, episode_bounds=bounds)
     name = settings.expert_dataset or domains.default_demonstrations(task.env_name)
@@ -167,7 +168,8 @@ def choose_experts(settings: RunSettings, task: domains.Task, dataset: Dataset
 def write_experts(run_dir, selection: expert_lib.ExpertSelection, settings: RunSettings) -> None:
     info = {"segments": selection.segments.tolist(), "message": selection.message,
             "num_transitions": selection.dataset.size, "setting": settings.setting,
-            "num_expert": settings.num_expert, "expert_selection": settings.expert_selection}
+            "num_expert": settings.num_expert, "expert_selection": settings.expert_selection,
+            "expert_rule": settings.expert_rule()}
     (Path(run_dir) / "experts.json").write_text(json.dumps(info, indent=2))
 
 
@@ -441,16 +443,15 @@ def run_labelled_seeds(settings_list: List[RunSettings], task: domains.Task,
             storage.load_rewards(settings.reward_file, dataset)
         records.append(record)
         run_dirs.append(run_dir)
+    selections = [choose_experts(s, task, dataset)  # cheap; may fail: before any folder
+                  if labellers.get_labeller(s.labeller).needs_experts and not s.reward_file
+                  else None for s in settings_list]
     prov = provenance()
-    selections = []
-    for settings, record, run_dir in zip(settings_list, records, run_dirs):
+    for settings, record, run_dir, expert in zip(settings_list, records, run_dirs, selections):
         training.prepare_run_dir(run_dir, {**record, "provenance": prov}, settings.resume)
-        expert = None
-        if labellers.get_labeller(settings.labeller).needs_experts and not settings.reward_file:
-            expert = choose_experts(settings, task, dataset)
+        if expert is not None:
             print(f"[clue_jax] experts: {expert.message}")
             write_experts(run_dir, expert, settings)
-        selections.append(expert)
     labelled, experts, all_labels = map(list, zip(*label_seeds(
         settings_list, task, run_dirs, dataset, selections, ground_truth)))
     per_seed = list(zip(all_labels, selections))

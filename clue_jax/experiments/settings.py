@@ -16,12 +16,14 @@ from typing import Optional
 import ml_collections
 
 SETTINGS = ("sparse", "imitation", "unsupervised")
-# How the sparse/imitation experts are chosen: the setting's own rule (CLUE's: a
-# random successful episode / the first K demonstrations), or OTR's rule (the K
-# best episodes by return; on maze domains by return / (1e-4 + ||start xy - eval start xy||)),
-# or (sparse setting) a random successful segment of episodes cut where the steered-to goal
-# changes (the file's infos/goal, as D4RL's maze files and the generated mazes hold it).
-EXPERT_SELECTIONS = ("setting", "top_return", "goal_segments")
+# How the sparse/imitation experts are chosen: 'setting', the setting's own rule (sparse:
+# SPARSE_EXPERTS; imitation: the first K demonstrations); 'episodes' (sparse): K random
+# successful episodes; 'goal_segments' (sparse): K random successful segments of the
+# episodes cut where the steered-to goal changes (the file's infos/goal, as D4RL's maze
+# files and the generated mazes hold it); 'top_return': OTR's rule (the K best episodes by
+# return; on maze domains by return / (1e-4 + ||start xy - eval start xy||)).
+EXPERT_SELECTIONS = ("setting", "episodes", "goal_segments", "top_return")
+SPARSE_EXPERTS = "episodes"  # what 'setting' means in the sparse setting
 
 
 class SettingsError(ValueError):
@@ -119,15 +121,20 @@ class RunSettings:
         if self.tag and not all(c.isalnum() or c in "-_." for c in self.tag):
             raise SettingsError(f"--tag={self.tag!r}: expected letters, digits, '-', '_' or '.' "
                                 "(it becomes part of the run-folder name).")
-        if self.expert_selection == "goal_segments" and (self.setting != "sparse"
-                                                         or self.dataset_fraction < 1.0):
-            raise SettingsError("--expert_selection=goal_segments cuts the dataset's own "
-                                "episodes at goal changes: it needs --setting=sparse and the "
-                                "whole dataset (--dataset_fraction=1).")
+        if self.expert_selection in ("episodes", "goal_segments") and self.setting != "sparse":
+            raise SettingsError(f"--expert_selection={self.expert_selection} picks successful "
+                                "episodes of the dataset itself: it needs --setting=sparse "
+                                "(imitation: 'setting' or top_return).")
         for name in ("agent_config", "labeller_config"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, ml_collections.FrozenConfigDict):
                 object.__setattr__(self, name, ml_collections.FrozenConfigDict(value))
+
+    def expert_rule(self) -> str:
+        """The expert rule this run uses: 'setting' resolved (sparse: SPARSE_EXPERTS)."""
+        if self.expert_selection != "setting":
+            return self.expert_selection
+        return SPARSE_EXPERTS if self.setting == "sparse" else self.setting
 
     def method(self) -> str:
         name = self._method()
@@ -138,8 +145,8 @@ class RunSettings:
 
         '<agent>-true' (a learner on the dataset's own rewards), else
         '<labeller>-<setting>-K<k>' (+ '-nocalib' for CLUE without calibration,
-        '-top_return' / '-goal_segments' for the other expert rules, '-<tag>'), prefixed with '<agent>-' for learners
-        other than IQL (e.g. 'td3bc-sqil-imitation-K1', 'smodice-oril-imitation-K1');
+        '-<rule>' for an expert rule given explicitly (--expert_selection other than
+        'setting'), '-<tag>'), prefixed with '<agent>-' for learners other than IQL (e.g. 'td3bc-sqil-imitation-K1', 'smodice-oril-imitation-K1');
         '<agent>-<setting>-K<k>' for the learners without a labeller ('demodice-imitation-K1').
         """
         if self.labeller == "true":
