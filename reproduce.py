@@ -63,17 +63,20 @@ METHODS = {  # method -> (agent, labeller, setting, calibrate)
     "iqlearn": ("iqlearn", "none", "imitation", True),
 }
 # The CLUE sparse-setting study (README "Calibration on the generated mazes"): one factor
-# at a time from CLUE's defaults, each calibrated and not. method -> (tag, expert
-# selection, CLUE config overrides); the run folder is named after the tag / selection.
+# at a time from the defaults it started from (a random successful episode as the expert,
+# r - 1, calibration summed over latent dims), each calibrated and not. method -> (tag,
+# expert selection, CLUE config overrides); the run folder is named after the selection / tag.
+# Every variant names its expert rule, so the study does not move with the default.
 STUDY_VARIANTS = {
-    "rr": ("rr", "setting", ("--clue_config.reward_scaling=return_range",
-                             "--clue_config.reward_shift=0.0")),
-    "rr-shift": ("rr-shift", "setting", ("--clue_config.reward_scaling=return_range",
-                                         "--clue_config.reward_shift=-1.0")),
+    "episodes": ("", "episodes", ()),
+    "rr": ("rr", "episodes", ("--clue_config.reward_scaling=return_range",
+                              "--clue_config.reward_shift=0.0")),
+    "rr-shift": ("rr-shift", "episodes", ("--clue_config.reward_scaling=return_range",
+                                          "--clue_config.reward_shift=-1.0")),
     "top": ("", "top_return", ()),
     "goal": ("", "goal_segments", ()),
-    "calibmean": ("calibmean", "setting", ("--clue_config.calib_reduction=mean",)),
-    # the two that helped on the screen, together
+    "calibmean": ("calibmean", "episodes", ("--clue_config.calib_reduction=mean",)),
+    # the two that helped on large-diverse, together
     "goal-calibmean": ("calibmean", "goal_segments", ("--clue_config.calib_reduction=mean",)),
 }
 VARIANTS = {}  # method -> (tag, expert selection, extra flags)
@@ -83,7 +86,7 @@ for _name, _variant in STUDY_VARIANTS.items():
     if "calibmean" not in _name:  # without calibration the reduction does not matter
         VARIANTS[f"clue-{_name}-nocalib"] = _variant
         METHODS[f"clue-{_name}-nocalib"] = METHODS["clue-nocalib"]
-STUDY_METHODS = ("clue", "clue-nocalib", *VARIANTS)
+STUDY_METHODS = tuple(VARIANTS)
 # Table 4 of the paper (offline imitation, K = 1 and 10): every method in its column order.
 TABLE4_METHODS = ("iql", "sqil", "iqlearn", "oril", "valuedice", "demodice", "smodice",
                   "clue-imitation")
@@ -430,8 +433,8 @@ def parse_args(argv):
     parser.add_argument("--methods", default="iql,clue,clue-nocalib",
                         help="comma-separated methods, or 'table4' for every method of the "
                              "paper's Table 4 (then rows are K x task, as in the paper), or "
-                             "'study' for the CLUE sparse-setting study (clue, clue-nocalib and "
-                             "each variant of STUDY_VARIANTS, calibrated and not)")
+                             "'study' for the CLUE sparse-setting study (each variant of "
+                             "STUDY_VARIANTS, calibrated and not)")
     parser.add_argument("--k_rows", action="store_true",
                         help="rows K x task, one column per method (Table 4's layout)")
     parser.add_argument("--num_experts", default="1", help="comma-separated K values")

@@ -10,8 +10,8 @@ and writes to --out:
              other post-processing compare), how the chosen experts look, and where the
              failed evaluation episodes of the last 3 evaluations ended;
   fig4.png   paper Fig. 4's comparison per task: each variant calibrated vs not;
-  ends.png   end positions of failed evaluation episodes over the maze (default
-             CLUE, calibrated vs not; last 3 evaluations of every seed);
+  ends.png   end positions of failed evaluation episodes over the maze (the
+             'episodes' variant, calibrated vs not; last 3 evaluations of every seed);
   starts.png every run's score against how far its expert episode starts from the
              evaluation start (calibrated vs not);
   experts.png the expert episode of each seed drawn over the maze, per expert rule,
@@ -35,8 +35,9 @@ from clue_jax.experiments import domains  # noqa: E402
 
 LAST_N = reproduce.LAST_N
 VARIANT_NAMES = {  # study variant -> (calibrated method, uncalibrated method, what it changes)
-    "default": ("clue", "clue-nocalib", "today's defaults: random successful episode, r - 1, "
-                                        "calibration summed over latent dims"),
+    "episodes": ("clue-episodes", "clue-episodes-nocalib",
+                 "the defaults the study started from: a random successful episode, r - 1, "
+                 "calibration summed over latent dims"),
     "rr": ("clue-rr", "clue-rr-nocalib", "rewards x 1000 / (max - min return), no shift"),
     "rr-shift": ("clue-rr-shift", "clue-rr-shift-nocalib",
                  "rewards x 1000 / (max - min return), then - 1"),
@@ -44,7 +45,7 @@ VARIANT_NAMES = {  # study variant -> (calibrated method, uncalibrated method, w
                                             "its start to the evaluation start)"),
     "goal": ("clue-goal", "clue-goal-nocalib", "expert: random successful segment of the "
                                                "episodes cut where infos/goal changes"),
-    "calibmean": ("clue-calibmean", "clue-nocalib", "calibration averaged over latent dims "
+    "calibmean": ("clue-calibmean", "clue-episodes-nocalib", "calibration averaged over latent dims "
                                                     "(like the KL)"),
     "goal-calibmean": ("clue-goal-calibmean", "clue-goal-nocalib",
                        "goal segments and calibration averaged over latent dims"),
@@ -217,7 +218,8 @@ def plot_ends(grid: Path, tasks, path: Path) -> None:
         maze = layout.maze_layout(task)
         layout.draw_maze(ax, maze, goal_radius=pointmaze.GOAL_RADIUS)
         goal = np.asarray(maze.goal)
-        for method, color, marker in (("clue", "tab:red", "x"), ("clue-nocalib", "tab:blue", "+")):
+        for method, color, marker in (("clue-episodes", "tab:red", "x"),
+                                      ("clue-episodes-nocalib", "tab:blue", "+")):
             ends = [failed_ends(e, goal) for _, _, e in runs(grid, task, method)]
             ends = np.concatenate(ends) if ends else np.zeros((0, 2))
             ax.scatter(ends[:, 0], ends[:, 1], s=18, marker=marker, color=color, alpha=0.6,
@@ -233,7 +235,7 @@ def plot_experts(grid: Path, tasks, path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    rules = [(v, VARIANT_NAMES[v][:2]) for v in ("default", "top", "goal")]
+    rules = [(v, VARIANT_NAMES[v][:2]) for v in ("episodes", "top", "goal")]
     fig, axes = plt.subplots(len(tasks), len(rules), figsize=(5 * len(rules), 4.3 * len(tasks)),
                              squeeze=False)
     for row, task in zip(axes, tasks):
