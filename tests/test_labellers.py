@@ -8,7 +8,7 @@ import pytest
 
 from clue_jax import experiments
 from clue_jax.data import experts
-from clue_jax.data.dataset import Dataset
+from clue_jax.data.dataset import Dataset, DatasetError
 from clue_jax.experiments import RunSettings, domains, runner
 from clue_jax.generation import generated
 from clue_jax.rewards import labellers
@@ -147,6 +147,14 @@ def test_otr_expert_rule_top_return_and_start_distance():
     near = experts.top_return_trajectories(data, 1, xy=(0, 2), start_xy=(1.0, 1.0))
     assert near.segments.tolist() == [[6, 9]] and "OTR's rule" in near.message
     assert near.dataset.dones_float.tolist() == [0, 0, 1]
+    # the sparse setting: only successful trajectories, at most K of them, none is an error
+    mixed = _episodes([0.0, 3.0, 0.0], [(1, 1), (5, 5), (2, 2)])
+    assert experts.top_return_trajectories(mixed, 2).segments.tolist() == [[3, 6], [0, 3]]
+    only = experts.top_return_trajectories(mixed, 2, successful_only=True)
+    assert only.segments.tolist() == [[3, 6]]
+    with pytest.raises(DatasetError, match="no successful trajectory.*3 trajectories"):
+        experts.top_return_trajectories(_episodes([0.0, 0.0, 0.0], [(1, 1)] * 3), 1,
+                                        successful_only=True)
 
 
 @pytest.mark.parametrize("field,value", [

@@ -1,8 +1,9 @@
 """Expert data D^e for CLUE's three settings (paper Sec. 4.2).
 
-* Sparse reward: the successful episodes of the dataset itself, each cut
-  after its first success step; those that begin at the goal are left out
-  (`select_experts`).
+* Sparse reward: successful trajectories of the dataset itself: random
+  successful episodes (or goal-directed segments), each cut after its first
+  success step, those that begin at the goal left out (`select_experts`); or
+  OTR's rule (`top_return_trajectories`). Which: `RunSettings.expert_rule`.
 * Offline imitation: the first K trajectories of a demonstration dataset
   (`expert_from_demonstrations`).
 * Unsupervised: K-means clusters of (s, a, s'), each a separate "expert"
@@ -157,7 +158,8 @@ def check_same_dims(demos: Dataset, dataset: Dataset) -> None:
 
 
 def top_return_trajectories(dataset: Dataset, k: int, xy: Optional[Tuple[int, int]] = None,
-                            start_xy: Optional[Tuple[float, float]] = None) -> ExpertSelection:
+                            start_xy: Optional[Tuple[float, float]] = None,
+                            successful_only: bool = False) -> ExpertSelection:
     """OTR's expert rule: the K trajectories (reference boundaries) with the best score.
 
     score = return, or on maze domains (xy and start_xy given) return / (1e-4 +
@@ -167,6 +169,8 @@ def top_return_trajectories(dataset: Dataset, k: int, xy: Optional[Tuple[int, in
     Args:
         xy: (first, last) columns of the observation holding the position.
         start_xy: the evaluation start position.
+        successful_only: the sparse setting: only trajectories with a reward > 0
+            (at most K of them; DatasetError if there is none).
     """
     if k < 1:
         raise ValueError(f"top_return_trajectories: k must be >= 1, got {k}.")
@@ -177,6 +181,15 @@ def top_return_trajectories(dataset: Dataset, k: int, xy: Optional[Tuple[int, in
         first = dataset.observations[starts, xy[0]:xy[1]]
         score = returns / (1e-4 + np.linalg.norm(first - np.asarray(start_xy), axis=1))
     chosen = np.argsort(-score, kind="stable")[:k]
+    if successful_only:
+        success = np.maximum.reduceat(dataset.rewards, starts) > 0
+        if not success.any():
+            raise DatasetError(
+                f"no successful trajectory: none of the {len(starts)} trajectories of "
+                f"{dataset.size} transitions has a reward > 0. Select experts on the raw sparse "
+                "rewards (before shifts like AntMaze's r - 1), use a larger dataset fraction, "
+                "or provide demonstrations.")
+        chosen = chosen[success[chosen]]
     segments = np.stack([starts[chosen], ends[chosen]], axis=1).astype(np.int64)
     rule = "return / (1e-4 + distance of its start to the evaluation start)" \
         if xy is not None and start_xy is not None else "return"

@@ -142,7 +142,7 @@ def choose_experts(settings: RunSettings, task: domains.Task, dataset: Dataset
     if settings.setting == "sparse":
         if rule == "top_return":
             return expert_lib.top_return_trajectories(dataset, k, task.domain.xy,
-                                                      task.domain.start_xy)
+                                                      task.domain.start_xy, successful_only=True)
         bounds = None
         if rule == "goal_segments":
             goals = domains.load_goals(settings.env_name, dataset_path=settings.dataset_path,

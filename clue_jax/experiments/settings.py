@@ -58,7 +58,8 @@ class RunSettings:
     Attributes:
         env_name: dataset / environment name.
         labeller: 'true', 'clue', 'otr' (clue_jax.rewards.labellers.LABELLERS).
-        setting: 'sparse' (the dataset's successful episodes are the experts),
+        setting: 'sparse' (the dataset's successful trajectories are the experts,
+            chosen by `expert_selection`),
             'imitation' (K demonstrations, dataset rewards discarded) or
             'unsupervised' (K-means clusters as experts; CLUE only).
         num_expert: K.
