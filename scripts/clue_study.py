@@ -45,8 +45,8 @@ VARIANT_NAMES = {  # study variant -> (calibrated method, uncalibrated method, w
                                             "its start to the evaluation start)"),
     "goal": ("clue-goal", "clue-goal-nocalib", "expert: random successful segment of the "
                                                "episodes cut where infos/goal changes"),
-    "calibmean": ("clue-calibmean", "clue-episodes-nocalib", "calibration averaged over latent dims "
-                                                    "(like the KL)"),
+    "calibmean": ("clue-calibmean", "clue-episodes-nocalib",
+                  "calibration averaged over latent dims (like the KL)"),
     "goal-calibmean": ("clue-goal-calibmean", "clue-goal-nocalib",
                        "goal segments and calibration averaged over latent dims"),
 }

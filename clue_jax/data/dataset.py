@@ -12,7 +12,7 @@ replacement from it inside jitted code.
 """
 
 import dataclasses
-from typing import List, NamedTuple, Optional, Sequence, Tuple
+from typing import List, NamedTuple, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -176,14 +176,6 @@ def return_range_scale(rewards: np.ndarray, dones_float: np.ndarray) -> float:
                            f"({returns[0] if returns.size else 'no trajectories'}), so "
                            "1000 / (max_return - min_return) is undefined; use reward_scaling='none'.")
     return 1000.0 / spread
-
-
-def take_trajectories(dataset: Dataset, traj_index: Sequence[int]) -> Dataset:
-    """The transitions of trajectories `traj_index`, in the order given."""
-    starts, ends = trajectory_bounds(dataset.dones_float)
-    rows = np.concatenate([np.arange(starts[i], ends[i]) for i in traj_index]) if len(traj_index) \
-        else np.zeros(0, np.int64)
-    return dataset.select(rows)
 
 
 def subsample_rows(dataset: Dataset, fraction: float, seed: int) -> Optional[np.ndarray]:

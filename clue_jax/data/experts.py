@@ -26,6 +26,8 @@ import numpy as np
 from clue_jax.data.dataset import BOUNDARY_TOL, Dataset, DatasetError, trajectory_bounds
 
 Bounds = Tuple[np.ndarray, np.ndarray]  # (starts, ends), ends exclusive
+_NO_SUCCESS_FIX = ("Select experts on the raw sparse rewards (before shifts like AntMaze's "
+                   "r - 1), use a larger dataset fraction, or provide demonstrations.")
 
 
 class ExpertSelection(NamedTuple):
@@ -118,9 +120,7 @@ def successful_trajectories(dataset: Dataset, episode_bounds: Optional[Bounds] =
             f"no successful trajectory: searched {len(starts)} episodes (split at observation "
             f"discontinuities, not terminals) of {dataset.size} transitions for a step with "
             f"reward > {success_threshold} after the first ({episode.size} episodes succeed "
-            "on their first row only). Select experts on the raw sparse rewards (before "
-            "shifts like AntMaze's r - 1), use a larger dataset fraction, or provide "
-            "demonstrations.")
+            f"on their first row only). {_NO_SUCCESS_FIX}")
     return np.stack([begin[way], end[way]], axis=1).astype(np.int64)
 
 
@@ -186,9 +186,7 @@ def top_return_trajectories(dataset: Dataset, k: int, xy: Optional[Tuple[int, in
         if not success.any():
             raise DatasetError(
                 f"no successful trajectory: none of the {len(starts)} trajectories of "
-                f"{dataset.size} transitions has a reward > 0. Select experts on the raw sparse "
-                "rewards (before shifts like AntMaze's r - 1), use a larger dataset fraction, "
-                "or provide demonstrations.")
+                f"{dataset.size} transitions has a reward > 0. {_NO_SUCCESS_FIX}")
         chosen = chosen[success[chosen]]
     segments = np.stack([starts[chosen], ends[chosen]], axis=1).astype(np.int64)
     rule = "return / (1e-4 + distance of its start to the evaluation start)" \

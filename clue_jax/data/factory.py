@@ -108,8 +108,9 @@ def load_goals(name: str, *, dataset_path: Optional[str] = None, download: bool 
                                             max_episode_steps=max_episode_steps,
                                             carry=("infos/goal",))
     goals = np.asarray(transitions.pop("infos/goal"), np.float32)
-    rows = subsample_rows(make_dataset(**transitions, source=source), fraction, seed)
-    return goals if rows is None else goals[rows]
+    if fraction == 1.0:
+        return goals
+    return goals[subsample_rows(make_dataset(**transitions, source=source), fraction, seed)]
 
 
 def check_dims(dataset: Dataset, obs_dim: int, act_dim: int, name: str) -> None:

@@ -23,8 +23,8 @@ from clue_jax.envs import registry
 from clue_jax.envs.registry import UnknownEnvError, UnmeasuredScoreError
 from clue_jax.experiments import domains
 from clue_jax.experiments.agents import AGENTS
-from clue_jax.experiments import settings as settings_lib
-from clue_jax.experiments.settings import EXPERT_SELECTIONS, SETTINGS, RunSettings, SettingsError
+from clue_jax.experiments.settings import (EXPERT_SELECTIONS, SETTINGS, SPARSE_EXPERTS,
+                                           RunSettings, SettingsError)
 from clue_jax.rewards.labellers import LABELLERS
 from clue_jax.rewards.storage import RewardFileError
 
@@ -146,7 +146,7 @@ def define_flags(default_labeller: str, flag_values: flags.FlagValues = flags.FL
                         "default for gen-* datasets: their own (gen-hopper-expert-demos-v0, ...).")
     enum("expert_selection", "setting", EXPERT_SELECTIONS,
                       "setting: the setting's rule (sparse: "
-                      f"{settings_lib.SPARSE_EXPERTS}; imitation: the first K "
+                      f"{SPARSE_EXPERTS}; imitation: the first K "
                       "demonstrations); episodes (sparse): K random successful episodes; "
                       "goal_segments (sparse): K random successful segments of the episodes "
                       "cut where the steered-to goal (infos/goal) changes; top_return: OTR's "

@@ -152,7 +152,8 @@ class RunSettings:
         '<agent>-true' (a learner on the dataset's own rewards), else
         '<labeller>-<setting>-K<k>' (+ '-nocalib' for CLUE without calibration,
         '-<rule>' for an expert rule given explicitly (--expert_selection other than
-        'setting'), '-<tag>'), prefixed with '<agent>-' for learners other than IQL (e.g. 'td3bc-sqil-imitation-K1', 'smodice-oril-imitation-K1');
+        'setting'), '-<tag>'), prefixed with '<agent>-' for learners other than IQL
+        (e.g. 'td3bc-sqil-imitation-K1', 'smodice-oril-imitation-K1');
         '<agent>-<setting>-K<k>' for the learners without a labeller ('demodice-imitation-K1').
         """
         if self.labeller == "true":
