@@ -148,6 +148,17 @@ def test_clue_study_tables_and_figures_from_a_tiny_grid(tmp_path, maze_file):
     assert "±" in cells[3]  # goal-row gap, raw units
     for name in ("fig4.png", "ends.png", "starts.png", "experts.png"):
         assert (tmp_path / "out" / name).stat().st_size > 0
+    # --final: one row per (task, method) with each seed's score, same numbers as study.md
+    run("scripts/clue_study.py", "--final", f"--grid={grid}", f"--out={tmp_path / 'final'}",
+        f"--tasks={ENV}", "--methods=clue-episodes,clue-episodes-nocalib,clue")
+    final = (tmp_path / "final" / "final.md").read_text().splitlines()
+    rows = {line.split("|")[2].strip(): [c.strip() for c in line.strip("|").split("|")]
+            for line in final if line.startswith(f"| {ENV} |")}
+    assert rows["clue-episodes"][2] == cells[1] and rows["clue-episodes-nocalib"][2] == cells[2]
+    assert rows["clue-episodes"][3].startswith("0: ")  # seed 0's score
+    assert rows["clue"][2] == "–" and rows["clue"][7] == "–"  # no runs: no numbers
+    for name in ("final.png", "final_ends.png"):
+        assert (tmp_path / "final" / name).stat().st_size > 0
 
 
 def _demo_file(maze_file, path, reward_value=None):
