@@ -364,6 +364,14 @@ BAD_INPUTS = [  # (script, flags, what the message must name)
      "--expert_selection=goal_segments"),
     ("train_clue.py", ["--setting=imitation", "--expert_selection=episodes"],
      "--expert_selection=episodes"),
+    # labeller config fields out of range (Labeller.config_rules), before any folder
+    ("train_clue.py", ["--clue_config.calib_reduction=median"],
+     "--clue_config.calib_reduction='median': expected one of ('sum', 'mean')"),
+    ("train_clue.py", ["--clue_config.vae_data=both"], "--clue_config.vae_data"),
+    ("train_clue.py", ["--clue_config.reward_scaling=minmax"], "--clue_config.reward_scaling"),
+    ("train_iql.py", ["--labeller=otr", "--otr_config.epsilon=0"], "--otr_config.epsilon=0.0"),
+    ("train_td3bc.py", ["--labeller=oril", "--setting=imitation", "--oril_config.state_only=False"],
+     "no working (s, a) discriminator"),
 ]
 
 

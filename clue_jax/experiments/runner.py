@@ -23,7 +23,7 @@ from clue_jax.data.dataset import Dataset, concatenate
 from clue_jax.experiments import domains
 from clue_jax.experiments.agents import AGENTS, default_data
 from clue_jax.experiments.settings import RunSettings, SettingsError
-from clue_jax.rewards import labellers, storage
+from clue_jax.rewards import labellers, rules, storage
 from clue_jax.rewards.base import LabelRequest
 
 
@@ -40,18 +40,19 @@ def resolved_agent_config(settings: RunSettings, task: domains.Task
     return AGENTS[settings.agent].default_config(task.domain)
 
 
-def resolved_labeller_config(settings: RunSettings, task: domains.Task
+def resolved_labeller_config(settings: RunSettings, domain: domains.Domain
                              ) -> ml_collections.ConfigDict:
-    """A private copy of the labeller's config, with the CLUE ablation fields applied."""
+    """A private copy of the labeller's config, with the CLUE ablation fields applied;
+    SettingsError naming the flag when a field breaks the labeller's `config_rules`."""
     labeller = labellers.get_labeller(settings.labeller)
     if settings.labeller_config is not None:
         config = ml_collections.ConfigDict(settings.labeller_config.as_configdict())
     elif settings.labeller == "true":  # the dataset's rewards, processed as the learner's reference
-        scaling, shift = AGENTS[settings.agent].true_reward(task.domain)
+        scaling, shift = AGENTS[settings.agent].true_reward(domain)
         config = ml_collections.ConfigDict({"reward_scaling": scaling,
                                             "reward_shift": float(shift)})
     else:
-        config = labeller.default_config(task.domain)
+        config = labeller.default_config(domain)
     if settings.labeller == "clue":
         config.calibrate = bool(settings.calibrate) and bool(config.calibrate)
         config.compare_uncalibrated = bool(settings.compare_uncalibrated)
@@ -59,6 +60,10 @@ def resolved_labeller_config(settings: RunSettings, task: domains.Task
             config.temperature = float(settings.temperature)
         if settings.cvae_steps is not None:
             config.num_steps = int(settings.cvae_steps)
+    problems = rules.problems(config, labeller.config_rules or {})
+    if problems:
+        raise SettingsError(f"--{settings.labeller}_config.{problems[0]}. Fix: pass a value in "
+                            f"range (configs/{settings.labeller}_config.py holds the defaults).")
     return config
 
 
@@ -219,7 +224,7 @@ def label_seeds(settings_list: List[RunSettings], task: domains.Task, run_dirs: 
                                        {"reward_file": settings.reward_file})
                       for data in datasets]
     else:
-        config = resolved_labeller_config(settings, task)
+        config = resolved_labeller_config(settings, task.domain)
         requests = [LabelRequest(dataset=data, expert=expert.dataset if expert else None,
                                  config=config, seed=s.seed, run_dir=run_dir, resume=s.resume,
                                  progress=s.progress, ground_truth=truth,
@@ -436,7 +441,7 @@ def run_labelled_seeds(settings_list: List[RunSettings], task: domains.Task,
                               settings.seed)
         record = {"method": settings.method(), "settings": settings.to_dict(),
                   settings.agent: resolved_agent_config(settings, task).to_dict(),
-                  "labeller_config": resolved_labeller_config(settings, task).to_dict(),
+                  "labeller_config": resolved_labeller_config(settings, task.domain).to_dict(),
                   "dataset_size": dataset.size, "loop": dict(loop_config(settings, task).__dict__)}
         check_resume(run_dir, record, settings)
         if settings.reward_file:  # keys, length, checksum and finite values, before any folder

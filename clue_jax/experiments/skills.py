@@ -86,7 +86,7 @@ def train_skill(settings: RunSettings, task: domains.Task, dataset: Dataset, exp
     """Label with the cluster as experts, train IQL, roll out; returns its summary row."""
     training.prepare_run_dir(run_dir, {
         "cluster": cluster, "settings": settings.to_dict(),
-        "labeller_config": runner.resolved_labeller_config(settings, task).to_dict(),
+        "labeller_config": runner.resolved_labeller_config(settings, task.domain).to_dict(),
         settings.agent: runner.resolved_agent_config(settings, task).to_dict()}, settings.resume)
     selection = expert_lib.ExpertSelection(expert, np.zeros((0, 2), np.int64),
                                            f"K-means cluster {cluster}")
@@ -149,7 +149,7 @@ def run(settings: RunSettings, task: domains.Task) -> List[Dict[str, Any]]:
                                  settings.seed)
     record = {"method": settings.method(), "settings": settings.to_dict(),
               settings.agent: runner.resolved_agent_config(settings, task).to_dict(),
-              "labeller_config": runner.resolved_labeller_config(settings, task).to_dict(),
+              "labeller_config": runner.resolved_labeller_config(settings, task.domain).to_dict(),
               "dataset_size": dataset.size,
               "skills": parse_skills(settings.skills, settings.n_clusters)}
     runner.check_resume(run_dir, record, settings)

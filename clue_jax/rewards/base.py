@@ -72,6 +72,9 @@ class Labeller:
             but the seed) -> their Labels, sharing the seed-independent work and
             vmapping the rest (CLUE: one vmapped CVAE training). Each seed's Labels
             and files are `label`'s for that request. Without it, `label` runs per seed.
+        config_rules: field -> (check, what is expected) for the config
+            (clue_jax.rewards.rules); a run whose resolved config breaks one is
+            refused before any run folder exists.
     """
 
     name: str
@@ -79,6 +82,7 @@ class Labeller:
     default_config: Callable[[Any], ml_collections.ConfigDict]
     label: Callable[[LabelRequest], Labels]
     label_seeds: Optional[Callable[[List[LabelRequest]], List[Labels]]] = None
+    config_rules: Optional[Dict[str, Any]] = None
 
     def label_all(self, requests: List[LabelRequest]) -> List[Labels]:
         """Labels for each request: `label_seeds` where the labeller has it, else `label`."""

@@ -35,10 +35,19 @@ from flax.training.train_state import TrainState
 
 from clue_jax import networks
 from clue_jax.data.dataset import Dataset, sample_batch, sample_rows
+from clue_jax.rewards import rules
 from clue_jax.types import Batch, InfoDict, Params, PRNGKey
 
 VAE_DATA_MODES = ("union", "concat")
 CALIB_REDUCTIONS = ("sum", "mean")
+# configs/clue_config.py's fields that can be wrong, checked before any run folder exists
+CONFIG_RULES = {**rules.REWARD_RULES, "vae_data": rules.one_of(VAE_DATA_MODES),
+                "calib_reduction": rules.one_of(CALIB_REDUCTIONS),
+                "temperature": rules.positive(), "learning_rate": rules.positive(),
+                "batch_size": rules.positive(), "num_steps": rules.positive(),
+                "latent_dim": rules.non_negative(), "beta": rules.non_negative(),
+                "calib_weight": rules.non_negative(), "max_action": rules.positive(),
+                "normalize_eps": rules.non_negative(), "label_chunk_size": rules.positive()}
 NORMALIZE_EPS = 1e-3  # SPOT: std + 1e-3
 
 
@@ -178,13 +187,10 @@ def create_clue_state(config, dataset: Dataset, seed: int) -> CLUEState:
     `config.normalize_states`; latent_dim 0 means 2 * act_dim (SPOT).
     Key use: PRNGKey(seed) -> (rng, init, init-sample).
     """
-    if config.vae_data not in VAE_DATA_MODES:
-        raise ValueError(f"clue config vae_data={config.vae_data!r}: expected one of "
-                         f"{VAE_DATA_MODES}.")
+    problems = rules.problems(config, CONFIG_RULES)
+    if problems:
+        raise ValueError(f"clue config {problems[0]}.")
     reduction = str(config.get("calib_reduction", "sum"))
-    if reduction not in CALIB_REDUCTIONS:
-        raise ValueError(f"clue config calib_reduction={reduction!r}: expected one of "
-                         f"{CALIB_REDUCTIONS}.")
     act_dim = dataset.act_dim
     latent_dim = int(config.latent_dim) or 2 * act_dim
     hidden_dims = tuple(int(h) for h in config.hidden_dims)

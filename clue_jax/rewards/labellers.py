@@ -18,7 +18,8 @@ never knows which labeller made them. Labellers are registered by name in
 A new labeller is one `Labeller` entry: its name, whether it needs experts, a
 per-domain default config, and `label(request) -> Labels` (optionally
 `label_seeds(requests)`, several seeds' labelling as one program, as CLUE's CVAEs
-train vmapped under `--seeds`). Rewards come out
+train vmapped under `--seeds`, and `config_rules`, its config fields' ranges
+(clue_jax.rewards.rules), checked before any run folder exists). Rewards come out
 post-processed for the learner (`processing.postprocess_rewards` with the
 config's reward_scaling / reward_shift) and, where computing them is costly,
 saved to <run>/rewards.npz (checksummed against the dataset) and reused on resume.
@@ -30,7 +31,7 @@ from typing import Dict
 import ml_collections
 import numpy as np
 
-from clue_jax.rewards import clue_labeller, oril, otr, storage
+from clue_jax.rewards import clue, clue_labeller, oril, otr, storage
 from clue_jax.rewards.base import REWARD_FILE, Labeller, LabelRequest, Labels, saved_rewards
 from clue_jax.rewards.processing import postprocess_rewards
 from configs import clue_config, oril_config, otr_config
@@ -92,9 +93,10 @@ def _clue_config(domain) -> ml_collections.ConfigDict:
 LABELLERS: Dict[str, Labeller] = {
     "true": Labeller("true", False, _true_config, _label_true),
     "clue": Labeller("clue", True, _clue_config, clue_labeller.label,
-                     clue_labeller.label_seeds),
-    "otr": Labeller("otr", True, _otr_config, _label_otr),
-    "oril": Labeller("oril", True, lambda domain: oril_config.get_config(), oril.label),
+                     clue_labeller.label_seeds, config_rules=clue.CONFIG_RULES),
+    "otr": Labeller("otr", True, _otr_config, _label_otr, config_rules=otr.CONFIG_RULES),
+    "oril": Labeller("oril", True, lambda domain: oril_config.get_config(), oril.label,
+                     config_rules=oril.CONFIG_RULES),
     "sqil": Labeller("sqil", True, lambda domain: ml_collections.ConfigDict(), _label_sqil),
     "none": Labeller("none", True, lambda domain: ml_collections.ConfigDict(), _label_none),
 }

@@ -31,12 +31,23 @@ from flax.training.train_state import TrainState
 
 from clue_jax import networks
 from clue_jax.agents.imitation import discriminator_loss
-from clue_jax.rewards import storage
+from clue_jax.rewards import rules, storage
 from clue_jax.rewards.base import REWARD_FILE, LabelRequest, Labels, saved_rewards
 from clue_jax.rewards.processing import postprocess_rewards
 from clue_jax.types import InfoDict, Params, PRNGKey
 
 FIRST_LAYER = ("MLP_0", "TorchDense_0")
+# SMODICE's `--state False` path cannot run: it trains the discriminator on states only
+# (disc_cutoff = state_dim) while Discriminator_SA then sizes its state trunk for
+# state + action features (128 wide into a 256-wide layer), a shape error at the first
+# update; so there is no reference (s, a) ORIL to match.
+NO_SA_REFERENCE = ("True (SMODICE's ORIL code has no working (s, a) discriminator: its "
+                   "`--state False` path trains on states only and feeds 128 state features "
+                   "into a 256-wide layer, so there is no reference to match)")
+CONFIG_RULES = {**rules.REWARD_RULES, "state_only": (lambda v: v is True, NO_SA_REFERENCE),
+                "learning_rate": rules.positive(), "batch_size": rules.positive(),
+                "iterations": rules.positive(), "gp_weight": rules.non_negative(),
+                "normalize_eps": rules.non_negative()}
 
 
 def _freeze_first_layer(grads: Params) -> Params:
@@ -105,9 +116,9 @@ def label(request: LabelRequest) -> Labels:
     if restored is not None:
         return restored
     cfg, data = request.config, request.dataset
-    if not cfg.state_only:
-        raise ValueError("oril_config.state_only=False: the (s, a) discriminator of SMODICE's "
-                         "code is not implemented here; use the state-only default.")
+    problems = rules.problems(cfg, CONFIG_RULES)
+    if problems:
+        raise ValueError(f"oril config {problems[0]}.")
     raw, info = oril_rewards(data.observations, request.expert.observations, cfg, request.seed)
     rewards = postprocess_rewards(raw, data.dones_float, cfg.reward_scaling, cfg.reward_shift)
     info["reward_mean"] = float(rewards.mean())
