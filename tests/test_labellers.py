@@ -214,3 +214,32 @@ def test_resume_refuses_changed_settings_unless_asked(maze_file, tmp_path):
     assert results["steps"] == 30
     overrides = json.loads((run_dir / "resume_overrides.json").read_text())
     assert any("temperature" in d for d in overrides[0]["differences"])
+
+
+def test_every_default_config_keeps_its_rules_and_a_broken_field_is_named():
+    """Each learner's and labeller's default config, in every domain, passes its
+    config_rules (so the rules refuse only what the references never use), and a field out
+    of range is refused by `experiments.check`, naming the flag, before any data is read."""
+    from clue_jax import rules
+    from clue_jax.experiments.agents import AGENTS
+    checked = 0
+    for domain in domains.DOMAINS.values():
+        for spec in AGENTS.values():
+            assert rules.problems(spec.default_config(domain), spec.config_rules) == []
+            checked += 1
+        for labeller in labellers.LABELLERS.values():
+            try:
+                config = labeller.default_config(domain)
+            except ValueError:  # a labeller without a config for this domain
+                continue
+            assert rules.problems(config, labeller.config_rules or {}) == []
+            checked += 1
+    assert checked > 2 * len(domains.DOMAINS)
+    config = antmaze_config.get_config()
+    config.expectile = 1.0  # IQL's expectile must lie in (0, 1)
+    with pytest.raises(experiments.SettingsError, match=r"--config\.expectile=1\.0: expected"):
+        experiments.check(RunSettings(env_name=ENV, agent_config=config))
+    otr = otr_config.get_config("pointmaze")
+    otr.max_iterations = 0
+    with pytest.raises(experiments.SettingsError, match=r"--otr_config\.max_iterations=0"):
+        experiments.check(RunSettings(env_name=ENV, labeller="otr", labeller_config=otr))

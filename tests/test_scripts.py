@@ -372,6 +372,10 @@ BAD_INPUTS = [  # (script, flags, what the message must name)
     ("train_iql.py", ["--labeller=otr", "--otr_config.epsilon=0"], "--otr_config.epsilon=0.0"),
     ("train_td3bc.py", ["--labeller=oril", "--setting=imitation", "--oril_config.state_only=False"],
      "no working (s, a) discriminator"),
+    # learner config fields out of range (AgentSpec.config_rules)
+    ("train_iql.py", ["--config.expectile=1.5"], "--config.expectile=1.5: expected a number in"),
+    ("train_td3bc.py", ["--config.policy_freq=0"], "--config.policy_freq=0"),
+    ("train_dice.py", ["--algo=demodice", "--config.discount=1.5"], "--config.discount=1.5"),
 ]
 
 

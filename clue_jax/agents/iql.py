@@ -139,6 +139,9 @@ jit_update_n = fused.jit_fused(update_n)
 # ----------------------------------------------------------------------------- creation
 
 
+DECAY_SCHEDULES = ("cosine", "none", "", None)  # '' and None: as 'none' (the reference's flag)
+
+
 def make_actor_optimizer(actor_lr: float, max_steps: int, schedule: str) -> optax.GradientTransformation:
     """Adam, then a cosine decay of the learning rate from actor_lr to 0 over max_steps."""
     if schedule == "cosine":

@@ -80,9 +80,11 @@ def seed_sharding(num_seeds: int):
 def check(settings: RunSettings) -> None:
     """Every input of a run checked before any data is read or folder made."""
     runner.check_settings(settings)
-    # the labeller's config fields in range (SettingsError naming --<labeller>_config.<field>)
-    runner.resolved_labeller_config(settings, domains.domain_of(registry.get_spec(
-        settings.env_name)))
+    # the configs' fields in range (SettingsError naming --config.<field> or
+    # --<labeller>_config.<field>)
+    domain = domains.domain_of(registry.get_spec(settings.env_name))
+    runner.resolved_agent_config(settings, domain)
+    runner.resolved_labeller_config(settings, domain)
     if (settings.eval_episodes > 0 and settings.setting != "unsupervised"
             and not registry.reference_scores_measured(settings.env_name)):
         raise SettingsError(

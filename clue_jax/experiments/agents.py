@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from clue_jax import rules
 from clue_jax.agents import demodice, imitation, iql, iqlearn, smodice, td3bc, valuedice
 from clue_jax.data.dataset import (Dataset, DemoData, MixedBatch, add_absorbing_states,
                                    initial_observations, to_device)
@@ -51,6 +52,8 @@ class AgentSpec:
         labellers: the labellers this learner works with (None: any that gives rewards).
         learns_from_demos: trains on dataset + demonstrations (DemoData batches).
         make_data: (dataset, expert_data or None, config) -> the device data it samples.
+        config_rules: field -> (check, what is expected) for its config (clue_jax.rules);
+            a run whose config breaks one is refused before any data is read.
     """
 
     name: str
@@ -63,6 +66,7 @@ class AgentSpec:
     labellers: Optional[Tuple[str, ...]] = None
     learns_from_demos: bool = False
     make_data: Optional[Callable[[Dataset, Optional[Dataset], Dict[str, Any]], Any]] = None
+    config_rules: Optional[Dict[str, rules.Rule]] = None
 
     def policy(self, agent) -> Callable[[np.ndarray], np.ndarray]:
         """Batched deterministic policy of one agent: (E, obs_dim) numpy -> (E, act_dim) numpy."""
@@ -148,11 +152,27 @@ def _create_td3bc(seed, dataset: Dataset, config, max_steps, expert_data=None):
                                     all_observations=dataset.observations)
 
 
+# The learners' config fields that can be wrong (a field a config lacks is not checked).
+_SHARED_RULES = {"discount": rules.within(0.0, 1.0), "tau": rules.within(0.0, 1.0, open_low=True),
+                 "hidden_dims": rules.sizes(), "normalize_eps": rules.non_negative(),
+                 **{lr: rules.positive() for lr in ("actor_lr", "critic_lr", "value_lr", "nu_lr",
+                                                    "alpha_lr", "cost_lr")}}
+IQL_RULES = {**_SHARED_RULES, "expectile": rules.within(0.0, 1.0, open_low=True, open_high=True),
+             "temperature": rules.positive(),
+             "dropout_rate": (lambda v: v is None or rules.within(0.0, 1.0, open_high=True)[0](v),
+                              "None or a number in [0.0, 1.0)"),
+             "opt_decay_schedule": rules.one_of(iql.DECAY_SCHEDULES)}
+TD3BC_RULES = {**_SHARED_RULES, "alpha": rules.non_negative(), "policy_freq": rules.positive(),
+               "policy_noise": rules.non_negative(), "noise_clip": rules.non_negative()}
+IMITATION_RULES = {**_SHARED_RULES, "temperature": rules.positive(), "alpha": rules.non_negative(),
+                   "nu_gp_weight": rules.non_negative(), "cost_gp_weight": rules.non_negative()}
+
 AGENTS: Dict[str, AgentSpec] = {
     "iql": AgentSpec("iql", domains.iql_config, _create_iql, iql.jit_update_n, iql_act,
-                     lambda d: (d.reward_scaling, d.reward_shift)),
+                     lambda d: (d.reward_scaling, d.reward_shift), config_rules=IQL_RULES),
     "td3bc": AgentSpec("td3bc", lambda d: td3bc_config.get_config(), _create_td3bc,
-                       td3bc.jit_update_n, td3bc.eval_actions, lambda d: ("none", 0.0)),
+                       td3bc.jit_update_n, td3bc.eval_actions, lambda d: ("none", 0.0),
+                       config_rules=TD3BC_RULES),
 }
 
 
@@ -160,7 +180,7 @@ def _imitation_spec(name: str, config_module, batch_size: int, labeller: str) ->
     return AgentSpec(name, lambda d: config_module.get_config(), _create_imitation(name),
                      _IMITATION_MODULES[name].jit_update_n, imitation.eval_actions,
                      lambda d: ("none", 0.0), batch_size=batch_size, labellers=(labeller,),
-                     learns_from_demos=True, make_data=demo_data)
+                     learns_from_demos=True, make_data=demo_data, config_rules=IMITATION_RULES)
 
 
 AGENTS.update({

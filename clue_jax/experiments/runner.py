@@ -16,14 +16,14 @@ from typing import Any, Dict, List, Optional, Tuple
 import ml_collections
 import numpy as np
 
-from clue_jax import evaluation, training
+from clue_jax import evaluation, rules, training
 from clue_jax.logging import RunLogger
 from clue_jax.data import experts as expert_lib
 from clue_jax.data.dataset import Dataset, concatenate
 from clue_jax.experiments import domains
 from clue_jax.experiments.agents import AGENTS, default_data
 from clue_jax.experiments.settings import RunSettings, SettingsError
-from clue_jax.rewards import labellers, rules, storage
+from clue_jax.rewards import labellers, storage
 from clue_jax.rewards.base import LabelRequest
 
 
@@ -32,12 +32,25 @@ def discard_rewards(dataset: Dataset) -> Dataset:
     return dataset.replace(rewards=np.full(dataset.size, np.nan, np.float32))
 
 
-def resolved_agent_config(settings: RunSettings, task: domains.Task
+def resolved_agent_config(settings: RunSettings, domain: domains.Domain
                           ) -> ml_collections.ConfigDict:
-    """The learner's config: the settings' or the domain's reference config."""
+    """The learner's config: the settings' or the domain's reference config; SettingsError
+    naming the flag when a field breaks the learner's `config_rules`."""
+    spec = AGENTS[settings.agent]
     if settings.agent_config is not None:
-        return ml_collections.ConfigDict(settings.agent_config.as_configdict())
-    return AGENTS[settings.agent].default_config(task.domain)
+        config = ml_collections.ConfigDict(settings.agent_config.as_configdict())
+    else:
+        config = spec.default_config(domain)
+    check_config(config, spec.config_rules, "--config")
+    return config
+
+
+def check_config(config: ml_collections.ConfigDict, config_rules, flag: str) -> None:
+    """SettingsError for the first field of `config` that breaks `config_rules`."""
+    problems = rules.problems(config, config_rules or {})
+    if problems:
+        raise SettingsError(f"{flag}.{problems[0]}. Fix: pass a value in range (the config "
+                            f"file's values are the reference's).")
 
 
 def resolved_labeller_config(settings: RunSettings, domain: domains.Domain
@@ -60,10 +73,7 @@ def resolved_labeller_config(settings: RunSettings, domain: domains.Domain
             config.temperature = float(settings.temperature)
         if settings.cvae_steps is not None:
             config.num_steps = int(settings.cvae_steps)
-    problems = rules.problems(config, labeller.config_rules or {})
-    if problems:
-        raise SettingsError(f"--{settings.labeller}_config.{problems[0]}. Fix: pass a value in "
-                            f"range (configs/{settings.labeller}_config.py holds the defaults).")
+    check_config(config, labeller.config_rules, f"--{settings.labeller}_config")
     return config
 
 
@@ -191,7 +201,7 @@ def label_and_train(settings: RunSettings, task: domains.Task, run_dir: Path,
     labelled, agent_experts, labels = label(settings, task, run_dir, dataset, expert,
                                             ground_truth)
     results, agent = train_agent(labelled, task.env_name, settings.agent,
-                                 resolved_agent_config(settings, task).to_dict(),
+                                 resolved_agent_config(settings, task.domain).to_dict(),
                                  loop_config(settings, task), run_dir, eval_episodes,
                                  agent_experts)
     return finish_results(settings, run_dir, results, labels, expert), agent
@@ -440,7 +450,7 @@ def run_labelled_seeds(settings_list: List[RunSettings], task: domains.Task,
         run_dir = run_dir_for(settings.save_dir, settings.method(), settings.env_name,
                               settings.seed)
         record = {"method": settings.method(), "settings": settings.to_dict(),
-                  settings.agent: resolved_agent_config(settings, task).to_dict(),
+                  settings.agent: resolved_agent_config(settings, task.domain).to_dict(),
                   "labeller_config": resolved_labeller_config(settings, task.domain).to_dict(),
                   "dataset_size": dataset.size, "loop": dict(loop_config(settings, task).__dict__)}
         check_resume(run_dir, record, settings)
@@ -462,7 +472,7 @@ def run_labelled_seeds(settings_list: List[RunSettings], task: domains.Task,
     per_seed = list(zip(all_labels, selections))
     settings = settings_list[0]
     trained = train_agents(labelled, task.env_name, settings.agent,
-                           resolved_agent_config(settings, task).to_dict(),
+                           resolved_agent_config(settings, task.domain).to_dict(),
                            [loop_config(s, task) for s in settings_list], run_dirs,
                            settings.eval_episodes, experts, sharding=sharding)
     out = []

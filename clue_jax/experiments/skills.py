@@ -87,7 +87,8 @@ def train_skill(settings: RunSettings, task: domains.Task, dataset: Dataset, exp
     training.prepare_run_dir(run_dir, {
         "cluster": cluster, "settings": settings.to_dict(),
         "labeller_config": runner.resolved_labeller_config(settings, task.domain).to_dict(),
-        settings.agent: runner.resolved_agent_config(settings, task).to_dict()}, settings.resume)
+        settings.agent: runner.resolved_agent_config(settings, task.domain).to_dict()},
+        settings.resume)
     selection = expert_lib.ExpertSelection(expert, np.zeros((0, 2), np.int64),
                                            f"K-means cluster {cluster}")
     results, agent = runner.label_and_train(settings, task, run_dir, dataset, selection, None,
@@ -148,7 +149,7 @@ def run(settings: RunSettings, task: domains.Task) -> List[Dict[str, Any]]:
     run_dir = runner.run_dir_for(settings.save_dir, settings.method(), settings.env_name,
                                  settings.seed)
     record = {"method": settings.method(), "settings": settings.to_dict(),
-              settings.agent: runner.resolved_agent_config(settings, task).to_dict(),
+              settings.agent: runner.resolved_agent_config(settings, task.domain).to_dict(),
               "labeller_config": runner.resolved_labeller_config(settings, task.domain).to_dict(),
               "dataset_size": dataset.size,
               "skills": parse_skills(settings.skills, settings.n_clusters)}

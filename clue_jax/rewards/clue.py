@@ -33,15 +33,15 @@ import numpy as np
 import optax
 from flax.training.train_state import TrainState
 
-from clue_jax import networks
+from clue_jax import networks, rules
 from clue_jax.data.dataset import Dataset, sample_batch, sample_rows
-from clue_jax.rewards import rules
+from clue_jax.rewards.processing import REWARD_RULES
 from clue_jax.types import Batch, InfoDict, Params, PRNGKey
 
 VAE_DATA_MODES = ("union", "concat")
 CALIB_REDUCTIONS = ("sum", "mean")
 # configs/clue_config.py's fields that can be wrong, checked before any run folder exists
-CONFIG_RULES = {**rules.REWARD_RULES, "vae_data": rules.one_of(VAE_DATA_MODES),
+CONFIG_RULES = {**REWARD_RULES, "vae_data": rules.one_of(VAE_DATA_MODES),
                 "calib_reduction": rules.one_of(CALIB_REDUCTIONS),
                 "temperature": rules.positive(), "learning_rate": rules.positive(),
                 "batch_size": rules.positive(), "num_steps": rules.positive(),

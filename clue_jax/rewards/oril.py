@@ -29,11 +29,11 @@ import numpy as np
 import optax
 from flax.training.train_state import TrainState
 
-from clue_jax import networks
+from clue_jax import networks, rules
 from clue_jax.agents.imitation import discriminator_loss
-from clue_jax.rewards import rules, storage
+from clue_jax.rewards import storage
 from clue_jax.rewards.base import REWARD_FILE, LabelRequest, Labels, saved_rewards
-from clue_jax.rewards.processing import postprocess_rewards
+from clue_jax.rewards.processing import REWARD_RULES, postprocess_rewards
 from clue_jax.types import InfoDict, Params, PRNGKey
 
 FIRST_LAYER = ("MLP_0", "TorchDense_0")
@@ -44,7 +44,7 @@ FIRST_LAYER = ("MLP_0", "TorchDense_0")
 NO_SA_REFERENCE = ("True (SMODICE's ORIL code has no working (s, a) discriminator: its "
                    "`--state False` path trains on states only and feeds 128 state features "
                    "into a 256-wide layer, so there is no reference to match)")
-CONFIG_RULES = {**rules.REWARD_RULES, "state_only": (lambda v: v is True, NO_SA_REFERENCE),
+CONFIG_RULES = {**REWARD_RULES, "state_only": (lambda v: v is True, NO_SA_REFERENCE),
                 "learning_rate": rules.positive(), "batch_size": rules.positive(),
                 "iterations": rules.positive(), "gp_weight": rules.non_negative(),
                 "normalize_eps": rules.non_negative()}

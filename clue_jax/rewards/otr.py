@@ -43,12 +43,13 @@ from ott.geometry import costs, geometry
 from ott.problems.linear import linear_problem
 from ott.solvers.linear import sinkhorn
 
+from clue_jax import rules
 from clue_jax.data.dataset import Dataset, DatasetError, trajectory_bounds
-from clue_jax.rewards import rules
+from clue_jax.rewards.processing import REWARD_RULES
 
 MIN_PAD = 16
 # configs/otr_config.py's fields that can be wrong, checked before any run folder exists
-CONFIG_RULES = {**rules.REWARD_RULES, "episode_length": rules.positive(),
+CONFIG_RULES = {**REWARD_RULES, "episode_length": rules.positive(),
                 "epsilon": rules.positive(), "max_iterations": rules.positive(),
                 "threshold": rules.positive(), "alpha": rules.finite(), "beta": rules.positive(),
                 "chunk_cells": rules.positive()}

@@ -9,9 +9,12 @@ bias -2, ...) lives in the labellers' configs and clue_jax.experiments.domains.
 
 import numpy as np
 
+from clue_jax import rules
 from clue_jax.data.dataset import return_range_scale
 
 REWARD_SCALINGS = ("none", "return_range")
+# every labeller config's post-processing fields (clue_jax.rules)
+REWARD_RULES = {"reward_scaling": rules.one_of(REWARD_SCALINGS), "reward_shift": rules.finite()}
 
 
 def postprocess_rewards(rewards: np.ndarray, dones_float: np.ndarray, scaling: str,
