@@ -78,6 +78,8 @@ STUDY_VARIANTS = {
     "calibmean": ("calibmean", "episodes", ("--clue_config.calib_reduction=mean",)),
     # the two that helped on large-diverse, together
     "goal-calibmean": ("calibmean", "goal_segments", ("--clue_config.calib_reduction=mean",)),
+    # the chosen expert rule (today's default) with the averaged calibration
+    "top-calibmean": ("calibmean", "top_return", ("--clue_config.calib_reduction=mean",)),
 }
 VARIANTS = {}  # method -> (tag, expert selection, extra flags)
 for _name, _variant in STUDY_VARIANTS.items():

@@ -53,6 +53,8 @@ VARIANT_NAMES = {  # study variant -> (calibrated method, uncalibrated method, w
                   "calibration averaged over latent dims (like the KL)"),
     "goal-calibmean": ("clue-goal-calibmean", "clue-goal-nocalib",
                        "goal segments and calibration averaged over latent dims"),
+    "top-calibmean": ("clue-top-calibmean", "clue-top-nocalib",
+                      "OTR's rule and calibration averaged over latent dims"),
 }
 
 

@@ -48,7 +48,7 @@ def test_study_cells_name_their_variant_and_parse_to_it(tmp_path):
     cells = [reproduce.Cell("gen-pointmaze-large-diverse-v0", m, 1, 0)
              for m in reproduce.STUDY_METHODS]
     dirs = [c.run_dir(tmp_path) for c in cells]
-    assert len(set(dirs)) == len(cells) == 12
+    assert len(set(dirs)) == len(cells) == 13
     for cell, run_dir in zip(cells, dirs):
         settings = run_flags.parse_settings(cell.command(tmp_path, [])[1:],
                                             default_labeller="true")
@@ -64,6 +64,8 @@ def test_study_cells_name_their_variant_and_parse_to_it(tmp_path):
         "gen-pointmaze-large-diverse-v0", "clue-goal-calibmean", 1, 0).command(tmp_path, [])[1:])
     assert (both.expert_selection, both.labeller_config.calib_reduction) == (
         "goal_segments", "mean")
+    assert reproduce.Cell("t", "clue-top-calibmean", 1, 0).run_dir(tmp_path).parts[-3] == \
+        "clue-sparse-K1-top_return-calibmean"
 
 
 def test_labeller_flags_go_only_to_their_cells(tmp_path):
