@@ -10,14 +10,18 @@ config breaks one with a message naming the flag (`--clue_config.vae_data=...`,
 """
 
 import math
+import numbers
 from typing import Any, Callable, Dict, List, Tuple
+
+import numpy as np
 
 Rule = Tuple[Callable[[Any], bool], str]  # (check, what is expected)
 Rules = Dict[str, Rule]
 
 
 def _finite(value: Any) -> bool:
-    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A real number (Python's or NumPy's, not a bool) that is finite."""
+    return (isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
             and math.isfinite(value))
 
 
@@ -49,7 +53,8 @@ def within(low: float, high: float, *, open_low: bool = False, open_high: bool =
 def sizes() -> Rule:
     """Hidden layer sizes: a non-empty sequence of integers > 0."""
     return (lambda v: isinstance(v, (tuple, list)) and len(v) > 0
-            and all(isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in v),
+            and all(isinstance(h, numbers.Integral) and not isinstance(h, bool) and h > 0
+                    for h in v),
             "a non-empty list of layer sizes > 0, e.g. (256, 256)")
 
 

@@ -235,6 +235,12 @@ def test_every_default_config_keeps_its_rules_and_a_broken_field_is_named():
             assert rules.problems(config, labeller.config_rules or {}) == []
             checked += 1
     assert checked > 2 * len(domains.DOMAINS)
+    # NumPy numbers count as numbers, bools and NaN do not
+    ok = rules.positive()[0]
+    assert ok(np.float32(0.5)) and ok(np.int64(2)) and not ok(True) and not ok(float("nan"))
+    assert rules.sizes()[0]((np.int64(8), 8)) and not rules.sizes()[0](())
+    assert rules.problems({"tau": 0.0}, {"tau": rules.within(0.0, 1.0, open_low=True)}) == [
+        "tau=0.0: expected a number in (0.0, 1.0]"]
     config = antmaze_config.get_config()
     config.expectile = 1.0  # IQL's expectile must lie in (0, 1)
     with pytest.raises(experiments.SettingsError, match=r"--config\.expectile=1\.0: expected"):
