@@ -66,7 +66,7 @@ class AgentSpec:
     labellers: Optional[Tuple[str, ...]] = None
     learns_from_demos: bool = False
     make_data: Optional[Callable[[Dataset, Optional[Dataset], Dict[str, Any]], Any]] = None
-    config_rules: Optional[Dict[str, rules.Rule]] = None
+    config_rules: Optional[rules.Rules] = None
 
     def policy(self, agent) -> Callable[[np.ndarray], np.ndarray]:
         """Batched deterministic policy of one agent: (E, obs_dim) numpy -> (E, act_dim) numpy."""

@@ -11,6 +11,7 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional
 import ml_collections
 import numpy as np
 
+from clue_jax import rules
 from clue_jax.data.dataset import Dataset
 from clue_jax.rewards import storage
 
@@ -73,7 +74,7 @@ class Labeller:
             vmapping the rest (CLUE: one vmapped CVAE training). Each seed's Labels
             and files are `label`'s for that request. Without it, `label` runs per seed.
         config_rules: field -> (check, what is expected) for the config
-            (clue_jax.rewards.rules); a run whose resolved config breaks one is
+            (clue_jax.rules); a run whose resolved config breaks one is
             refused before any run folder exists.
     """
 
@@ -82,7 +83,7 @@ class Labeller:
     default_config: Callable[[Any], ml_collections.ConfigDict]
     label: Callable[[LabelRequest], Labels]
     label_seeds: Optional[Callable[[List[LabelRequest]], List[Labels]]] = None
-    config_rules: Optional[Dict[str, Any]] = None
+    config_rules: Optional[rules.Rules] = None
 
     def label_all(self, requests: List[LabelRequest]) -> List[Labels]:
         """Labels for each request: `label_seeds` where the labeller has it, else `label`."""

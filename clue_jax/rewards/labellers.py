@@ -19,7 +19,7 @@ A new labeller is one `Labeller` entry: its name, whether it needs experts, a
 per-domain default config, and `label(request) -> Labels` (optionally
 `label_seeds(requests)`, several seeds' labelling as one program, as CLUE's CVAEs
 train vmapped under `--seeds`, and `config_rules`, its config fields' ranges
-(clue_jax.rewards.rules), checked before any run folder exists). Rewards come out
+(clue_jax.rules), checked before any run folder exists). Rewards come out
 post-processed for the learner (`processing.postprocess_rewards` with the
 config's reward_scaling / reward_shift) and, where computing them is costly,
 saved to <run>/rewards.npz (checksummed against the dataset) and reused on resume.
