@@ -133,6 +133,22 @@ def test_cosine_schedule_reaches_zero():
     assert steps[10] == pytest.approx(0.0, abs=1e-6)
 
 
+@pytest.mark.parametrize("schedule", iql.NO_DECAY)
+def test_no_decay_schedules_keep_the_learning_rate(schedule):
+    """'none', '' and None (the reference's empty flag) all mean plain Adam at actor_lr."""
+    tx = iql.make_actor_optimizer(1.0, 10, schedule)
+    params = {"w": jnp.array(0.0)}
+    state = tx.init(params)
+    for _ in range(10):
+        upd, state = tx.update({"w": jnp.array(1.0)}, state, params)
+    assert float(upd["w"]) == pytest.approx(-1.0, rel=1e-3)
+
+
+def test_unknown_schedule_is_refused_naming_the_choices():
+    with pytest.raises(ValueError, match="expected one of"):
+        iql.make_actor_optimizer(1.0, 10, "linear")
+
+
 def test_fused_steps_equal_single_steps():
     agent = tiny_agent(dropout_rate=0.1)
     data = random_batch(jax.random.PRNGKey(3), n=64)

@@ -374,6 +374,7 @@ BAD_INPUTS = [  # (script, flags, what the message must name)
      "no working (s, a) discriminator"),
     # learner config fields out of range (AgentSpec.config_rules)
     ("train_iql.py", ["--config.expectile=1.5"], "--config.expectile=1.5: expected a number in"),
+    ("train_iql.py", ["--config.opt_decay_schedule=linear"], "--config.opt_decay_schedule='linear'"),
     ("train_td3bc.py", ["--config.policy_freq=0"], "--config.policy_freq=0"),
     ("train_dice.py", ["--algo=demodice", "--config.discount=1.5"], "--config.discount=1.5"),
 ]

@@ -139,7 +139,8 @@ jit_update_n = fused.jit_fused(update_n)
 # ----------------------------------------------------------------------------- creation
 
 
-DECAY_SCHEDULES = ("cosine", "none", "", None)  # '' and None: as 'none' (the reference's flag)
+NO_DECAY = ("none", "", None)  # '' and None: as 'none' (the reference's flag)
+DECAY_SCHEDULES = ("cosine",) + NO_DECAY
 
 
 def make_actor_optimizer(actor_lr: float, max_steps: int, schedule: str) -> optax.GradientTransformation:
@@ -147,9 +148,9 @@ def make_actor_optimizer(actor_lr: float, max_steps: int, schedule: str) -> opta
     if schedule == "cosine":
         return optax.chain(optax.scale_by_adam(),
                            optax.scale_by_schedule(optax.cosine_decay_schedule(-actor_lr, max_steps)))
-    if schedule in ("none", "", None):
+    if schedule in NO_DECAY:
         return optax.adam(actor_lr)
-    raise ValueError(f"opt_decay_schedule={schedule!r}: expected 'cosine' or 'none'.")
+    raise ValueError(f"opt_decay_schedule={schedule!r}: expected one of {DECAY_SCHEDULES}.")
 
 
 def create(seed, observations: jax.Array, actions: jax.Array, *, actor_lr: float = 3e-4,
