@@ -398,9 +398,16 @@ def plot_aggregates(stats, path: Path) -> None:
     points = {c: np.array([stats[c]["IQM"][0], stats[c]["Mean"][0]]) for c in columns}
     intervals = {c: np.array([[stats[c]["IQM"][1], stats[c]["Mean"][1]],
                               [stats[c]["IQM"][2], stats[c]["Mean"][2]]]) for c in columns}
-    fig, _ = plot_utils.plot_interval_estimates(points, intervals, ["IQM", "Mean"],
+    fig, axes = plot_utils.plot_interval_estimates(points, intervals, ["IQM", "Mean"],
                                                 algorithms=columns,
                                                 xlabel="Normalized score (x100)")
+    # rliable puts the x label at a fixed figure fraction, which overlaps the tick labels
+    # when there are few rows: hang it just below the tick labels instead
+    fig.canvas.draw()
+    ticks = np.ravel(axes)[0].xaxis.get_tightbbox(fig.canvas.get_renderer())
+    label = fig.texts[-1]
+    label.set_verticalalignment("top")
+    label.set_y(fig.transFigure.inverted().transform((0, ticks.y0))[1] - 0.02)
     fig.savefig(path, bbox_inches="tight", dpi=120)
     import matplotlib.pyplot as plt
     plt.close(fig)
