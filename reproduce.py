@@ -28,6 +28,7 @@ import os
 import queue
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
@@ -35,8 +36,9 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from clue_jax import experiments
+from clue_jax.envs import registry
 from clue_jax.experiments import flags as run_flags
-from clue_jax.experiments import runner
+from clue_jax.experiments import presets, runner
 from clue_jax.experiments.settings import RunSettings
 
 ROOT = Path(__file__).resolve().parent
@@ -90,8 +92,7 @@ for _name, _variant in STUDY_VARIANTS.items():
         METHODS[f"clue-{_name}-nocalib"] = METHODS["clue-nocalib"]
 STUDY_METHODS = tuple(VARIANTS)
 # Table 4 of the paper (offline imitation, K = 1 and 10): every method in its column order.
-TABLE4_METHODS = ("iql", "sqil", "iqlearn", "oril", "valuedice", "demodice", "smodice",
-                  "clue-imitation")
+TABLE4_METHODS = presets.TABLE4_METHODS
 # Extra flags that only some labellers define go only to their cells.
 LABELLER_FLAGS = {"clue": ("--cvae_steps", "--temperature", "--clue_config", "--compare_uncalibrated",
                            "--nocompare_uncalibrated"),
@@ -104,6 +105,7 @@ class Cell(NamedTuple):
     method: str
     k: Optional[int]  # None for IQL (true rewards, no experts)
     seed: int
+    flags: Tuple[str, ...] = ()  # this cell's own flags (a preset's per-task exceptions)
 
     @property
     def column(self) -> str:
@@ -132,7 +134,8 @@ class Cell(NamedTuple):
         if self.method in VARIANTS:
             flags += [f"--tag={s.tag}", f"--expert_selection={s.expert_selection}",
                       *VARIANTS[self.method][2]]
-        return [sys.executable, str(ROOT / "train_iql.py"), *flags, *route_flags(extra, s.labeller)]
+        return [sys.executable, str(ROOT / "train_iql.py"), *flags, *route_flags(extra, s.labeller),
+                *self.flags]
 
 
 def route_flags(extra: List[str], labeller: str) -> List[str]:
@@ -147,12 +150,14 @@ def column_name(method: str, k) -> str:
     return method.upper() if METHODS[method][1] == "true" else f"{method.upper()} (K={k})"
 
 
-def make_grid(tasks, methods, ks, seeds) -> List[Cell]:
+def make_grid(tasks, methods, ks, seeds, cell_flags=None) -> List[Cell]:
+    """Every (task, method, K, seed); `cell_flags(task, method, k)` gives a cell's own flags."""
     cells = []
     for task in tasks:
         for method in methods:
             for k in ([None] if METHODS[method][1] == "true" else ks):
-                cells.extend(Cell(task, method, k, seed) for seed in seeds)
+                flags = tuple(cell_flags(task, method, k)) if cell_flags else ()
+                cells.extend(Cell(task, method, k, seed, flags) for seed in seeds)
     return cells
 
 
@@ -164,54 +169,112 @@ class SeedGroup(NamedTuple):
     k: Optional[int]
     seeds: Tuple[int, ...]
 
+    flags: Tuple[str, ...] = ()
+
     @property
     def cells(self) -> List[Cell]:
-        return [Cell(self.task, self.method, self.k, s) for s in self.seeds]
+        return [Cell(self.task, self.method, self.k, s, self.flags) for s in self.seeds]
 
     def command(self, out: Path, extra: List[str]) -> List[str]:
-        cmd = self.cells[0].command(out, extra)
+        cmd = self.cells[0].command(out, extra) + _resume(self.cells, out)
         return [f"--seeds={','.join(map(str, self.seeds))}" if c.startswith("--seed=") else c
                 for c in cmd]
 
+    @property
+    def name(self) -> str:
+        return f"{self.task}_{self.method}_K{self.k}_seed{'-'.join(map(str, self.seeds))}"
 
-Unit = Union[Cell, SeedGroup]
+
+class CellGroup(NamedTuple):
+    """Cells of one dataset (any methods, K and seeds) as one program: `train_iql.py
+    --group_file=<out>/groups/<name>.json`, the file listing each cell's command line."""
+
+    task: str
+    label: str  # the method, or 'all' for a whole dataset
+    cells: Tuple[Cell, ...]
+
+    @property
+    def name(self) -> str:
+        return f"{self.task}_{self.label}_{len(self.cells)}runs"
+
+    def command(self, out: Path, extra: List[str]) -> List[str]:
+        members = [c.command(out, extra)[2:] + _resume([c], out) for c in self.cells]
+        path = out / "groups" / f"{self.name}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(members, indent=1) + "\n")
+        return [sys.executable, str(ROOT / "train_iql.py"), f"--group_file={path}", "--notqdm"]
 
 
-def make_units(cells: List[Cell], out: Path, group_seeds: bool) -> List[Unit]:
-    """The cells as run units: one per cell, or (group_seeds) the unfinished seeds of each
-    (task, method, K) as one SeedGroup (a lone seed stays a Cell)."""
-    if not group_seeds:
+Unit = Union[Cell, SeedGroup, CellGroup]
+GROUPINGS = ("none", "seeds", "method", "dataset")
+
+
+def make_units(cells: List[Cell], out: Path, group: str) -> List[Unit]:
+    """The cells as run units. group 'none': one per cell; 'seeds': the unfinished seeds of
+    each (task, method, K) as one vmapped program (train_iql.py --seeds); 'method': each
+    (task, method)'s unfinished K and seeds as one program; 'dataset': each task's unfinished
+    cells as one program (train_iql.py --group_file). A lone unfinished cell stays a Cell."""
+    if group not in GROUPINGS:
+        raise ValueError(f"--group={group!r}: expected one of {GROUPINGS}.")
+    if group == "none":
         return list(cells)
-    groups: Dict[Tuple, List[int]] = {}
+    done = [c for c in cells if (c.run_dir(out) / "results.json").exists()]
+    keys = {"seeds": lambda c: (c.task, c.method, c.k, c.flags),
+            "method": lambda c: (c.task, c.method), "dataset": lambda c: (c.task,)}[group]
+    groups: Dict[Tuple, List[Cell]] = {}
     for c in cells:
-        if not (c.run_dir(out) / "results.json").exists():
-            groups.setdefault((c.task, c.method, c.k), []).append(c.seed)
-    units: List[Unit] = [c for c in cells if (c.run_dir(out) / "results.json").exists()]
-    for (task, method, k), seeds in groups.items():
-        units.append(SeedGroup(task, method, k, tuple(seeds)) if len(seeds) > 1
-                     else Cell(task, method, k, seeds[0]))
+        if c not in done:
+            groups.setdefault(keys(c), []).append(c)
+    units: List[Unit] = list(done)
+    for key, members in groups.items():
+        if len(members) == 1:
+            units.append(members[0])
+        elif group == "seeds":
+            first = members[0]
+            units.append(SeedGroup(first.task, first.method, first.k,
+                                   tuple(c.seed for c in members), first.flags))
+        else:
+            units.append(CellGroup(key[0], key[1] if group == "method" else "all",
+                                   tuple(members)))
     return units
 
 
 def unit_cells(unit: Unit) -> List[Cell]:
-    return unit.cells if isinstance(unit, SeedGroup) else [unit]
+    return list(unit.cells) if isinstance(unit, (SeedGroup, CellGroup)) else [unit]
+
+
+def unit_name(unit: Unit) -> str:
+    if isinstance(unit, Cell):
+        return f"{unit.task}_{unit.method}_K{unit.k}_seed{unit.seed}"
+    return unit.name
 
 
 STARTED = ("checkpoint.msgpack", "cvae.msgpack", "rewards.npz")
+STOPPED_EXIT = 3  # a run stopped cleanly at its deadline (experiments.flags.STOPPED_EXIT)
 
 
-def run_cell(cell: Unit, out: Path, extra: List[str], cores: Optional[queue.Queue] = None) -> str:
-    """Run one cell (or SeedGroup) as a process (pinned to a free core when `cores` is given)."""
+def _resume(cells: Sequence[Cell], out: Path) -> List[str]:
+    """['--resume'] when any of the cells' folders holds work to continue from."""
+    started = any((c.run_dir(out) / f).exists() for c in cells for f in STARTED)
+    return ["--resume"] if started else []
+
+
+def run_cell(cell: Unit, out: Path, extra: List[str], cores: Optional[queue.Queue] = None,
+             deadline: Optional[float] = None) -> str:
+    """Run one unit (a cell or a group) as a process (pinned to a free core when `cores` is
+    given); a unit whose turn comes after `deadline` is not started."""
     dirs = [c.run_dir(out) for c in unit_cells(cell)]
     if all((d / "results.json").exists() for d in dirs):
-        return f"skip (done) {cell}"
-    cmd = cell.command(out, extra) + (["--resume"] if any(
-        (d / f).exists() for d in dirs for f in STARTED) else [])
+        return f"skip (done) {unit_name(cell)}"
+    if deadline is not None and time.time() >= deadline:
+        return f"STOPPED (not started: past the time limit) {unit_name(cell)}"
+    cmd = cell.command(out, extra)
+    if isinstance(cell, Cell):
+        cmd += _resume([cell], out)
     core = cores.get() if cores is not None else None
     if core is not None:
         cmd = ["taskset", "-c", str(core)] + cmd
-    seeds = "-".join(str(c.seed) for c in unit_cells(cell))
-    log = out / "logs" / f"{cell.task}_{cell.method}_K{cell.k}_seed{seeds}.log"
+    log = out / "logs" / f"{unit_name(cell)}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "a") as f:
         f.write(" ".join(cmd) + "\n")
@@ -221,11 +284,14 @@ def run_cell(cell: Unit, out: Path, extra: List[str], cores: Optional[queue.Queu
         finally:
             if core is not None:
                 cores.put(core)
-    return f"{'ok' if code == 0 else f'FAILED (exit {code}, see {log})'} {cell}"
+    if code == STOPPED_EXIT:
+        return f"STOPPED (at the time limit; rerun the command to resume) {unit_name(cell)}"
+    return f"{'ok' if code == 0 else f'FAILED (exit {code}, see {log})'} {unit_name(cell)}"
 
 
 def run_on_ray(units: List[Unit], out: Path, extra: List[str], address: Optional[str],
-               num_cpus: int, cpus_per_cell: float, gpus_per_cell: float, report) -> None:
+               num_cpus: int, cpus_per_cell: float, gpus_per_cell: float, report,
+               deadline: Optional[float] = None) -> None:
     """Each unit as a Ray task running the same command as the process pool.
 
     `address` None starts a local Ray with `num_cpus` CPUs; otherwise it joins that
@@ -239,7 +305,7 @@ def run_on_ray(units: List[Unit], out: Path, extra: List[str], address: Optional
         ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
     try:
         task = ray.remote(num_cpus=cpus_per_cell, num_gpus=gpus_per_cell)(run_cell)
-        pending = {task.remote(u, out, extra): u for u in units}
+        pending = {task.remote(u, out, extra, None, deadline): u for u in units}
         i = 0
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
@@ -423,31 +489,54 @@ def write_outputs(rows: List[Dict], cells: List[Cell], out: Path, extra: List[st
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         writer.writerows([{**r, "status": "ok"} for r in rows] + failed_rows)
+    shown = [e for e in extra if not e.startswith("--deadline=")]
     header = (f"Normalized scores (x100): per run the mean of its last {LAST_N} evaluations; "
               f"mean ± std over seeds (n = seeds finished); "
-              f"extra flags: {' '.join(extra) or 'none'}\n\n")
+              f"extra flags: {' '.join(shown) or 'none'}\n\n")
     text = header + table(rows, cells, failed, k_rows)
     if with_aggregates:
-        matrices = score_matrices(rows, cells)
-        stats = aggregates(matrices)
-        text += aggregate_table(stats, matrices)
-        if stats:
-            plot_aggregates(stats, out / "results.png")
+        try:
+            import rliable  # noqa: F401 -- optional where only the runs are wanted
+        except ImportError:
+            text += "\n(rliable is not installed here: no aggregates; rerun with --table_only "\
+                    "where it is.)\n"
+        else:
+            matrices = score_matrices(rows, cells)
+            stats = aggregates(matrices)
+            text += aggregate_table(stats, matrices)
+            if stats:
+                plot_aggregates(stats, out / "results.png")
     (out / "results.md").write_text(text)
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--tasks", required=True, help="comma-separated dataset names")
-    parser.add_argument("--methods", default="iql,clue,clue-nocalib",
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0],
+        epilog="Flags after `--` go to every run's train_iql.py command line (e.g. -- "
+               "--max_steps=30000 --eval_episodes=5), except a labeller's own flags "
+               f"({', '.join(f for fl in LABELLER_FLAGS.values() for f in fl)}), which go only "
+               "to its cells. Methods: " + ", ".join(sorted(METHODS)) + ".")
+    parser.add_argument("--preset", default=None, choices=sorted(presets.PRESETS),
+                        help="one of the paper's tables: its tasks, methods and K (each "
+                             "overridable by --tasks / --methods / --num_experts), at --budget")
+    parser.add_argument("--budget", default="cpu", choices=("paper", "cpu"),
+                        help="with --preset: 'paper' (1M updates, 10 seeds, 10 episodes, the "
+                             "paper's per-task exceptions) or 'cpu' (the reduced budget this "
+                             "project measures at); default cpu")
+    parser.add_argument("--plan", action="store_true",
+                        help="print the plan (runs, programs, a time estimate from the newest "
+                             "bench figures) and exit without running anything")
+    parser.add_argument("--tasks", default=None, help="comma-separated dataset names")
+    parser.add_argument("--methods", default=None,
                         help="comma-separated methods, or 'table4' for every method of the "
                              "paper's Table 4 (then rows are K x task, as in the paper), or "
                              "'study' for the CLUE sparse-setting study (each variant of "
-                             "STUDY_VARIANTS, calibrated and not)")
+                             "STUDY_VARIANTS, calibrated and not); default iql,clue,clue-nocalib")
     parser.add_argument("--k_rows", action="store_true",
                         help="rows K x task, one column per method (Table 4's layout)")
-    parser.add_argument("--num_experts", default="1", help="comma-separated K values")
-    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--num_experts", default=None,
+                        help="comma-separated K values (default 1)")
+    parser.add_argument("--seeds", default=None, help="comma-separated seeds (default 0,1,2)")
     parser.add_argument("--out", default="./grid")
     parser.add_argument("--workers", type=int, default=1, help="runs at the same time")
     parser.add_argument("--pin", action="store_true",
@@ -457,58 +546,144 @@ def parse_args(argv):
                         help="run the cells one after another in this process (no subprocess, "
                              "no pinning; for notebooks, debugging and tests)")
     parser.add_argument("--table_only", action="store_true", help="only rewrite the table")
-    parser.add_argument("--group_seeds", action="store_true",
-                        help="run the unfinished seeds of each (task, method, K) as one "
-                             "vmapped program (train_*.py --seeds=...), one process each")
+    parser.add_argument("--group", default="none", choices=GROUPINGS,
+                        help="none: one process per run; seeds: the unfinished seeds of each "
+                             "(task, method, K) as one vmapped program; method: each (task, "
+                             "method)'s K x seeds as one program; dataset: each task's runs as "
+                             "one program (agents stacked where their settings allow, "
+                             "evaluations stepped together)")
+    parser.add_argument("--group_seeds", action="store_true", help="the same as --group=seeds")
+    parser.add_argument("--time_limit", type=float, default=None,
+                        help="seconds: every run stops cleanly at its last checkpoint before "
+                             "then, and no unit starts after it; rerun the same command to "
+                             "resume (exit status 3 while runs are unfinished)")
     parser.add_argument("--backend", choices=("pool", "ray"), default="pool",
-                        help="pool: a local process pool (default); ray: each cell a Ray task "
+                        help="pool: a local process pool (default); ray: each unit a Ray task "
                              "(a local Ray with --workers CPUs, or the cluster at --ray_address)")
     parser.add_argument("--ray_address", default=None,
                         help="with --backend=ray: a running cluster (e.g. 'auto' or "
                              "'ray://head:10001'); default: start a local Ray")
     parser.add_argument("--cpus_per_cell", type=float, default=1.0,
-                        help="with --backend=ray: CPUs each cell's task asks for")
+                        help="with --backend=ray: CPUs each unit's task asks for")
     parser.add_argument("--gpus_per_cell", type=float, default=0.0,
-                        help="with --backend=ray: GPUs each cell's task asks for (e.g. 0.25 "
-                             "packs 4 cells on one GPU)")
+                        help="with --backend=ray: GPUs each unit's task asks for (e.g. 0.25 "
+                             "packs 4 units on one GPU)")
     if "--" in argv:
         i = argv.index("--")
-        return parser.parse_args(argv[:i]), argv[i + 1:]
-    return parser.parse_args(argv), []
+        args, extra = parser.parse_args(argv[:i]), argv[i + 1:]
+    else:
+        args, extra = parser.parse_args(argv), []
+    if args.group_seeds:
+        args.group = "seeds"
+    if not args.tasks and not args.preset:
+        parser.error("--tasks is required (or --preset=<table>)")
+    return args, extra
+
+
+class Grid(NamedTuple):
+    """What a command line asks for: cells, the flags every cell gets, the table layout."""
+
+    cells: List[Cell]
+    extra: List[str]
+    k_rows: bool
+    title: str
+
+
+def build_grid(args, extra: List[str]) -> Grid:
+    """The cells of a preset (with --budget) or of --tasks / --methods / --num_experts / --seeds."""
+    groups = {"table4": TABLE4_METHODS, "study": STUDY_METHODS}
+    preset = presets.get(args.preset) if args.preset else None
+    budget = preset.budgets[args.budget] if preset else None
+    tasks = args.tasks.split(",") if args.tasks else list(preset.tasks)
+    method_text = args.methods or (",".join(preset.methods) if preset else "iql,clue,clue-nocalib")
+    methods = list(groups.get(method_text) or method_text.split(","))
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise SystemExit(f"--methods: unknown {unknown}; choose from {sorted(METHODS)}.")
+    try:
+        ks = [int(k) for k in args.num_experts.split(",")] if args.num_experts else (
+            list(preset.num_experts) if preset else [1])
+        seeds = [int(v) for v in args.seeds.split(",")] if args.seeds else (
+            list(budget.seeds) if budget else [0, 1, 2])
+    except ValueError as err:
+        raise SystemExit(f"--num_experts / --seeds: expected comma-separated integers ({err}).")
+    cell_flags = None
+    if preset:
+        extra = budget.flags() + list(preset.extra) + list(extra)  # the user's flags last: win
+        cell_flags = lambda task, method, k: presets.cell_flags(  # noqa: E731
+            preset, args.budget, task, method, k)
+    cells = make_grid(tasks, methods, ks, seeds, cell_flags)
+    k_rows = args.k_rows or method_text == "table4" or bool(preset and preset.k_rows)
+    title = (f"preset {preset.name} ({preset.title}) at the {args.budget} budget: "
+             f"{budget.note}" if preset else "")
+    return Grid(cells, extra, k_rows, title)
+
+
+def plan_text(grid: Grid, out: Path, args) -> str:
+    """What `main` would run: runs, programs, updates, and a time estimate."""
+    cells = grid.cells
+    done = [c for c in cells if (c.run_dir(out) / "results.json").exists()]
+    units = make_units(cells, out, args.group)
+    todo = [u for u in units if not all((c.run_dir(out) / "results.json").exists()
+                                        for c in unit_cells(u))]
+    loop = run_flags.parse_settings(cells[0].command(out, grid.extra)[1:]) if cells else None
+    tasks = list(dict.fromkeys(c.task for c in cells))
+    methods = list(dict.fromkeys(c.method for c in cells))
+    lines = ["Plan" + (f": {grid.title}" if grid.title else ""),
+             f"  {len(cells)} runs: {len(tasks)} tasks x {len(methods)} methods "
+             f"({', '.join(methods)}) x K {sorted({c.k for c in cells if c.k})} x "
+             f"{len({c.seed for c in cells})} seeds (a method on true rewards has no K); "
+             f"{len(done)} finished in {out}",
+             f"  --group={args.group}: {len(todo)} programs to run, of sizes "
+             f"{sorted({len(unit_cells(u)) for u in todo}) or '-'}"
+             f" (--workers={args.workers})"]
+    exceptions = sorted({(c.task, c.method, c.k, " ".join(c.flags)) for c in cells if c.flags})
+    for task, method, k, flags in exceptions:
+        lines.append(f"  exception: {task} {method} K={k}: {flags}")
+    if loop is not None:
+        steps = loop.max_steps or "the domain's default"
+        lines.append(f"  per run: {steps} updates, {loop.eval_episodes} episodes every "
+                     f"{loop.eval_interval} updates; flags: {' '.join(grid.extra) or 'none'}")
+        lines += presets.estimate_lines([len(unit_cells(u)) for u in todo], loop,
+                                        [registry.get_spec(t).max_episode_steps for t in tasks],
+                                        args.workers)
+    return "\n".join(lines)
 
 
 def main(argv=None):
     args, extra = parse_args(sys.argv[1:] if argv is None else argv)
-    groups = {"table4": TABLE4_METHODS, "study": STUDY_METHODS}
-    methods = list(groups.get(args.methods) or args.methods.split(","))
-    k_rows = args.k_rows or args.methods == "table4"
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown:
-        raise SystemExit(f"--methods: unknown {unknown}; choose from {sorted(METHODS)}.")
-    cells = make_grid(args.tasks.split(","), methods, [int(k) for k in args.num_experts.split(",")],
-                      [int(s) for s in args.seeds.split(",")])
+    grid = build_grid(args, extra)
+    cells, extra, k_rows = grid.cells, grid.extra, grid.k_rows
     out = Path(args.out).resolve()
+    if args.plan:
+        print(plan_text(grid, out, args))
+        return
     out.mkdir(parents=True, exist_ok=True)
-    failed = []
-
-    units = make_units(cells, out, args.group_seeds)
+    failed, stopped = [], []
+    deadline = None
+    if args.time_limit is not None:
+        deadline = time.time() + args.time_limit
+        extra = extra + [f"--deadline={deadline:.0f}"]
+    units = make_units(cells, out, args.group)
 
     def report(i, unit, status):
         print(f"[reproduce] {i}/{len(units)} {status}", flush=True)
         if status.startswith("FAILED"):
             failed.extend(unit_cells(unit))
+        elif status.startswith("STOPPED"):
+            stopped.extend(unit_cells(unit))
         write_outputs(collect(cells, out), cells, out, extra, failed, k_rows)
 
     if args.table_only:
         pass
     elif args.in_process:
-        if args.group_seeds:
-            raise SystemExit("--in_process runs cells one by one: drop --group_seeds.")
+        if args.group != "none":
+            raise SystemExit("--in_process runs cells one by one: drop --group.")
         for i, cell in enumerate(cells, 1):
             report(i, cell, run_cell_in_process(cell, out, extra))
     elif args.backend == "ray":
         run_on_ray(units, out, extra, args.ray_address, args.workers, args.cpus_per_cell,
-                   args.gpus_per_cell, report)
+                   args.gpus_per_cell, report, deadline)
     else:
         with ThreadPoolExecutor(max_workers=args.workers) as pool:
             cores = None
@@ -516,7 +691,7 @@ def main(argv=None):
                 cores = queue.Queue()
                 for core in sorted(os.sched_getaffinity(0))[:args.workers]:
                     cores.put(core)
-            futures = {pool.submit(run_cell, u, out, extra, cores): u for u in units}
+            futures = {pool.submit(run_cell, u, out, extra, cores, deadline): u for u in units}
             for i, future in enumerate(as_completed(futures), 1):
                 report(i, futures[future], future.result())
     rows = collect(cells, out)
@@ -525,6 +700,10 @@ def main(argv=None):
     if failed:
         sys.exit(f"[reproduce] {len(failed)} of {len(cells)} cells FAILED (listed in "
                  f"{out / 'results.md'}; logs in {out / 'logs'}).")
+    if stopped:
+        print(f"[reproduce] {len(stopped)} of {len(cells)} cells stopped at the time limit; "
+              "rerun the same command to resume them.", file=sys.stderr)
+        sys.exit(STOPPED_EXIT)
 
 
 if __name__ == "__main__":

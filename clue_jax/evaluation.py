@@ -3,7 +3,10 @@
 `evaluate` runs all episodes at once: E envs (env i reset with seed + i) step
 together and the policy is called once per step on the (E, obs_dim) array of
 every env's current observation. Envs whose episode has ended keep their last
-observation in that array and their actions are ignored.
+observation in that array and their actions are ignored. The envs step through
+`clue_jax.envs.batched.BatchStepper` (MuJoCo on host threads, the rest vectorized;
+the same episodes as each env's own `step`). A training run keeps one `Evaluator`
+(its envs made once) for all its evaluations.
 """
 
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
@@ -11,6 +14,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import gymnasium
 import numpy as np
 
+from clue_jax.envs.batched import BatchStepper
 from clue_jax.envs.registry import get_spec, make_env, normalized_score
 
 PolicyFn = Callable[[np.ndarray], np.ndarray]
@@ -27,11 +31,11 @@ def _check_actions(actions: np.ndarray, num_envs: int, act_dim: int) -> np.ndarr
 
 def run_episodes(policy_fn: PolicyFn, envs: List[gymnasium.Env], seeds: List[int],
                  act_dim: int, record: bool = False) -> Dict[str, np.ndarray]:
-    """Run one episode in each env, all stepped together.
+    """Run one episode in each env, all stepped together (`BatchStepper` over `envs`).
 
     Args:
         policy_fn: (E, obs_dim) float32 -> (E, act_dim) deterministic actions.
-        envs: E envs with a time limit; env i is reset with seeds[i].
+        envs: E envs with a time limit (from `registry.make_env`); env i is reset with seeds[i].
         seeds: E reset seeds.
         act_dim: action size, to check the policy's output.
         record: also return 'observations', a list of E arrays (T_i + 1, obs_dim).
@@ -42,8 +46,21 @@ def run_episodes(policy_fn: PolicyFn, envs: List[gymnasium.Env], seeds: List[int
         that report no 'success', when it ends by termination; final_observations
         (E, obs_dim) float32, each episode's last observation.
     """
-    num_envs = len(envs)
-    obs = np.stack([env.reset(seed=s)[0] for env, s in zip(envs, seeds)]).astype(np.float32)
+    stepper = BatchStepper(envs)
+    try:
+        return stepper_episodes(policy_fn, stepper, seeds, act_dim, record)
+    finally:
+        stepper.close(envs=False)
+
+
+def stepper_episodes(policy_fn: PolicyFn, stepper: BatchStepper, seeds: Sequence[int],
+                     act_dim: int, record: bool = False) -> Dict[str, np.ndarray]:
+    """`run_episodes` on the envs of `stepper` (one per seed)."""
+    num_envs = len(seeds)
+    if num_envs != len(stepper.envs):
+        raise ValueError(f"{num_envs} reset seeds for {len(stepper.envs)} envs; expected one "
+                         "seed per env.")
+    obs = np.stack([stepper.reset(i, int(s)) for i, s in enumerate(seeds)])
     returns = np.zeros(num_envs)
     lengths = np.zeros(num_envs, dtype=np.int64)
     successes = np.zeros(num_envs, dtype=bool)
@@ -51,15 +68,16 @@ def run_episodes(policy_fn: PolicyFn, envs: List[gymnasium.Env], seeds: List[int
     paths = [[o.copy()] for o in obs] if record else None
     while running.any():
         actions = _check_actions(policy_fn(obs), num_envs, act_dim)
-        for i in np.flatnonzero(running):
-            next_obs, reward, terminated, truncated, info = envs[i].step(actions[i])
-            obs[i] = next_obs
-            if record:
+        rows = np.flatnonzero(running)
+        out = stepper.step(actions[rows], rows)
+        obs[rows] = out.observations
+        returns[rows] += out.rewards
+        lengths[rows] += 1
+        successes[rows] |= out.success
+        running[rows] = ~(out.terminated | out.truncated)
+        if record:
+            for i in rows:
                 paths[i].append(obs[i].copy())
-            returns[i] += reward
-            lengths[i] += 1
-            successes[i] |= bool(info.get("success", terminated))
-            running[i] = not (terminated or truncated)
     out = {"returns": returns, "lengths": lengths, "successes": successes,
            "final_observations": obs.copy()}
     if record:
@@ -67,36 +85,88 @@ def run_episodes(policy_fn: PolicyFn, envs: List[gymnasium.Env], seeds: List[int
     return out
 
 
+BACKENDS = ("host", "reference")
+
+
+class Evaluator:
+    """The envs of one run's evaluations, made once and reset for every evaluation.
+
+    Args:
+        env_name: a registered name.
+        num_envs: envs in all (groups x episodes per group).
+        max_steps: episode length; default the spec's max_episode_steps.
+        backend: 'host' (default): MuJoCo steps on host threads, observations, rewards
+            and terminations vectorized (clue_jax.envs.batched); envs without a batched
+            kernel step through their own `step`. 'reference': every env through its own
+            `step` and wrappers (what the evaluator did before; the same episodes).
+        threads: worker threads of the host backend (default: the usable cores).
+    """
+
+    def __init__(self, env_name: str, num_envs: int, max_steps: Optional[int] = None,
+                 backend: str = "host", threads: Optional[int] = None):
+        if backend not in BACKENDS:
+            raise ValueError(f"eval backend: got {backend!r}, expected one of {BACKENDS}.")
+        if num_envs < 1:
+            raise ValueError(f"num_envs: got {num_envs}, expected at least 1.")
+        self.env_name, self.num_envs, self.max_steps = env_name, num_envs, max_steps
+        self.spec = get_spec(env_name)
+        envs = [make_env(env_name, i, max_episode_steps=max_steps) for i in range(num_envs)]
+        self.stepper = BatchStepper(envs, threads=threads, reference=backend == "reference")
+
+    def run(self, policy_fn: PolicyFn, seeds: Sequence[int], record: bool = False
+            ) -> Dict[str, np.ndarray]:
+        """One episode per env, env i reset with seeds[i] (see `run_episodes`)."""
+        return stepper_episodes(policy_fn, self.stepper, seeds, self.spec.act_dim, record)
+
+    def close(self) -> None:
+        self.stepper.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 def episode_stats(policy_fn: PolicyFn, env_name: str, num_episodes: int, seed: int,
                   max_steps: Optional[int] = None) -> Dict[str, np.ndarray]:
-    """`run_episodes` on `num_episodes` fresh envs of `env_name`, env i reset with seed + i.
+    """`run_episodes` on `num_episodes` envs of `env_name`, env i reset with seed + i.
 
     Needs no reference scores (raw returns, lengths, successes), so it also
-    measures the returns that define them. The envs are closed afterwards.
+    measures the returns that define them.
     """
     return grouped_episode_stats(policy_fn, env_name, num_episodes, [seed], max_steps)[0]
 
 
 def grouped_episode_stats(policy_fn: PolicyFn, env_name: str, num_episodes: int,
-                          seeds: Sequence[int], max_steps: Optional[int] = None
+                          seeds: Sequence[int], max_steps: Optional[int] = None,
+                          evaluator: Optional[Evaluator] = None
                           ) -> List[Dict[str, np.ndarray]]:
     """`episode_stats` for several groups (e.g. seeds of a vmapped run) stepped together.
 
     Group g has `num_episodes` envs, env i reset with seeds[g] + i, exactly as a
     separate `episode_stats(..., seed=seeds[g])`; all G * E envs step together and
     `policy_fn` gets the (G * E, obs_dim) array, group g in rows g * E to (g + 1) * E.
-    Returns one dict per group.
+    `evaluator`: the run's envs (G * E of `env_name`), reused; default: envs made for
+    this call and closed after it. Returns one dict per group.
     """
     if num_episodes < 1:
         raise ValueError(f"num_episodes: got {num_episodes}, expected at least 1.")
-    spec = get_spec(env_name)
     reset_seeds = [int(seed) + i for seed in seeds for i in range(num_episodes)]
-    envs = [make_env(env_name, s, max_episode_steps=max_steps) for s in reset_seeds]
+    own = evaluator is None
+    if own:
+        evaluator = Evaluator(env_name, len(reset_seeds), max_steps)
+    elif (evaluator.env_name, evaluator.num_envs, evaluator.max_steps) != (
+            env_name, len(reset_seeds), max_steps):
+        raise ValueError(f"evaluator holds {evaluator.num_envs} envs of "
+                         f"{evaluator.env_name!r} (max_steps {evaluator.max_steps}); this "
+                         f"evaluation needs {len(reset_seeds)} of {env_name!r} (max_steps "
+                         f"{max_steps}).")
     try:
-        out = run_episodes(policy_fn, envs, reset_seeds, spec.act_dim)
+        out = evaluator.run(policy_fn, reset_seeds)
     finally:
-        for env in envs:
-            env.close()
+        if own:
+            evaluator.close()
     return [{k: v[g * num_episodes:(g + 1) * num_episodes] for k, v in out.items()}
             for g in range(len(seeds))]
 
@@ -138,13 +208,15 @@ def evaluate_episodes(policy_fn: PolicyFn, env_name: str, num_episodes: int, see
 
 
 def evaluate_groups(policy_fn: PolicyFn, env_name: str, num_episodes: int,
-                    seeds: Sequence[int], max_steps: Optional[int] = None
+                    seeds: Sequence[int], max_steps: Optional[int] = None,
+                    evaluator: Optional[Evaluator] = None
                     ) -> List[Tuple[Dict[str, float], Dict[str, np.ndarray]]]:
     """`evaluate_episodes` for several groups stepped together (see grouped_episode_stats):
     one (metrics, episodes) per group, each equal to a separate evaluation with seeds[g]."""
     spec = get_spec(env_name)
     results = []
-    for out in grouped_episode_stats(policy_fn, env_name, num_episodes, seeds, max_steps):
+    for out in grouped_episode_stats(policy_fn, env_name, num_episodes, seeds, max_steps,
+                                     evaluator):
         result = {
             "return": float(out["returns"].mean()),
             "return_std": float(out["returns"].std()),

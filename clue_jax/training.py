@@ -48,6 +48,7 @@ class LoopConfig:
     eval_interval: int = 5000
     progress: bool = True
     resume: bool = False
+    deadline: Optional[float] = None  # wall clock (time.time()); stop at a checkpoint before it
 
 
 def prepare_run_dir(run_dir, config: Dict[str, Any], resume: bool) -> Path:
@@ -101,9 +102,27 @@ def _to_float_dict(info: Dict[str, jax.Array], prefix: str) -> Dict[str, float]:
     return {f"{prefix}{k}": float(v) for k, v in jax.device_get(info).items()}
 
 
+@functools.partial(jax.jit, static_argnums=2)
+def _finite_flags(agent: Any, info: Dict[str, jax.Array], stacked: bool) -> jax.Array:
+    """Whether every float leaf of agent and info is finite: (S,) bools for S stacked
+    members (leading axis), else (1,)."""
+    leaves = [x for x in jax.tree_util.tree_leaves((agent, info))
+              if hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jnp.floating)]
+    if stacked:
+        return jnp.stack([jnp.isfinite(x).reshape(x.shape[0], -1).all(axis=1)
+                          for x in leaves]).all(axis=0)
+    return jnp.stack([jnp.isfinite(x).all() for x in leaves]).all()[None]
+
+
+def _all_finite(agent: Any, info: Dict[str, jax.Array], stacked: bool) -> np.ndarray:
+    """Per member, whether its losses and parameters are all finite (one device round trip)."""
+    return np.asarray(jax.device_get(_finite_flags(agent, info, stacked)))
+
+
 def train_offline(agent: Any, dataset: Dataset, update_n: UpdateFn, policy_factory: PolicyFactory,
                   eval_fn: Optional[EvalFn], loop: LoopConfig, run_dir,
-                  data: Optional[Any] = None) -> Tuple[Any, List[Tuple[int, float]]]:
+                  data: Optional[Any] = None, desc: str = "updates"
+                  ) -> Tuple[Any, List[Tuple[int, float]]]:
     """Train `agent` on `dataset` with the log/eval/checkpoint cadence of the reference.
 
     Args:
@@ -116,12 +135,14 @@ def train_offline(agent: Any, dataset: Dataset, update_n: UpdateFn, policy_facto
             skips eval.
         loop: cadence and length.
         run_dir: run folder (from `prepare_run_dir`).
+        desc: the progress bar's label (e.g. the learner's name).
     Returns:
         The trained agent and the (step, normalized score) history.
     """
     group_eval = None if eval_fn is None else (lambda policy, step: [eval_fn(policy, step)])
     agents, histories = _train_group([agent], to_device(dataset) if data is None else data,
-                                     update_n, policy_factory, group_eval, [loop], [run_dir])
+                                     update_n, policy_factory, group_eval, [loop], [run_dir],
+                                     desc=desc)
     return agents[0], histories[0]
 
 
@@ -149,8 +170,8 @@ def share_data(datas: List[Any]) -> Tuple[Any, Any]:
 
 def train_offline_seeds(agents: List[Any], datas: List[Any], update_n: UpdateFn,
                         stacked_policy_factory: PolicyFactory, eval_fn: Optional[GroupEvalFn],
-                        loops: List[LoopConfig], run_dirs: List[Any], sharding: Any = None
-                        ) -> Tuple[List[Any], List[List[Tuple[int, float]]]]:
+                        loops: List[LoopConfig], run_dirs: List[Any], sharding: Any = None,
+                        desc: str = "updates") -> Tuple[List[Any], List[List[Tuple[int, float]]]]:
     """S seeds' agents trained together: one compiled update vmapped over the seed axis.
 
     Each seed keeps its own run folder, written as a separate `train_offline` run
@@ -173,7 +194,23 @@ def train_offline_seeds(agents: List[Any], datas: List[Any], update_n: UpdateFn,
         raise ValueError("train_offline_seeds: the seeds' loop configs differ beyond the seed.")
     data, axes = share_data(datas)
     return _train_group(agents, data, update_n, stacked_policy_factory, eval_fn, loops,
-                        run_dirs, data_axes=axes, sharding=sharding)
+                        run_dirs, data_axes=axes, sharding=sharding, desc=desc)
+
+
+class StoppedAtDeadline(RuntimeError):
+    """Training stopped cleanly at a checkpoint: the next interval would pass the deadline."""
+
+
+def _past_deadline(loop: LoopConfig, step: int, interval_s: float, run_dirs: List[Path]) -> None:
+    """StoppedAtDeadline when another `interval_s` of training would end after loop.deadline."""
+    if loop.deadline is None or step >= loop.max_steps:
+        return
+    if time.time() + interval_s > loop.deadline:
+        where = str(run_dirs[0]) if len(run_dirs) == 1 else f"{len(run_dirs)} run folders"
+        raise StoppedAtDeadline(
+            f"stopped at update {step} of {loop.max_steps} (checkpoint saved in {where}): the "
+            f"next {interval_s:.0f} s of training would pass the deadline. Rerun the same "
+            "command with --resume to continue from there.")
 
 
 class SeedsOutOfStepError(RuntimeError):
@@ -192,7 +229,7 @@ def _vmapped_update(update_n: UpdateFn, num_steps: int, batch_size: int, data_ax
 
 def _train_group(agents: List[Any], data: Any, update_n: UpdateFn, policy_factory: PolicyFactory,
                  eval_fn: Optional[GroupEvalFn], loops: List[LoopConfig], run_dirs: List[Any],
-                 data_axes: Any = None, sharding: Any = None
+                 data_axes: Any = None, sharding: Any = None, desc: str = "updates"
                  ) -> Tuple[List[Any], List[List[Tuple[int, float]]]]:
     """The loop of `train_offline` (one member, no vmap) and `train_offline_seeds` (stacked)."""
     from tqdm import tqdm
@@ -239,15 +276,18 @@ def _train_group(agents: List[Any], data: Any, update_n: UpdateFn, policy_factor
                for d, lp in zip(run_dirs, loops)]
     chunk = math.gcd(loop.log_interval, loop.eval_interval)
     bar = tqdm(total=loop.max_steps, initial=step, disable=not loop.progress, smoothing=0.1,
-               unit="upd", dynamic_ncols=True)
+               unit="upd", dynamic_ncols=True,
+               desc=desc if len(loops) == 1 else f"{desc} x{len(loops)} runs")
+    period_start = time.perf_counter()
+    _past_deadline(loop, step, 0.0, run_dirs)
     try:
         while step < loop.max_steps:
             n = min(chunk, loop.max_steps - step)
             t0 = time.perf_counter()
             agent, key, info = update(agent, data, key, n)
-            jax.block_until_ready(info)
+            finite = _all_finite(agent, info, stacked)  # one reduction for every member
             for i, (lp, run_dir) in enumerate(zip(loops, run_dirs)):
-                bad = first_nonfinite(member(agent, i), member(info, i))
+                bad = None if finite[i] else first_nonfinite(member(agent, i), member(info, i))
                 if bad is not None:
                     kept = (f"the checkpoint of step {histories[i][-1][0] if histories[i] else 'none'}"
                             if ckpt_paths[i].exists() else "no checkpoint (none was written yet)")
@@ -261,11 +301,13 @@ def _train_group(agents: List[Any], data: Any, update_n: UpdateFn, policy_factor
             bar.update(n)
             ups = n / max(time.perf_counter() - t0, 1e-9)
             if step % loop.log_interval == 0:
+                host_info = jax.device_get(info)  # one transfer for every member
                 for i, logger in enumerate(loggers):
-                    logger.log({**_to_float_dict(member(info, i), "train/"),
+                    logger.log({**_to_float_dict(member(host_info, i), "train/"),
                                 "train/updates_per_s": ups}, step)
             if step % loop.eval_interval == 0 or step == loop.max_steps:
                 metrics = eval_fn(policy_factory(agent), step) if eval_fn is not None else None
+                host_agent, host_key = jax.device_get((agent, key))  # one transfer for all
                 for i, logger in enumerate(loggers):
                     if metrics is not None:
                         logger.log({f"eval/{k}": v for k, v in metrics[i].items()}, step)
@@ -273,8 +315,12 @@ def _train_group(agents: List[Any], data: Any, update_n: UpdateFn, policy_factor
                         logger.write_scores(histories[i])
                     logger.flush()  # every point up to the checkpoint is on disk before it
                     checkpoints.save(ckpt_paths[i], {
-                        "agent": member(agent, i), "key": member(key, i) if stacked else key,
+                        "agent": member(host_agent, i),
+                        "key": member(host_key, i) if stacked else host_key,
                         "step": step, "history": np.asarray(histories[i], np.float64)})
+                period = time.perf_counter() - period_start
+                period_start = time.perf_counter()
+                _past_deadline(loop, step, period, run_dirs)
             postfix = {"upd/s": f"{ups:.0f}"}
             if histories[0]:  # no score before the first evaluation
                 postfix["score"] = " ".join(f"{h[-1][1]:.1f}" for h in histories)

@@ -249,3 +249,30 @@ def test_every_default_config_keeps_its_rules_and_a_broken_field_is_named():
     otr.max_iterations = 0
     with pytest.raises(experiments.SettingsError, match=r"--otr_config\.max_iterations=0"):
         experiments.check(RunSettings(env_name=ENV, labeller="otr", labeller_config=otr))
+
+
+def test_otr_runs_with_the_same_experts_share_one_coupling(maze_file, tmp_path, monkeypatch):
+    """OTR has no seed: the seeds of a run (same experts) are labelled once, each run still
+    writes its rewards.npz; another expert set is labelled on its own."""
+    from clue_jax.rewards import otr
+    calls = []
+    real = otr.otr_rewards
+    monkeypatch.setattr(otr, "otr_rewards", lambda *a, **k: calls.append(1) or real(*a, **k))
+    import dataclasses
+    settings = [dataclasses.replace(tiny_settings(maze_file, tmp_path, "otr", num_expert=k),
+                                    seed=s) for k, s in ((1, 0), (1, 1), (2, 0))]
+    results = experiments.run_group(settings)
+    assert len(calls) == 2 and len(results) == 3
+    files = [np.load(tmp_path / f"otr-sparse-K{k}" / ENV / f"seed_{s}" / "rewards.npz")["rewards"]
+             for k, s in ((1, 0), (1, 1), (2, 0))]
+    np.testing.assert_array_equal(files[0], files[1])
+    assert not np.array_equal(files[0], files[2])
+
+
+def test_the_stack_check_names_the_known_bad_pair_and_its_fix():
+    from clue_jax import compat
+    bad = compat.stack_problem({"jax": (0, 11, 2), "flax": (0, 12, 8)})
+    assert "flax >= 0.12.10" in bad and "pip install 'flax>=0.12.10'" in bad
+    assert compat.stack_problem({"jax": (0, 11, 2), "flax": (0, 12, 10)}) is None
+    assert compat.stack_problem({"jax": (0, 10, 2), "flax": (0, 12, 8)}) is None  # the pins
+    assert compat.stack_problem() is None  # what is installed here works

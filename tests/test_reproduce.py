@@ -158,7 +158,7 @@ def test_in_process_grid_equals_the_command_lines(tmp_path):
 
 
 def test_failed_cells_exit_nonzero_and_are_marked(tmp_path, monkeypatch):
-    monkeypatch.setattr(reproduce.subprocess, "call", lambda cmd, **kw: 3)
+    monkeypatch.setattr(reproduce.subprocess, "call", lambda cmd, **kw: 2)
     with pytest.raises(SystemExit, match="2 of 2 cells FAILED"):
         reproduce.main(["--tasks=a", "--methods=iql", "--seeds=0,1", f"--out={tmp_path}"])
     text = (tmp_path / "results.md").read_text()
@@ -232,10 +232,97 @@ def test_seed_groups_hold_only_unfinished_seeds(tmp_path):
     done = cells[1].run_dir(tmp_path)  # iql seed 1 finished
     done.mkdir(parents=True)
     (done / "results.json").write_text("{}")
-    units = reproduce.make_units(cells, tmp_path, group_seeds=True)
+    units = reproduce.make_units(cells, tmp_path, "seeds")
     assert reproduce.Cell("t", "iql", None, 1) in units
     assert reproduce.SeedGroup("t", "iql", None, (0, 2)) in units
     group = reproduce.SeedGroup("t", "clue", 1, (0, 1, 2))
     assert group in units and len(units) == 3
     cmd = group.command(tmp_path, [])
     assert "--seeds=0,1,2" in cmd and not any(c.startswith("--seed=") for c in cmd)
+
+
+def test_dataset_and_method_groups_hold_the_unfinished_cells(tmp_path):
+    cells = reproduce.make_grid(["t", "u"], ["iql", "clue"], [1, 5], [0, 1])
+    done = cells[0].run_dir(tmp_path)  # t iql seed 0 finished
+    done.mkdir(parents=True)
+    (done / "results.json").write_text("{}")
+    units = reproduce.make_units(cells, tmp_path, "dataset")
+    groups = [u for u in units if isinstance(u, reproduce.CellGroup)]
+    assert [len(g.cells) for g in groups] == [5, 6] and cells[0] in units
+    by_method = reproduce.make_units(cells, tmp_path, "method")
+    assert sorted(len(reproduce.unit_cells(u)) for u in by_method) == [1, 1, 2, 4, 4]
+    started = cells[3].run_dir(tmp_path)  # t clue K=1 seed 1 has a checkpoint
+    started.mkdir(parents=True)
+    (started / "checkpoint.msgpack").write_bytes(b"x")
+    cmd = groups[0].command(tmp_path, ["--max_steps=10"])
+    assert cmd[1].endswith("train_iql.py") and cmd[2].startswith("--group_file=")
+    members = json.loads(Path(cmd[2].split("=", 1)[1]).read_text())
+    assert len(members) == 5 and all("--max_steps=10" in m for m in members)
+    assert [("--resume" in m) for m in members] == [False, False, True, False, False]
+    assert all(reproduce.run_flags.parse_settings(["train_iql.py", *m]).env_name == "t"
+               for m in members)
+
+
+def test_stopped_units_are_not_failures_and_exit_3(tmp_path, monkeypatch):
+    monkeypatch.setattr(reproduce.subprocess, "call", lambda cmd, **kw: 3)
+    with pytest.raises(SystemExit) as stop:
+        reproduce.main(["--tasks=a", "--methods=iql", "--seeds=0,1", f"--out={tmp_path}",
+                        "--time_limit=60"])
+    assert stop.value.code == reproduce.STOPPED_EXIT == 3
+    assert "FAILED" not in (tmp_path / "results.md").read_text()
+    log = next((tmp_path / "logs").glob("*.log")).read_text()
+    assert "--deadline=" in log
+    status = reproduce.run_cell(reproduce.Cell("a", "iql", None, 5), tmp_path, [],
+                                deadline=0.0)
+    assert status.startswith("STOPPED (not started")
+
+
+def test_presets_plan_the_papers_grids(capsys):
+    reproduce.main(["--preset=table3", "--budget=paper", "--plan", "--group=dataset"])
+    text = capsys.readouterr().out
+    assert "630 runs: 9 tasks x 3 methods" in text and "K [1, 5, 10] x 10 seeds" in text
+    assert "9 programs to run, of sizes [70]" in text
+    assert "--max_steps=1000000" in text and "--eval_episodes=10" in text
+    assert ("exception: gen-hopper-medium-expert-v0 clue-imitation K=10: "
+            "--config.actor_lr=0.001 --config.critic_lr=0.001 --config.value_lr=0.001") in text
+    reproduce.main(["--preset=table1", "--budget=paper", "--plan"])
+    text = capsys.readouterr().out
+    assert "180 runs: 6 tasks" in text and "antmaze-large-play" not in text.split("exception")[-1]
+    assert "exception: antmaze-medium-play-v2 clue K=1: --config.dropout_rate=0.2" in text
+    reproduce.main(["--preset=table4", "--budget=cpu", "--plan"])
+    text = capsys.readouterr().out
+    assert "8 methods" in text and "x 3 seeds" in text and "--max_steps=10000" in text
+    reproduce.main(["--preset=table5", "--budget=paper", "--plan"])
+    text = capsys.readouterr().out
+    assert "--dataset_fraction=0.1" in text and "--max_steps=300000" in text
+
+
+def test_every_paper_exception_parses_into_the_learner_config():
+    from clue_jax.experiments import presets
+    for (task, k), flags in presets.PAPER_EXCEPTIONS.items():
+        settings = reproduce.run_flags.parse_settings(
+            ["train_iql.py", f"--env_name={task}", "--labeller=clue", *flags])
+        config = settings.agent_config
+        if "--config.dropout_rate=0.2" in flags:
+            assert config.dropout_rate == 0.2
+        else:
+            assert config.actor_lr == config.critic_lr == config.value_lr > 3e-4
+
+
+def test_a_tiny_preset_grid_runs_end_to_end_as_one_program(tmp_path):
+    """--preset=table1 on the point maze, one seed, tiny budget, --group=dataset: IQL, OTR
+    and CLUE train as one program and the table has all three."""
+    from clue_jax.generation import generated
+    maze = generated.ensure_generated("gen-pointmaze-umaze-diverse-v0",
+                                      cache_dir=str(tmp_path / "data"), size=3000, seed=0)
+    reproduce.main(["--preset=table1", "--tasks=gen-pointmaze-umaze-diverse-v0", "--seeds=0",
+                    "--group=dataset", f"--out={tmp_path / 'grid'}", "--",
+                    f"--dataset_path={maze}", "--max_steps=20", "--log_interval=10",
+                    "--eval_interval=10", "--eval_episodes=2", "--batch_size=16",
+                    "--config=configs/antmaze_config.py", "--config.hidden_dims=(8,8)",
+                    "--clue_config.num_steps=20", "--clue_config.hidden_dims=(8,8)"])
+    rows = _csv_without_times(tmp_path / "grid" / "results.csv")
+    assert sorted(r["method"] for r in rows) == ["clue", "iql", "otr"]
+    assert all(r["status"] == "ok" and r["steps"] == "20" for r in rows)
+    log = next((tmp_path / "grid" / "logs").glob("*_all_3runs.log")).read_text()
+    assert "iql: 3 runs train as one vmapped program" in log

@@ -513,3 +513,52 @@ def test_seeds_vmapped_and_sharded_equal_separate_runs(tmp_path, maze_file):
                           f"--save_dir={tmp_path / 'bad'}", *common], cwd=ROOT,
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode != 0 and "--seeds=0,x" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_dataset_group_equals_separate_runs(tmp_path, maze_file):
+    """train_iql.py --group_file: CLUE with K = 1 and 2, seeds 0 and 1, and IQL on the true
+    rewards, one dataset: the five runs' agents train as one vmapped program (their CVAEs as
+    one), and every run folder holds a separate run's numbers."""
+    common = [f"--env_name={ENV}", f"--dataset_path={maze_file}", *TINY_IQL, *LOOP]
+    members = [[*common, "--labeller=clue", f"--num_expert={k}", f"--seed={seed}", *TINY_CLUE,
+                f"--save_dir={tmp_path / 'g'}"] for k in (1, 2) for seed in (0, 1)]
+    members.append([*common, "--labeller=true", "--seed=0", f"--save_dir={tmp_path / 'g'}"])
+    group_file = tmp_path / "group.json"
+    group_file.write_text(json.dumps(members))
+    out = run("train_iql.py", f"--group_file={group_file}")
+    assert "iql: 5 runs train as one vmapped program" in out
+    for member in members:
+        separate = [a.replace(str(tmp_path / "g"), str(tmp_path / "s")) for a in member]
+        run("train_iql.py", *separate)
+    done = sorted((tmp_path / "g").glob("*/*/seed_*"))
+    assert len(done) == 5
+    for grouped in done:
+        alone = tmp_path / "s" / grouped.relative_to(tmp_path / "g")
+        assert sorted(p.name for p in grouped.iterdir()) == sorted(p.name for p in alone.iterdir())
+        a, b = (json.loads((d / "results.json").read_text()) for d in (grouped, alone))
+        assert a.get("experts") == b.get("experts") and a["labels"].keys() == b["labels"].keys()
+        np.testing.assert_allclose(list(a["labels"].values()), list(b["labels"].values()),
+                                   rtol=1e-3, atol=1e-4)
+        assert [s for s, _ in a["history"]] == [s for s, _ in b["history"]] == [200, 400]
+        np.testing.assert_allclose([v for _, v in a["history"]], [v for _, v in b["history"]],
+                                   atol=1e-6)
+        ra, rb = (np.load(d / "rewards.npz")["rewards"] if (d / "rewards.npz").exists()
+                  else None for d in (grouped, alone))
+        if ra is not None:
+            np.testing.assert_allclose(ra, rb, rtol=1e-3, atol=1e-4)
+
+
+def test_a_bad_group_file_fails_before_any_folder(tmp_path):
+    bad = tmp_path / "group.json"
+    bad.write_text('{"not": "a list"}')
+    proc = subprocess.run([sys.executable, "train_iql.py", f"--group_file={bad}"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1 and "--group_file" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    two = [["--env_name=gen-pointmaze-umaze-diverse-v0", f"--save_dir={tmp_path}"],
+           ["--env_name=gen-pointmaze-large-diverse-v0", f"--save_dir={tmp_path}"]]
+    bad.write_text(json.dumps(two))
+    proc = subprocess.run([sys.executable, "train_iql.py", f"--group_file={bad}"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1 and "--env_name differs" in proc.stderr
+    assert not any(tmp_path.glob("iql-true"))

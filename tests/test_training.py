@@ -280,3 +280,32 @@ def test_vmapped_seeds_resume_equals_uninterrupted(tmp_path):
                            probe_eval, loop(seed=3, max_steps=30), tmp_path / "killed" / "3")
     with pytest.raises(training.SeedsOutOfStepError, match="seed 3: 30, seed 4: 20"):
         run(tmp_path / "killed", group_probe_eval, resume=True)
+
+
+def test_a_deadline_stops_at_a_checkpoint_and_resume_finishes_as_uninterrupted(tmp_path):
+    """The first period (10 updates and an evaluation that takes 1.5 s) shows the next would
+    pass the deadline 1 s away: the run stops at its step-10 checkpoint; resumed without a
+    deadline it ends as an uninterrupted run."""
+    import time
+    data = tiny_dataset()
+    full_dir = training.prepare_run_dir(tmp_path / "full", {}, resume=False)
+    full, full_hist = training.train_offline(tiny_agent(), data, iql.jit_update_n,
+                                             policy_factory, probe_eval, loop(), full_dir)
+
+    def slow_eval(policy_fn, step=None):
+        time.sleep(1.5)
+        return probe_eval(policy_fn)
+
+    run_dir = training.prepare_run_dir(tmp_path / "cut", {}, resume=False)
+    with pytest.raises(training.StoppedAtDeadline, match="stopped at update 10 of 20"):
+        training.train_offline(tiny_agent(), data, iql.jit_update_n, policy_factory, slow_eval,
+                               loop(deadline=time.time() + 1.0), run_dir)
+    assert np.loadtxt(run_dir / "3.txt").reshape(-1, 2)[:, 0].tolist() == [10]
+    resumed, hist = training.train_offline(tiny_agent(seed=5), data, iql.jit_update_n,
+                                           policy_factory, probe_eval, loop(resume=True), run_dir)
+    assert hist == full_hist
+    for a, b in zip(jax.tree.leaves(full), jax.tree.leaves(resumed)):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(training.StoppedAtDeadline, match="stopped at update 0"):
+        training.train_offline(tiny_agent(), data, iql.jit_update_n, policy_factory, probe_eval,
+                               loop(deadline=time.time() - 1), tmp_path / "late")

@@ -175,7 +175,7 @@ class D4RLAntMazeEnv(gymnasium.Env):
         return np.maximum(centre + noise, 0.0)
 
     def _obs(self) -> np.ndarray:
-        return np.concatenate([self.data.qpos[:15], self.data.qvel[:14]]).astype(np.float32)
+        return observation(self.data.qpos, self.data.qvel)
 
     def reset(self, *, seed: Optional[int] = None, options: Optional[dict] = None):
         super().reset(seed=seed)
@@ -190,10 +190,26 @@ class D4RLAntMazeEnv(gymnasium.Env):
         return self._obs(), {"goal": self.goal.copy(), "success": False}
 
     def step(self, action):
-        action = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
-        self.data.ctrl[:] = ACTION_SCALE * action
-        mujoco.mj_step(self.model, self.data, nstep=FRAME_SKIP)
-        distance = float(np.linalg.norm(self.data.qpos[:2] - self.goal))
+        physics_step(self.model, self.data, action)
+        distance = float(goal_distance(self.data.qpos[:2], self.goal))
         success = distance <= GOAL_RADIUS
         info = {"goal": self.goal.copy(), "distance": distance, "success": success}
         return self._obs(), float(success), success, False, info
+
+
+def physics_step(model: mujoco.MjModel, data: mujoco.MjData, action) -> None:
+    """One env step of the simulator: ctrl = 30 * clip(action, -1, 1), FRAME_SKIP MuJoCo steps.
+    `D4RLAntMazeEnv.step` and the batched stepper (envs/batched.py) both call it."""
+    data.ctrl[:] = ACTION_SCALE * np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
+    mujoco.mj_step(model, data, nstep=FRAME_SKIP)
+
+
+def observation(qpos: np.ndarray, qvel: np.ndarray) -> np.ndarray:
+    """(..., 29) float32: qpos[..., :15] then qvel[..., :14] (one state or a batch)."""
+    return np.concatenate([qpos[..., :15], qvel[..., :14]], axis=-1).astype(np.float32)
+
+
+def goal_distance(xy: np.ndarray, goal: np.ndarray) -> np.ndarray:
+    """||xy - goal|| over the last axis (one position or a batch, same numbers either way)."""
+    diff = np.asarray(xy, np.float64) - goal
+    return np.sqrt(diff[..., 0] * diff[..., 0] + diff[..., 1] * diff[..., 1])

@@ -34,11 +34,12 @@ import gymnasium
 import mujoco
 import numpy as np
 
-from clue_jax.envs.antmaze import maze_grid
+from clue_jax.envs.antmaze import goal_distance, maze_grid
 from clue_jax.envs.gym_envs import import_gymnasium_robotics
 from clue_jax.envs.maze_planner import D4RL_OFFSET, free_cells
 
 GOAL_RADIUS = 0.5
+VELOCITY_CLIP = 5.0  # gymnasium-robotics' PointEnv clips the velocity to +-5 before each step
 RESET_NOISE = 0.1  # D4RL maze2d: qpos + U(-0.1, 0.1), qvel + 0.1 * N(0, 1)
 OBS_DIM = 4
 ACT_DIM = 2
@@ -208,14 +209,19 @@ class PointMaze2DEnv(gymnasium.Env):
         return self.set_state(qpos, qvel), {"success": False, "goal": self.target.copy()}
 
     def step(self, action):
-        action = np.clip(np.asarray(action, dtype=np.float64).reshape(ACT_DIM), -1.0, 1.0)
-        self._point.step(d4rl_to_gym_vec(action))
+        self.physics_step(action)
         obs = self._obs()
-        distance = float(np.linalg.norm(obs[:2] - self.target))
+        distance = float(goal_distance(obs[:2], self.target))
         success = distance <= GOAL_RADIUS
         info = {"success": success, "distance": distance, "goal": self.target.copy()}
         return (obs.astype(np.float32), float(success),
                 bool(success and self.terminate_on_success), False, info)
+
+    def physics_step(self, action) -> None:
+        """The simulator's part of `step` (gymnasium-robotics' PointEnv.step on the D4RL
+        action clipped to [-1, 1]); the batched stepper (envs/batched.py) calls it too."""
+        action = np.clip(np.asarray(action, dtype=np.float64).reshape(ACT_DIM), -1.0, 1.0)
+        self._point.step(d4rl_to_gym_vec(action))
 
     def render(self):
         return self._maze_env.render()

@@ -6,6 +6,7 @@
 domains.py  the one per-domain table; a dataset name resolved once into a Task
 settings.py RunSettings (frozen), the run-folder name of a method
 runner.py   experts -> labeller -> agent -> loop (the seam: `label_and_train`)
+group.py    a dataset's runs (seeds x K x labellers) as one program
 skills.py   the unsupervised setting: K-means clusters through the same seam
 flags.py    absl flags -> RunSettings for the scripts (the only reader of FLAGS)
 """
@@ -15,8 +16,9 @@ from typing import Any, Dict, List, Sequence
 
 import numpy as np
 
+from clue_jax import timing
 from clue_jax.envs import registry
-from clue_jax.experiments import domains, runner, skills
+from clue_jax.experiments import domains, group, runner, skills
 from clue_jax.experiments.domains import DOMAINS, Domain, Task, load_dataset, resolve_task
 from clue_jax.experiments.settings import RunSettings, SettingsError
 
@@ -24,12 +26,13 @@ from clue_jax.experiments.settings import RunSettings, SettingsError
 def run(settings: RunSettings) -> Dict[str, Any]:
     """One run from its settings: inputs checked, task resolved once, then the setting's stages."""
     check(settings)
-    task = resolve_task(settings.env_name, dataset_path=settings.dataset_path,
-                        download=settings.download, fraction=settings.dataset_fraction,
-                        seed=settings.seed)
+    with timing.phase("data"):
+        task = resolve_task(settings.env_name, dataset_path=settings.dataset_path,
+                            download=settings.download, fraction=settings.dataset_fraction,
+                            seed=settings.seed)
     if settings.setting == "unsupervised":
         return {"skills": skills.run(settings, task)}
-    return runner.run_labelled(settings, task)
+    return group.run_group([settings], task)[0]
 
 
 def run_seeds(settings: RunSettings, seeds: Sequence[int]) -> List[Dict[str, Any]]:
@@ -55,9 +58,30 @@ def run_seeds(settings: RunSettings, seeds: Sequence[int]) -> List[Dict[str, Any
     settings_list = [dataclasses.replace(settings, seed=s) for s in seeds]
     for s in settings_list:
         check(s)
-    task = resolve_task(settings.env_name, dataset_path=settings.dataset_path,
-                        download=settings.download)
-    return runner.run_labelled_seeds(settings_list, task, sharding=seed_sharding(len(seeds)))
+    with timing.phase("data"):
+        task = resolve_task(settings.env_name, dataset_path=settings.dataset_path,
+                            download=settings.download)
+    return group.run_group(settings_list, task, sharding=seed_sharding)
+
+
+def run_group(settings_list: Sequence[RunSettings]) -> List[Dict[str, Any]]:
+    """Runs of one dataset (any mix of seeds, K, labellers, settings), trained as few
+    programs as their settings allow (clue_jax.experiments.group). Every member is checked
+    before any data is read; each writes the run folder a separate run of it would."""
+    settings_list = list(settings_list)
+    group.check_members(settings_list)
+    for s in settings_list:
+        check(s)
+    if len(settings_list) > 1 and settings_list[0].dataset_fraction < 1.0:
+        raise SettingsError("a group with --dataset_fraction < 1: each seed keeps its own "
+                            "random trajectories, so the runs share no dataset; run them "
+                            "separately.")
+    first = settings_list[0]
+    with timing.phase("data"):
+        task = resolve_task(first.env_name, dataset_path=first.dataset_path,
+                            download=first.download, fraction=first.dataset_fraction,
+                            seed=first.seed)
+    return group.run_group(settings_list, task, sharding=seed_sharding)
 
 
 def seed_sharding(num_seeds: int):
@@ -96,4 +120,4 @@ def check(settings: RunSettings) -> None:
 
 
 __all__ = ["DOMAINS", "Domain", "RunSettings", "Task", "domains", "load_dataset",
-           "resolve_task", "run", "run_seeds", "runner"]
+           "resolve_task", "run", "run_group", "run_seeds", "runner"]

@@ -7,6 +7,7 @@ The reference IQL's flag names work unchanged (--env_name, --config, --seed,
 """
 
 import functools
+import json
 import logging
 import sys
 from pathlib import Path
@@ -23,8 +24,8 @@ from clue_jax.envs import registry
 from clue_jax.envs.registry import UnknownEnvError, UnmeasuredScoreError
 from clue_jax.experiments import domains
 from clue_jax.experiments.agents import AGENTS
-from clue_jax.experiments.settings import (EXPERT_SELECTIONS, SETTINGS, SPARSE_EXPERTS,
-                                           RunSettings, SettingsError)
+from clue_jax.experiments.settings import (EVAL_BACKENDS, EXPERT_SELECTIONS, SETTINGS,
+                                           SPARSE_EXPERTS, RunSettings, SettingsError)
 from clue_jax.rewards.labellers import LABELLERS
 from clue_jax.rewards.storage import RewardFileError
 
@@ -120,6 +121,16 @@ def define_flags(default_labeller: str, flag_values: flags.FlagValues = flags.FL
     integer("max_steps", None, "Learner updates; default: 1e6 (the reference), or the "
                          "generated dataset's budget (see README).")
     boolean("tqdm", True, "Show progress bars.")
+    enum("eval_backend", "host", list(EVAL_BACKENDS),
+         "Evaluation envs: host (made once per run, MuJoCo stepped on host threads, the rest "
+         "vectorized) or reference (each env through its own step); the same episodes.")
+    float_("time_limit", None, "Stop cleanly at the last checkpoint before this many seconds "
+           "have passed (exit status 3; rerun with --resume to continue).")
+    float_("deadline", None, "As --time_limit, as a wall-clock time (seconds since the epoch; "
+           "reproduce.py gives every run of a grid the same one).")
+    string("group_file", None, "Run the train_iql.py command lines listed in this JSON file "
+           "(a list of argument lists, one dataset) as one program: the runs' agents stacked "
+           "and vmapped, their evaluations stepped together (reproduce.py --group writes it).")
     boolean("resume", False, "Continue the run in the run folder from its checkpoint "
             "(refused when a setting that changes training differs from the stored one).")
     boolean("resume_anyway", False, "With --resume: continue even with changed settings; the "
@@ -198,7 +209,19 @@ def settings_from_flags(values: flags.FlagValues) -> RunSettings:
         labeller_config=labeller_config, calibrate=values.calibrate,
         temperature=values.temperature, cvae_steps=values.cvae_steps,
         compare_uncalibrated=values.compare_uncalibrated, skills=values.skills,
-        n_clusters=values.n_clusters, reward_file=values.reward_file, tag=values.tag)
+        n_clusters=values.n_clusters, reward_file=values.reward_file, tag=values.tag,
+        eval_backend=values.eval_backend, deadline=_deadline(values))
+
+
+def _deadline(values: flags.FlagValues) -> Optional[float]:
+    """--deadline, or now + --time_limit (the earlier when both are given)."""
+    import time
+    limits = [values.deadline] if values.deadline is not None else []
+    if values.time_limit is not None:
+        if values.time_limit <= 0:
+            raise SettingsError(f"--time_limit={values.time_limit}: expected seconds > 0.")
+        limits.append(time.time() + values.time_limit)
+    return min(limits) if limits else None
 
 
 def flag_dict(values: flags.FlagValues) -> Dict[str, Any]:
@@ -273,12 +296,35 @@ def run_from_flags(values: flags.FlagValues, program: str) -> Dict[str, Any]:
     # JAX logs an INFO line for every backend it cannot open (e.g. 'tpu' on any CPU/GPU host).
     logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)
     try:
+        if values.group_file:
+            return {"runs": experiments.run_group(read_group_file(values.group_file))}
         settings = settings_from_flags(values)
         if values.seeds:
             return {"runs": experiments.run_seeds(settings, parse_seeds(values.seeds))}
         return experiments.run(settings)
+    except training.StoppedAtDeadline as err:
+        print(f"{program}: {err}", file=sys.stderr)
+        sys.exit(STOPPED_EXIT)
     except EXPECTED_ERRORS as err:
         sys.exit(f"{program}: error: {err}")
+
+
+STOPPED_EXIT = 3  # exit status of a run stopped cleanly at its --time_limit / --deadline
+
+
+def read_group_file(path: str) -> List[RunSettings]:
+    """The RunSettings of each command line (a list of train_iql.py arguments) in `path`."""
+    try:
+        commands = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as err:
+        raise SettingsError(f"--group_file={path}: cannot read it as JSON ({err}); pass the "
+                            "file reproduce.py --group wrote (<out>/groups/*.json).") from None
+    if not (isinstance(commands, list) and commands
+            and all(isinstance(c, list) and all(isinstance(a, str) for a in c)
+                    for c in commands)):
+        raise SettingsError(f"--group_file={path}: expected a non-empty JSON list of argument "
+                            "lists (each one train_iql.py command line without the program).")
+    return [parse_settings(["train_iql.py", *command]) for command in commands]
 
 
 def parse_settings(argv: List[str], default_labeller: str = "true",

@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import ml_collections
 import numpy as np
 
-from clue_jax import evaluation, rules, training
+from clue_jax import evaluation, rules, timing, training
 from clue_jax.logging import RunLogger
 from clue_jax.data import experts as expert_lib
 from clue_jax.data.dataset import Dataset, concatenate
@@ -83,7 +83,8 @@ def loop_config(settings: RunSettings, task: domains.Task) -> training.LoopConfi
                                batch_size=settings.batch_size or AGENTS[settings.agent].batch_size,
                                log_interval=settings.log_interval,
                                eval_interval=settings.eval_interval,
-                               progress=settings.progress, resume=settings.resume)
+                               progress=settings.progress, resume=settings.resume,
+                               deadline=settings.deadline)
 
 
 def run_dir_for(save_dir: str, method: str, env_name: str, seed: int) -> Path:
@@ -106,37 +107,46 @@ def train_agent(dataset: Dataset, env_name: str, agent_name: str, config: Dict[s
 
 def train_agents(datasets: List[Dataset], env_name: str, agent_name: str, config: Dict[str, Any],
                  loops: List[training.LoopConfig], run_dirs: List[Any], eval_episodes: int,
-                 expert_datas: List[Optional[Dataset]], sharding: Any = None
-                 ) -> List[Tuple[Dict[str, Any], Any]]:
-    """`train_agent` for S seeds (loops[s].seed, each with its labelled dataset and run
-    folder): one seed trains alone; several train as one vmapped program
-    (training.train_offline_seeds) and evaluate in one vectorized batch. Returns
-    (results, agent) per seed; each seed's results.json is a separate run's."""
+                 expert_datas: List[Optional[Dataset]], sharding: Any = None,
+                 eval_backend: str = "host") -> List[Tuple[Dict[str, Any], Any]]:
+    """`train_agent` for S runs (loops[s].seed, each with its labelled dataset and run
+    folder): one run trains alone; several train as one vmapped program
+    (training.train_offline_seeds) and evaluate in one vectorized batch, on envs made
+    once (`evaluation.Evaluator` with `eval_backend`). Returns (results, agent) per run;
+    each run's results.json is a separate run's."""
     spec = AGENTS[agent_name]
     datas = [(spec.make_data or default_data)(d, e, config)
              for d, e in zip(datasets, expert_datas)]
     agents = [spec.create(lp.seed, d, config, lp.max_steps, e)
               for lp, d, e in zip(loops, datasets, expert_datas)]
-    eval_fn = None
+    eval_fn, evaluator = None, None
     if eval_episodes > 0:
+        evaluator = evaluation.Evaluator(env_name, len(loops) * eval_episodes,
+                                         backend=eval_backend)
+
         def eval_fn(policy_fn, step):
-            groups = evaluation.evaluate_groups(
-                policy_fn, env_name, eval_episodes,
-                [evaluation.eval_seed(lp.seed, step) for lp in loops])
+            with timing.phase("evaluation"):
+                groups = evaluation.evaluate_groups(
+                    policy_fn, env_name, eval_episodes,
+                    [evaluation.eval_seed(lp.seed, step) for lp in loops], evaluator=evaluator)
             for run_dir, (_, episodes) in zip(run_dirs, groups):
                 training.write_evaluation_episodes(run_dir, step, episodes)
             return [metrics for metrics, _ in groups]
     start = time.time()
-    if len(loops) == 1:
-        single = None if eval_fn is None else (lambda policy, step: eval_fn(policy, step)[0])
-        agent, history = training.train_offline(agents[0], datasets[0], spec.update_n,
-                                                spec.policy, single, loops[0], run_dirs[0],
-                                                data=datas[0])
-        trained, histories = [agent], [history]
-    else:
-        trained, histories = training.train_offline_seeds(
-            agents, datas, spec.update_n, spec.stacked_policy, eval_fn, loops, run_dirs,
-            sharding=sharding)
+    try:
+        if len(loops) == 1:
+            single = None if eval_fn is None else (lambda policy, step: eval_fn(policy, step)[0])
+            agent, history = training.train_offline(agents[0], datasets[0], spec.update_n,
+                                                    spec.policy, single, loops[0], run_dirs[0],
+                                                    data=datas[0], desc=agent_name)
+            trained, histories = [agent], [history]
+        else:
+            trained, histories = training.train_offline_seeds(
+                agents, datas, spec.update_n, spec.stacked_policy, eval_fn, loops, run_dirs,
+                sharding=sharding, desc=agent_name)
+    finally:
+        if evaluator is not None:
+            evaluator.close()
     out = []
     for lp, run_dir, agent, history in zip(loops, run_dirs, trained, histories):
         results = {"env_name": env_name, "seed": lp.seed, "steps": lp.max_steps,
@@ -377,7 +387,7 @@ def provenance() -> Dict[str, Any]:
 
 # Settings that do not change what a run trains: they may differ on --resume.
 RESUME_FREE = ("resume", "resume_anyway", "progress", "eval_episodes", "log_interval",
-               "save_dir", "download")
+               "save_dir", "download", "eval_backend", "deadline")
 
 
 def _flatten(tree: Any, prefix: str = "") -> Dict[str, Any]:
@@ -394,7 +404,7 @@ def settings_differences(stored: Dict[str, Any], new: Dict[str, Any]) -> List[st
     old = _flatten(stored)
     now = _flatten(json.loads(json.dumps(new, default=str)))
     free = {f"settings.{name}" for name in RESUME_FREE} | {"loop.resume", "loop.progress",
-                                                           "loop.log_interval"}
+                                                           "loop.log_interval", "loop.deadline"}
     old = {k: v for k, v in old.items() if not k.startswith("provenance.")}
     now = {k: v for k, v in now.items() if not k.startswith("provenance.")}
     return [f"{key}: {old.get(key, '(absent)')} -> {now.get(key, '(absent)')}"
@@ -426,63 +436,3 @@ def check_resume(run_dir: Path, record: Dict[str, Any], settings: RunSettings) -
     log.write_text(json.dumps(entries, indent=2))
     print(f"[clue_jax] --resume_anyway: continuing {run_dir} with changed settings: "
           + "; ".join(diffs))
-
-
-def run_labelled(settings: RunSettings, task: domains.Task) -> Dict[str, Any]:
-    """A sparse or imitation run of `task`; returns the results written to results.json."""
-    return run_labelled_seeds([settings], task)[0]
-
-
-def run_labelled_seeds(settings_list: List[RunSettings], task: domains.Task,
-                       sharding: Any = None) -> List[Dict[str, Any]]:
-    """Sparse or imitation runs of `task` for several seeds (settings equal but the seed).
-
-    Every seed is checked before any folder is made; then each gets its own run
-    folder, experts and labels (experts, CVAE and couplings depend on the seed: the
-    labeller gets every seed's request at once, and CLUE trains the seeds' CVAEs as one
-    vmapped program), and the agents train together (`train_agents`).
-    """
-    records, run_dirs = [], []
-    dataset = discard_rewards(task.dataset) if settings_list[0].setting == "imitation" \
-        else task.dataset
-    ground_truth = None if settings_list[0].setting == "imitation" else task.dataset.rewards
-    for settings in settings_list:
-        run_dir = run_dir_for(settings.save_dir, settings.method(), settings.env_name,
-                              settings.seed)
-        record = {"method": settings.method(), "settings": settings.to_dict(),
-                  settings.agent: resolved_agent_config(settings, task.domain).to_dict(),
-                  "labeller_config": resolved_labeller_config(settings, task.domain).to_dict(),
-                  "dataset_size": dataset.size, "loop": dict(loop_config(settings, task).__dict__)}
-        check_resume(run_dir, record, settings)
-        if settings.reward_file:  # keys, length, checksum and finite values, before any folder
-            storage.load_rewards(settings.reward_file, dataset)
-        records.append(record)
-        run_dirs.append(run_dir)
-    selections = [choose_experts(s, task, dataset)  # cheap; may fail: before any folder
-                  if labellers.get_labeller(s.labeller).needs_experts and not s.reward_file
-                  else None for s in settings_list]
-    prov = provenance()
-    for settings, record, run_dir, expert in zip(settings_list, records, run_dirs, selections):
-        training.prepare_run_dir(run_dir, {**record, "provenance": prov}, settings.resume)
-        if expert is not None:
-            print(f"[clue_jax] experts: {expert.message}")
-            write_experts(run_dir, expert, settings)
-    labelled, experts, all_labels = map(list, zip(*label_seeds(
-        settings_list, task, run_dirs, dataset, selections, ground_truth)))
-    per_seed = list(zip(all_labels, selections))
-    settings = settings_list[0]
-    trained = train_agents(labelled, task.env_name, settings.agent,
-                           resolved_agent_config(settings, task.domain).to_dict(),
-                           [loop_config(s, task) for s in settings_list], run_dirs,
-                           settings.eval_episodes, experts, sharding=sharding)
-    out = []
-    for s, run_dir, (results, _), (labels, expert) in zip(settings_list, run_dirs, trained,
-                                                           per_seed):
-        results = finish_results(s, run_dir, results, labels, expert)
-        final, last3 = results["final_normalized_score"], results["score_last3"]
-        scores = ("no evaluation" if final is None else
-                  f"normalized score {final:.1f} (mean of the last 3 evaluations {last3:.1f})")
-        print(f"[clue_jax] {s.env_name} {s.method()} seed {s.seed}: "
-              f"{scores} after {results['steps']} updates -> {run_dir}")
-        out.append(results)
-    return out

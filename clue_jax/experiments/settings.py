@@ -15,6 +15,8 @@ from typing import Optional
 
 import ml_collections
 
+from clue_jax.evaluation import BACKENDS as EVAL_BACKENDS
+
 SETTINGS = ("sparse", "imitation", "unsupervised")
 # How the sparse/imitation experts are chosen: 'setting', the setting's own rule (sparse:
 # SPARSE_EXPERTS; imitation: the first K demonstrations); 'episodes' (sparse): K random
@@ -81,6 +83,10 @@ class RunSettings:
         tag: appended to the method's run-folder name ('-<tag>'), for ablations
             that change a labeller or learner config field (e.g. 'rr' for CLUE with
             --clue_config.reward_scaling=return_range).
+        eval_backend: 'host' (envs stepped together on host threads) or 'reference'
+            (each env through its own step); the same episodes (evaluation.Evaluator).
+        deadline: a wall-clock time (seconds since the epoch); training stops cleanly at
+            the last checkpoint before it (resume later with --resume). None: no limit.
     """
 
     env_name: str = "gen-pointmaze-umaze-diverse-v0"
@@ -113,12 +119,17 @@ class RunSettings:
     n_clusters: int = 100
     reward_file: Optional[str] = None
     tag: str = ""
+    eval_backend: str = "host"
+    deadline: Optional[float] = None
 
     def __post_init__(self):
         for name, (ok, expected) in _RANGES.items():
             if not ok(getattr(self, name)):
                 raise SettingsError(f"--{name}={getattr(self, name)}: expected {expected}; "
                                     f"pass a value in that range.")
+        if self.eval_backend not in EVAL_BACKENDS:
+            raise SettingsError(f"--eval_backend={self.eval_backend!r}: expected one of "
+                                f"{EVAL_BACKENDS}.")
         if self.setting not in SETTINGS:
             raise SettingsError(f"--setting={self.setting!r}: expected one of {SETTINGS}.")
         if self.expert_selection not in EXPERT_SELECTIONS:

@@ -113,6 +113,9 @@ def rollout(env: str, actor, budgets: List[int], rng: np.random.Generator,
             first_episode_only: bool = False) -> List[Arrays]:
     """Step len(budgets) envs together with the stochastic actor.
 
+    The envs step through `envs.batched.BatchStepper` (MuJoCo on host threads; the
+    same transitions as each env's own `step`).
+
     Args:
         budgets: steps of each env (its stream of consecutive episodes).
         first_episode_only: stop each env after its first episode instead.
@@ -123,41 +126,48 @@ def rollout(env: str, actor, budgets: List[int], rng: np.random.Generator,
         timeout unless terminal.
     """
     from clue_jax.agents import sac_actor
-    from clue_jax.envs import registry
+    from clue_jax.envs import batched, registry
     name, (_, obs_dim, act_dim) = locomotion.gen_name(env, "expert"), locomotion.ENVS[env]
     policy = sac_actor.batched_policy(actor)
     seeds = rng.integers(2**31, size=len(budgets))
-    envs = [registry.make_env(name, int(s)) for s in seeds]
-    nq, nv = envs[0].unwrapped.model.nq, envs[0].unwrapped.model.nv
-    out = [{"observations": np.zeros((n, obs_dim), np.float32),
-            "actions": np.zeros((n, act_dim), np.float32), "rewards": np.zeros(n, np.float32),
-            "terminals": np.zeros(n, bool), "timeouts": np.zeros(n, bool),
-            "next_observations": np.zeros((n, obs_dim), np.float32),
-            "infos/qpos": np.zeros((n, nq), np.float32),
-            "infos/qvel": np.zeros((n, nv), np.float32),
-            "infos/action_log_probs": np.zeros(n, np.float32)} for n in budgets]
-    obs = np.stack([e.reset(seed=int(s))[0] for e, s in zip(envs, seeds)])
-    rows = np.zeros(len(envs), np.int64)
-    active = np.asarray(budgets) > 0
-    while active.any():
-        actions, log_probs = policy(obs, rng.standard_normal((len(envs), act_dim)))
-        for i in np.flatnonzero(active):
-            o, t, data = out[i], rows[i], envs[i].unwrapped.data
-            o["observations"][t], o["actions"][t] = obs[i], actions[i]
-            o["infos/qpos"][t], o["infos/qvel"][t] = data.qpos, data.qvel
-            o["infos/action_log_probs"][t] = log_probs[i]
-            next_obs, reward, terminated, truncated, _ = envs[i].step(actions[i])
-            o["rewards"][t], o["next_observations"][t] = reward, next_obs
-            o["terminals"][t], o["timeouts"][t] = terminated, truncated and not terminated
-            rows[i] += 1
-            done = terminated or truncated
-            if rows[i] == budgets[i] or (done and first_episode_only):
-                o["timeouts"][t] = not terminated
-                active[i] = False
-            obs[i] = envs[i].reset()[0] if done else next_obs
-    for e in envs:
-        e.close()
-    return [{k: v[:r] for k, v in o.items()} for o, r in zip(out, rows)]
+    stepper = batched.BatchStepper([registry.make_env(name, int(s)) for s in seeds])
+    model = stepper.envs[0].unwrapped.model
+    longest, n_envs = max(budgets), len(budgets)
+    out = {"observations": np.zeros((n_envs, longest, obs_dim), np.float32),
+           "actions": np.zeros((n_envs, longest, act_dim), np.float32),
+           "rewards": np.zeros((n_envs, longest), np.float32),
+           "terminals": np.zeros((n_envs, longest), bool),
+           "timeouts": np.zeros((n_envs, longest), bool),
+           "next_observations": np.zeros((n_envs, longest, obs_dim), np.float32),
+           "infos/qpos": np.zeros((n_envs, longest, model.nq), np.float32),
+           "infos/qvel": np.zeros((n_envs, longest, model.nv), np.float32),
+           "infos/action_log_probs": np.zeros((n_envs, longest), np.float32)}
+    try:
+        obs = np.stack([stepper.reset(i, int(s)) for i, s in enumerate(seeds)])
+        rows = np.zeros(n_envs, np.int64)
+        active = np.asarray(budgets) > 0
+        while active.any():
+            actions, log_probs = policy(obs, rng.standard_normal((n_envs, act_dim)))
+            live = np.flatnonzero(active)
+            at = (live, rows[live])
+            out["observations"][at], out["actions"][at] = obs[live], actions[live]
+            out["infos/qpos"][at], out["infos/qvel"][at] = stepper.state(live)
+            out["infos/action_log_probs"][at] = log_probs[live]
+            step = stepper.step(np.clip(np.asarray(actions[live], np.float32), -1, 1), live)
+            out["rewards"][at], out["next_observations"][at] = step.rewards, step.observations
+            out["terminals"][at] = step.terminated
+            out["timeouts"][at] = step.truncated & ~step.terminated
+            rows[live] += 1
+            done = step.terminated | step.truncated
+            stop = (rows[live] == np.asarray(budgets)[live]) | (done & first_episode_only)
+            out["timeouts"][live[stop], rows[live[stop]] - 1] = ~step.terminated[stop]
+            active[live[stop]] = False
+            obs[live] = step.observations
+            for i in live[done]:
+                obs[i] = stepper.reset(i)
+    finally:
+        stepper.close()
+    return [{k: v[i, :rows[i]] for k, v in out.items()} for i in range(n_envs)]
 
 
 def _concat(parts: List[Arrays]) -> Arrays:

@@ -30,7 +30,6 @@ from clue_jax.envs import maze_planner, pointmaze
 GENERATOR_VERSION = "pointmaze-v0.1"
 EPISODE_LENGTH = 1000
 ACTION_NOISE = 0.5
-VELOCITY_CLIP = 5.0  # gymnasium-robotics PointEnv._clip_velocity, as D4RL's MazeEnv
 BATCH_EPISODES = 1000  # episodes simulated side by side
 
 PLAY_GOALS = {  # hand-picked goal cells (row, col); the evaluation goal is one of them
@@ -109,7 +108,8 @@ class _PointBatch:
 
     def step(self, actions: np.ndarray) -> np.ndarray:
         """Apply D4RL actions (B, 2) for one step; returns the new observations (B, 4)."""
-        self.state[:, 3:5] = np.clip(self.state[:, 3:5], -VELOCITY_CLIP, VELOCITY_CLIP)
+        self.state[:, 3:5] = np.clip(self.state[:, 3:5], -pointmaze.VELOCITY_CLIP,
+                                     pointmaze.VELOCITY_CLIP)
         ctrl = pointmaze.d4rl_to_gym_vec(np.clip(actions, -1.0, 1.0))[:, None, :]
         self.state = self._rollout(self.model, self.data, self.state, ctrl, nstep=1)[0][:, 0]
         return self.obs()

@@ -25,8 +25,9 @@ config's reward_scaling / reward_shift) and, where computing them is costly,
 saved to <run>/rewards.npz (checksummed against the dataset) and reused on resume.
 """
 
+import hashlib
 from pathlib import Path
-from typing import Dict
+from typing import Dict, List
 
 import ml_collections
 import numpy as np
@@ -72,6 +73,32 @@ def _label_otr(request: LabelRequest) -> Labels:
     return Labels(rewards, info)
 
 
+def _label_otr_seeds(requests: List[LabelRequest]) -> List[Labels]:
+    """`_label_otr` for several runs of one dataset: OTR has no seed, so runs whose experts
+    are the same trajectories (e.g. the seeds of an imitation run) share one computation;
+    each run still gets its rewards.npz."""
+    out: List[Labels] = [None] * len(requests)
+    todo: Dict[str, List[int]] = {}
+    for i, request in enumerate(requests):
+        restored = saved_rewards(request)
+        if restored is not None:
+            out[i] = restored
+            continue
+        expert = request.expert
+        key = hashlib.sha256(np.ascontiguousarray(expert.observations).tobytes()
+                             + np.ascontiguousarray(expert.dones_float).tobytes()).hexdigest()
+        todo.setdefault(key, []).append(i)
+    for rows in todo.values():
+        first = _label_otr(requests[rows[0]])
+        out[rows[0]] = first
+        for i in rows[1:]:
+            request = requests[i]
+            storage.save_rewards(Path(request.run_dir) / REWARD_FILE, first.rewards,
+                                 request.dataset, metadata=first.info)
+            out[i] = Labels(first.rewards, dict(first.info))
+    return out
+
+
 def _label_sqil(request: LabelRequest) -> Labels:
     """SQIL: 0 for every dataset transition, 1 for every expert one, batches half and half."""
     expert = request.expert.with_rewards(np.ones(request.expert.size, np.float32))
@@ -94,7 +121,8 @@ LABELLERS: Dict[str, Labeller] = {
     "true": Labeller("true", False, _true_config, _label_true),
     "clue": Labeller("clue", True, _clue_config, clue_labeller.label,
                      clue_labeller.label_seeds, config_rules=clue.CONFIG_RULES),
-    "otr": Labeller("otr", True, _otr_config, _label_otr, config_rules=otr.CONFIG_RULES),
+    "otr": Labeller("otr", True, _otr_config, _label_otr, _label_otr_seeds,
+                    config_rules=otr.CONFIG_RULES),
     "oril": Labeller("oril", True, lambda domain: oril_config.get_config(), oril.label,
                      config_rules=oril.CONFIG_RULES),
     "sqil": Labeller("sqil", True, lambda domain: ml_collections.ConfigDict(), _label_sqil),

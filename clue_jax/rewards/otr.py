@@ -39,11 +39,16 @@ from typing import Dict, Tuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from ott.geometry import costs, geometry
-from ott.problems.linear import linear_problem
-from ott.solvers.linear import sinkhorn
 
-from clue_jax import rules
+from clue_jax import compat, rules
+
+try:
+    from ott.geometry import costs, geometry
+    from ott.problems.linear import linear_problem
+    from ott.solvers.linear import sinkhorn
+except (ImportError, AttributeError) as err:  # a jax / flax pair that cannot import ott
+    raise compat.explain(err) from err
+
 from clue_jax.data.dataset import Dataset, DatasetError, trajectory_bounds
 from clue_jax.rewards.processing import REWARD_RULES
 

@@ -1,0 +1,35 @@
+"""Wall-clock time per phase of a run (data, labelling, updates, evaluation), for reports.
+
+    with timing.phase("evaluation"):
+        ...
+    timing.totals()   # {"evaluation": 12.3, ...} seconds since the last reset()
+
+One process-wide table (runs in one process add up; `reset()` starts afresh). Phases may
+nest: an inner phase's time is also counted in the outer one's (e.g. "evaluation" inside
+"training"), so the figures are not meant to sum to the wall time.
+"""
+
+import contextlib
+import time
+from typing import Dict, Iterator
+
+_TOTALS: Dict[str, float] = {}
+
+
+@contextlib.contextmanager
+def phase(name: str) -> Iterator[None]:
+    """Add the wall time of the block to phase `name`."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        _TOTALS[name] = _TOTALS.get(name, 0.0) + time.perf_counter() - start
+
+
+def totals() -> Dict[str, float]:
+    """Seconds per phase since the last `reset()`, rounded to 0.1 s."""
+    return {k: round(v, 1) for k, v in _TOTALS.items()}
+
+
+def reset() -> None:
+    _TOTALS.clear()

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Paper-scale measurements on one accelerator, in pieces that fit a time limit and resume.
+#
+#   TIME_LIMIT=570 bash scripts/gpu_run.sh [RUNS_DIR]      # RUNS_DIR default runs/gpu
+#
+# For a dry run on a CPU, shrink both parts (TABLE_ARGS are added to reproduce.py's
+# arguments, e.g. fewer seeds; TABLE_FLAGS replace the budget's flags):
+#   BENCH_ARGS="--seeds=2 --max_steps=1000 --cvae_steps=500 --eval_interval=500 \
+#   --eval_episodes=2" TABLE_ARGS="--seeds=0,1" \
+#   TABLE_FLAGS="--max_steps=1000 --eval_interval=500 --eval_episodes=2 --cvae_steps=200" \
+#   TIME_LIMIT=900 bash scripts/gpu_run.sh runs/dry
+#
+# 1. One row of Table 3 at the paper's budget (reproduce.py --preset=table3 --budget=paper):
+#    gen-hopper-medium-v0, CLUE with K = 1, 5, 10 x 10 seeds, 1M updates each, as one
+#    program (--group=method);
+# 2. bench/bench_e2e.py: the main job (CLUE, point maze, CVAE 1e4 + IQL 2e4 updates, 10
+#    episodes every 5e3) as one run and as --seeds=0-9; once per RUNS_DIR;
+# 3. the rest of the row: OTR with K = 1, 5, 10, then IQL on the true rewards.
+# Every run stops cleanly at a checkpoint before the time limit; rerunning the same
+# command continues (finished runs are skipped, started ones resume; the checkpoints stay
+# in RUNS_DIR, so the rerun must find that folder).
+# The small files of every run (config, results, evaluation episodes, logs; not the
+# checkpoints or rewards) and the bench figures are packed into $OUT/gpu_results.tgz when
+# $OUT names a folder (the device tool's), else left in RUNS_DIR.
+#
+# Packages: the machine's jax / flax / optax / chex / h5py are used as they are; what is
+# missing comes from .site.tgz or .site (scripts/offline_deps.sh makes them) when present.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+T0=$(date +%s)
+LIMIT=${TIME_LIMIT:-570}
+RUNS=${1:-runs/gpu}
+left() { echo $(( LIMIT - ($(date +%s) - T0) )); }
+mkdir -p "$RUNS"
+LOG="$RUNS/gpu_run.log"
+exec > >(tee -a "$LOG") 2>&1
+echo "== gpu_run.sh $(date -u '+%Y-%m-%d %H:%M:%S') UTC, limit ${LIMIT} s, runs in $RUNS"
+
+if [ -f .site.tgz ] && [ ! -d /tmp/clue_site/.site ]; then
+    mkdir -p /tmp/clue_site && tar xzf .site.tgz -C /tmp/clue_site
+fi
+for site in /tmp/clue_site/.site "$PWD/.site"; do
+    [ -d "$site" ] && export PYTHONPATH="$site${PYTHONPATH:+:$PYTHONPATH}"
+done
+export PYTHONUNBUFFERED=1
+python3 - <<'EOF' || exit 1
+import importlib.metadata as m, jax
+print("devices:", jax.devices(), "| cores:", __import__("os").cpu_count())
+print("versions:", {p: m.version(p) for p in ("jax", "jaxlib", "flax", "optax", "mujoco",
+                                                "gymnasium", "ott-jax", "numpy")})
+import clue_jax.experiments  # noqa: F401 -- every module the runs import
+EOF
+
+pack() {
+    [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ] || return 0
+    tar czf "$OUT/gpu_results.tgz" --exclude=checkpoint.msgpack --exclude=rewards.npz \
+        --exclude='*.partial' --exclude='cvae*.msgpack' --exclude='tb' "$RUNS"
+    echo "packed $(du -h "$OUT/gpu_results.tgz" | cut -f1) into $OUT/gpu_results.tgz"
+}
+trap pack EXIT
+
+echo "== data ($(left) s left)"
+start=$(date +%s)
+python3 -c "
+from clue_jax.experiments import load_dataset
+for name in ('gen-pointmaze-umaze-diverse-v0', 'gen-hopper-medium-v0', 'gen-hopper-expert-demos-v0'):
+    print(name, load_dataset(name).size, 'transitions')" || exit 1
+echo "data ready in $(( $(date +%s) - start )) s"
+
+table() {  # one method's K x seeds of the row as one program, until done or the time limit
+    echo "== Table 3, gen-hopper-medium-v0, paper budget: $1 ($(left) s left)"
+    # shellcheck disable=SC2086
+    python3 reproduce.py --preset=table3 --budget=paper --tasks=gen-hopper-medium-v0 \
+        --methods="$1" ${TABLE_ARGS:-} --group=method --out="$RUNS/table3_paper" \
+        --time_limit=$(( $(left) - 20 )) ${TABLE_FLAGS:+-- $TABLE_FLAGS}
+    status=$?
+    echo "== $1: reproduce.py exit $status (3: stopped at the time limit; rerun to resume)"
+}
+
+table clue-imitation
+if [ ! -s "$RUNS/bench_e2e.json" ] && [ "$(left)" -gt 240 ]; then
+    echo "== bench_e2e ($(left) s left)"
+    # shellcheck disable=SC2086
+    python3 bench/bench_e2e.py ${BENCH_ARGS:---seeds=10 --separate=1 --max_steps=20000 \
+        --cvae_steps=10000 --eval_interval=5000 --eval_episodes=10} --out="$RUNS/bench_e2e" \
+        --json="$RUNS/bench_e2e.json"
+fi
+for method in otr-imitation iql; do
+    [ "$(left)" -gt 180 ] && table $method  # OTR labels for ~1 min on a GPU before training
+done
+# shellcheck disable=SC2086
+python3 reproduce.py --preset=table3 --budget=paper --tasks=gen-hopper-medium-v0 \
+    --methods=iql,otr-imitation,clue-imitation ${TABLE_ARGS:-} --out="$RUNS/table3_paper" \
+    --table_only ${TABLE_FLAGS:+-- $TABLE_FLAGS} > /dev/null
+echo "== done ($(left) s left)"
