@@ -26,6 +26,7 @@ import csv
 import json
 import os
 import queue
+import signal
 import subprocess
 import sys
 import time
@@ -259,6 +260,42 @@ def _resume(cells: Sequence[Cell], out: Path) -> List[str]:
     return ["--resume"] if started else []
 
 
+_CHILDREN = set()  # the training processes running now, ended with this process
+
+
+def _end_with_parent() -> None:
+    """In a child before exec: get SIGTERM when reproduce.py dies, even by SIGKILL (Linux)."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def run_child(cmd: List[str], log) -> int:
+    """Run one unit's command to its end, output to `log`; returns its exit status."""
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                            preexec_fn=_end_with_parent if sys.platform == "linux" else None)
+    _CHILDREN.add(proc)
+    try:
+        return proc.wait()
+    finally:
+        _CHILDREN.discard(proc)
+
+
+def end_children(grace_s: float = 20.0) -> None:
+    """SIGINT every running unit (each keeps its last checkpoint), SIGKILL what outlives
+    `grace_s`."""
+    for proc in list(_CHILDREN):
+        proc.send_signal(signal.SIGINT)
+    deadline = time.time() + grace_s
+    for proc in list(_CHILDREN):
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.time()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def run_cell(cell: Unit, out: Path, extra: List[str], cores: Optional[queue.Queue] = None,
              deadline: Optional[float] = None) -> str:
     """Run one unit (a cell or a group) as a process (pinned to a free core when `cores` is
@@ -280,7 +317,7 @@ def run_cell(cell: Unit, out: Path, extra: List[str], cores: Optional[queue.Queu
         f.write(" ".join(cmd) + "\n")
         f.flush()
         try:
-            code = subprocess.call(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT)
+            code = run_child(cmd, f)
         finally:
             if core is not None:
                 cores.put(core)
@@ -366,8 +403,13 @@ def table(rows: List[Dict], cells: List[Cell], failed: Sequence[Cell] = (),
     else:
         columns = list(dict.fromkeys(c.column for c in cells))
         tasks = list(dict.fromkeys(c.task for c in cells))
-    by = {}
+    by, unscored = {}, {}
     for r in rows:
+        if r["score"] is None:  # a run without evaluations (--eval_episodes=0)
+            key = (r["task"], column_name(r["method"], r["k"]) if not k_rows
+                   else r["method"].upper())
+            unscored[key] = unscored.get(key, 0) + 1
+            continue
         if k_rows:
             for k in ([r["k"]] if r["k"] != "" else ks):
                 by.setdefault((f"K={k} {r['task']}", r["method"].upper()), []).append(r["score"])
@@ -379,7 +421,9 @@ def table(rows: List[Dict], cells: List[Cell], failed: Sequence[Cell] = (),
         cells_txt = []
         for col in columns:
             s = np.asarray(by.get((task, col), []), float)
-            cells_txt.append(f"{s.mean():.1f} ± {s.std():.1f} (n={s.size})" if s.size else "–")
+            blank = unscored.get((task.split(" ", 1)[-1] if k_rows else task, col))
+            cells_txt.append(f"{s.mean():.1f} ± {s.std():.1f} (n={s.size})" if s.size else
+                             f"– ({blank} without evaluation)" if blank else "–")
         lines.append(f"| {task} | " + " | ".join(cells_txt) + " |")
     groups = ([(f"total K={k}", [t for t in tasks if t.startswith(f"K={k} ")]) for k in ks]
               if k_rows else [("total", tasks)])
@@ -404,6 +448,8 @@ def score_matrices(rows: List[Dict], cells: List[Cell]) -> Dict[str, np.ndarray]
     tasks = list(dict.fromkeys(c.task for c in cells))
     by = {}
     for r in rows:
+        if r["score"] is None:
+            continue
         by.setdefault(column_name(r["method"], r["k"]), {}).setdefault(r["task"], {})[
             r["seed"]] = r["score"]
     out = {}
@@ -613,6 +659,10 @@ def build_grid(args, extra: List[str]) -> Grid:
         cell_flags = lambda task, method, k: presets.cell_flags(  # noqa: E731
             preset, args.budget, task, method, k)
     cells = make_grid(tasks, methods, ks, seeds, cell_flags)
+    if len(set(cells)) != len(cells):
+        raise SystemExit("reproduce.py: the grid names a run twice (a task, method, K or seed "
+                         "repeated in --tasks / --methods / --num_experts / --seeds); two "
+                         "processes would write one run folder. Name each once.")
     k_rows = args.k_rows or method_text == "table4" or bool(preset and preset.k_rows)
     title = (f"preset {preset.name} ({preset.title}) at the {args.budget} budget: "
              f"{budget.note}" if preset else "")
@@ -644,10 +694,28 @@ def plan_text(grid: Grid, out: Path, args) -> str:
         steps = loop.max_steps or "the domain's default"
         lines.append(f"  per run: {steps} updates, {loop.eval_episodes} episodes every "
                      f"{loop.eval_interval} updates; flags: {' '.join(grid.extra) or 'none'}")
+        clue_runs = sum(c.method.startswith("clue") for u in todo for c in unit_cells(u))
         lines += presets.estimate_lines([len(unit_cells(u)) for u in todo], loop,
                                         [registry.get_spec(t).max_episode_steps for t in tasks],
-                                        args.workers)
+                                        args.workers, clue_runs=clue_runs)
     return "\n".join(lines)
+
+
+def validate(cells: List[Cell], out: Path, extra: List[str]) -> None:
+    """Every distinct (task, method, K, flags) parsed and checked as its run would check it,
+    before anything is launched: SystemExit naming the cell and the problem."""
+    from absl import flags as absl_flags
+    seen = set()
+    for cell in cells:
+        key = (cell.task, cell.method, cell.k, cell.flags)
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            experiments.check(run_flags.parse_settings(cell.command(out, extra)[1:]))
+        except (*run_flags.EXPECTED_ERRORS, absl_flags.Error, ValueError) as err:
+            raise SystemExit(f"reproduce.py: {cell.task} {cell.method} K={cell.k}: {err} "
+                             "(nothing was started)") from None
 
 
 def main(argv=None):
@@ -658,6 +726,24 @@ def main(argv=None):
     if args.plan:
         print(plan_text(grid, out, args))
         return
+    if not args.table_only:
+        validate(cells, out, extra)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        _main(args, grid, out)
+    except KeyboardInterrupt:
+        end_children()
+        sys.exit(f"[reproduce] interrupted: the runs that were training stopped at their last "
+                 f"checkpoint; rerun the same command to resume them (finished runs are "
+                 f"skipped). Logs in {out / 'logs'}.")
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _main(args, grid: Grid, out: Path) -> None:
+    cells, extra, k_rows = grid.cells, grid.extra, grid.k_rows
     out.mkdir(parents=True, exist_ok=True)
     failed, stopped = [], []
     deadline = None
@@ -692,8 +778,14 @@ def main(argv=None):
                 for core in sorted(os.sched_getaffinity(0))[:args.workers]:
                     cores.put(core)
             futures = {pool.submit(run_cell, u, out, extra, cores, deadline): u for u in units}
-            for i, future in enumerate(as_completed(futures), 1):
-                report(i, futures[future], future.result())
+            try:
+                for i, future in enumerate(as_completed(futures), 1):
+                    report(i, futures[future], future.result())
+            except KeyboardInterrupt:  # before the pool waits for its workers' children
+                for future in futures:
+                    future.cancel()
+                end_children()
+                raise
     rows = collect(cells, out)
     write_outputs(rows, cells, out, extra, failed, k_rows, with_aggregates=True)
     print((out / "results.md").read_text())

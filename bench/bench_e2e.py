@@ -8,7 +8,7 @@ Runs `train_clue.py` as separate processes, as a user would: `--separate` single
 (`--seed=s`) one after another, then one run of `--seeds` vmapped (or `--num_experts`
 K values x seeds as one `--group_file` program). Each process's wall time is measured
 from outside; its phases (data, labelling, training, evaluation inside training) come
-from the results.json it writes. Seed-throughput = runs / wall seconds; the figure
+from the results.json it writes (labelling includes CLUE's CVAE training, also shown apart). Seed-throughput = runs / wall seconds; the figure
 printed last is the group's over the separate runs'. The dataset is made (or read from
 the cache) before anything is timed. With --json, the figures are appended to that file
 (one record per invocation; reproduce.py --plan reads the newest for its estimates).
@@ -62,7 +62,8 @@ def eval_env_steps(run_dirs) -> int:
 def describe(name, runs, wall, ph):
     updates = ph.get("training", 0.0) - ph.get("evaluation", 0.0)
     return (f"{name}: {runs} run(s) in {wall:.1f} s wall = {runs / wall:.3f} runs/s | data "
-            f"{ph.get('data', 0):.1f} s, labelling {ph.get('labelling', 0):.1f} s, updates "
+            f"{ph.get('data', 0):.1f} s, labelling {ph.get('labelling', 0):.1f} s (of which the "
+            f"CVAE {ph.get('cvae', 0):.1f} s), updates "
             f"{updates:.1f} s, evaluation {ph.get('evaluation', 0):.1f} s (the rest: start-up, "
             f"compilation, writing)")
 

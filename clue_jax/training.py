@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from clue_jax import checkpoints
+from clue_jax import checkpoints, locks
 from clue_jax.trees import stack_trees, unstack_tree
 from clue_jax.data.dataset import Dataset, to_device
 from clue_jax.logging import RunLogger
@@ -52,21 +52,27 @@ class LoopConfig:
 
 
 def prepare_run_dir(run_dir, config: Dict[str, Any], resume: bool) -> Path:
-    """Create `run_dir` and write config.json.
+    """Create `run_dir`, take its lock (held until the process ends or `locks.release`)
+    and write config.json.
 
     An existing run folder is never deleted: without `resume` it is moved aside
-    to `<run_dir>.prev-<time>` and a fresh one is made.
+    to `<run_dir>.prev-<time>` and a fresh one is made; never while another process
+    holds its lock.
 
     Raises:
         PermissionError: the folder cannot be written, with the fix.
+        locks.RunFolderBusy: another live process writes this run folder.
     """
     run_dir = Path(run_dir)
     try:
-        if run_dir.exists() and any(run_dir.iterdir()) and not resume:
+        if (run_dir.exists() and not resume
+                and any(p.name != locks.LOCK_NAME for p in run_dir.iterdir())):
+            locks.check_free(run_dir)  # never move a live run aside
             aside = run_dir.with_name(f"{run_dir.name}.prev-{time.strftime('%Y%m%d-%H%M%S')}")
             shutil.move(str(run_dir), str(aside))
             print(f"[clue_jax] an earlier run in {run_dir} was moved to {aside}")
         run_dir.mkdir(parents=True, exist_ok=True)
+        locks.hold(run_dir)
         probe = run_dir / ".write_test"
         probe.write_text("ok")
         probe.unlink()

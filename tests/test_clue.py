@@ -516,3 +516,19 @@ def test_seeds_cvaes_vmapped_equal_separate_and_resume_from_mixed_checkpoints(tm
             np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5)
     assert all(int(s.step) == 40 for s in resumed)
     assert not any(p.exists() for d in mixed for p in d.glob("*.partial"))
+
+
+def test_figures_carry_the_runs_title_and_both_panel_names(tmp_path, trained, monkeypatch):
+    from clue_jax.rewards import clue_labeller, plots
+    state, data, expert, _ = trained
+    seen = {}
+    monkeypatch.setattr(plots, "plot_latent_embeddings",
+                        lambda path, panels, suptitle="", **kw: seen.update(
+                            panels=sorted(panels), suptitle=suptitle))
+    monkeypatch.setattr(plots, "plot_reward_correlation",
+                        lambda path, raw, truth, title=None, **kw: seen.update(corr=title) or 0.5)
+    title = "clue-sparse-K1 on some-dataset, seed 3"
+    clue_labeller.figures(state, data, expert, tiny_config(), tmp_path, np.ones(data.size),
+                          uncalibrated=state, title=title)
+    assert seen == {"panels": ["CLUE (calibrated)", "CVAE without calibration"],
+                    "suptitle": title, "corr": title}

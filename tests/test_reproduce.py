@@ -80,7 +80,7 @@ def test_labeller_flags_go_only_to_their_cells(tmp_path):
 
 def test_run_cell_skips_done_and_resumes_started(tmp_path, monkeypatch):
     calls = []
-    monkeypatch.setattr(reproduce.subprocess, "call", lambda cmd, **kw: calls.append(cmd) or 0)
+    monkeypatch.setattr(reproduce, "run_child", lambda cmd, log: calls.append(cmd) or 0)
     done = reproduce.Cell("t", "iql", None, 0)
     done.run_dir(tmp_path).mkdir(parents=True)
     (done.run_dir(tmp_path) / "results.json").write_text("{}")
@@ -158,7 +158,8 @@ def test_in_process_grid_equals_the_command_lines(tmp_path):
 
 
 def test_failed_cells_exit_nonzero_and_are_marked(tmp_path, monkeypatch):
-    monkeypatch.setattr(reproduce.subprocess, "call", lambda cmd, **kw: 2)
+    monkeypatch.setattr(reproduce, "run_child", lambda cmd, log: 2)
+    monkeypatch.setattr(reproduce, "validate", lambda *a: None)
     with pytest.raises(SystemExit, match="2 of 2 cells FAILED"):
         reproduce.main(["--tasks=a", "--methods=iql", "--seeds=0,1", f"--out={tmp_path}"])
     text = (tmp_path / "results.md").read_text()
@@ -215,14 +216,17 @@ def test_ray_backend_and_seed_groups_give_the_process_pools_results(tmp_path):
     grid = ["--tasks=gen-pointmaze-umaze-diverse-v0", "--methods=iql", "--seeds=0,1",
             "--workers=2"]
     outputs = {}
-    for name, flags in (("pool", []), ("ray", ["--backend=ray"]), ("grouped", ["--group_seeds"])):
+    for name, flags in (("pool", []), ("ray", ["--backend=ray"]), ("grouped", ["--group_seeds"]),
+                        ("ray-dataset", ["--backend=ray", "--group=dataset"])):
         reproduce.main([*grid, f"--out={tmp_path / name}", *flags, "--", *extra])
         outputs[name] = _csv_without_times(tmp_path / name / "results.csv")
     assert len(outputs["pool"]) == 2 and outputs["ray"] == outputs["pool"]
-    for grouped, pool in zip(outputs["grouped"], outputs["pool"]):
-        for key in ("task", "method", "seed", "steps", "status"):
-            assert grouped[key] == pool[key]
-        assert float(grouped["score"]) == pytest.approx(float(pool["score"]), abs=1e-6)
+    for name in ("grouped", "ray-dataset"):
+        for grouped, pool in zip(outputs[name], outputs["pool"]):
+            for key in ("task", "method", "seed", "steps", "status"):
+                assert grouped[key] == pool[key]
+            assert float(grouped["score"]) == pytest.approx(float(pool["score"]), abs=1e-6)
+    assert list((tmp_path / "ray-dataset" / "groups").glob("*_all_2runs.json"))
     log = (tmp_path / "grouped" / "logs").glob("*seed0-1.log")
     assert "--seeds=0,1" in next(log).read_text()
 
@@ -264,7 +268,8 @@ def test_dataset_and_method_groups_hold_the_unfinished_cells(tmp_path):
 
 
 def test_stopped_units_are_not_failures_and_exit_3(tmp_path, monkeypatch):
-    monkeypatch.setattr(reproduce.subprocess, "call", lambda cmd, **kw: 3)
+    monkeypatch.setattr(reproduce, "run_child", lambda cmd, log: 3)
+    monkeypatch.setattr(reproduce, "validate", lambda *a: None)
     with pytest.raises(SystemExit) as stop:
         reproduce.main(["--tasks=a", "--methods=iql", "--seeds=0,1", f"--out={tmp_path}",
                         "--time_limit=60"])
@@ -326,3 +331,66 @@ def test_a_tiny_preset_grid_runs_end_to_end_as_one_program(tmp_path):
     assert all(r["status"] == "ok" and r["steps"] == "20" for r in rows)
     log = next((tmp_path / "grid" / "logs").glob("*_all_3runs.log")).read_text()
     assert "iql: 3 runs train as one vmapped program" in log
+
+
+def test_a_grid_is_validated_before_anything_starts(tmp_path, monkeypatch):
+    started = []
+    monkeypatch.setattr(reproduce, "run_child", lambda cmd, log: started.append(cmd) or 0)
+    with pytest.raises(SystemExit, match="names a run twice"):
+        reproduce.main(["--tasks=gen-pointmaze-umaze-diverse-v0", "--methods=iql",
+                        "--seeds=0,0", f"--out={tmp_path / 'a'}"])
+    with pytest.raises(SystemExit, match=r"clue K=1: .*hidden_dimz.*nothing was started"):
+        reproduce.main(["--tasks=gen-pointmaze-umaze-diverse-v0", "--methods=iql,clue",
+                        "--seeds=0", f"--out={tmp_path / 'b'}", "--",
+                        "--clue_config.hidden_dimz=(8,8)"])
+    with pytest.raises(SystemExit, match="Unknown environment 'gen-pointmaze-umaze-v0'"):
+        reproduce.main(["--tasks=gen-pointmaze-umaze-v0", "--methods=iql", "--seeds=0",
+                        f"--out={tmp_path / 'c'}"])
+    assert not started and not any(tmp_path.iterdir())
+
+
+def test_ending_reproduce_ends_its_training_processes(tmp_path):
+    """SIGTERM to reproduce.py: its running unit gets SIGINT (it keeps its last checkpoint),
+    reproduce says how to resume and exits non-zero; nothing is left running."""
+    import os
+    import signal
+    import subprocess
+    import time
+    proc = subprocess.Popen(
+        [sys.executable, "reproduce.py", "--tasks=gen-pointmaze-umaze-diverse-v0",
+         "--methods=iql", "--seeds=0", f"--out={tmp_path}", "--", "--max_steps=1000000",
+         "--config.hidden_dims=(8,8)", "--eval_interval=500", "--eval_episodes=1"],
+        cwd=Path(__file__).resolve().parents[1], stderr=subprocess.PIPE, text=True)
+    log = tmp_path / "logs"
+    for _ in range(600):  # until the training process has written a checkpoint
+        if list(tmp_path.glob("iql-true/*/seed_0/checkpoint.msgpack")):
+            break
+        time.sleep(0.2)
+    child = [int(p) for p in subprocess.run(["pgrep", "-f", "--", f"save_dir={tmp_path}"],
+                                            capture_output=True, text=True).stdout.split()]
+    assert child and log.exists()
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode != 0 and "rerun the same command to resume" in err
+    for pid in child:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+def test_the_plans_time_estimate_by_hand():
+    """10 stacked runs did 10 x 1000 updates in 10 s of training outside evaluation (1000
+    seed-updates/s) and 10,000 env steps in 10 s (1 ms each); CLUE labelled for 3 s a run."""
+    from types import SimpleNamespace
+    from clue_jax.experiments import presets
+    record = {"date": "d", "device": "dev", "env": "e", "runs": 10, "max_steps": 1000,
+              "group_phases_s": {"training": 20.0, "evaluation": 10.0, "labelling": 30.0},
+              "separate_phases_s": [{"training": 5.0, "evaluation": 1.0}],
+              "group_eval_env_steps": 10_000}
+    assert presets._rate(record, 10) == pytest.approx(1000.0)
+    assert presets._rate(record, 1) == pytest.approx(250.0)
+    assert presets._rate(record, 100) == pytest.approx(1000.0)  # held flat beyond the bench
+    settings = SimpleNamespace(max_steps=1000, eval_interval=500, eval_episodes=2)
+    lines = presets.estimate_lines([10], settings, [100], record=record, clue_runs=10)
+    # updates 10 s; evaluation 2 x 10 runs x 2 episodes x 100 steps x 1 ms = 4 s; labels 30 s
+    assert "updates 10 s, evaluation at most 4 s (1000 us per env step" in lines[1]
+    assert "labelling about 30 s" in lines[1] and "total about 44 s" in lines[2]

@@ -562,3 +562,34 @@ def test_a_bad_group_file_fails_before_any_folder(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1 and "--env_name differs" in proc.stderr
     assert not any(tmp_path.glob("iql-true"))
+
+
+def test_a_second_writer_fails_at_once_and_the_first_finishes_intact(tmp_path, maze_file):
+    import signal
+    import time
+    args = [sys.executable, "train_iql.py", f"--env_name={ENV}", f"--dataset_path={maze_file}",
+            f"--save_dir={tmp_path}", *TINY_IQL, "--max_steps=40000", "--log_interval=1000",
+            "--eval_interval=2000", "--eval_episodes=2", "--batch_size=32", "--notqdm"]
+    first = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    run_dir = tmp_path / "iql-true" / ENV / "seed_42"
+    for _ in range(600):
+        if (run_dir / "checkpoint.msgpack").exists():
+            break
+        time.sleep(0.1)
+    second = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 1 and f"{run_dir} is in use by pid {first.pid}" in second.stderr
+    assert "Traceback" not in second.stderr
+    _, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err[-2000:]
+    rows = np.loadtxt(run_dir / "42.txt")
+    assert rows[:, 0].tolist() == list(range(2000, 40001, 2000))
+    assert [p.name for p in (tmp_path / "iql-true" / ENV).iterdir()] == ["seed_42"]
+    # Ctrl-C: one line with the resume command, exit status 130
+    third = subprocess.Popen(args + ["--max_steps=1000000"], cwd=ROOT, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    time.sleep(8)
+    third.send_signal(signal.SIGINT)
+    _, err = third.communicate(timeout=120)
+    assert third.returncode == 130 and "--resume" in err.splitlines()[-1]
+    assert "Traceback" not in err

@@ -309,3 +309,27 @@ def test_a_deadline_stops_at_a_checkpoint_and_resume_finishes_as_uninterrupted(t
     with pytest.raises(training.StoppedAtDeadline, match="stopped at update 0"):
         training.train_offline(tiny_agent(), data, iql.jit_update_n, policy_factory, probe_eval,
                                loop(deadline=time.time() - 1), tmp_path / "late")
+
+
+def test_a_run_folder_has_one_writer_and_a_dead_writers_lock_is_taken_over(tmp_path):
+    import subprocess
+    import sys
+    import time
+    from clue_jax import locks
+    run_dir = tmp_path / "run"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from clue_jax import locks; "
+         f"locks.RunLock.acquire({str(run_dir)!r}); open({str(run_dir / 'x')!r}, 'w'); "
+         "print('held', flush=True); time.sleep(600)"], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    with pytest.raises(locks.RunFolderBusy, match=rf"{run_dir} is in use by pid {holder.pid}"):
+        training.prepare_run_dir(run_dir, {}, resume=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # not moved aside
+    assert locks.busy(run_dir) is not None
+    holder.kill()
+    holder.wait()
+    time.sleep(0.1)
+    assert locks.busy(run_dir) is None  # the kernel dropped the dead writer's lock
+    training.prepare_run_dir(run_dir, {"a": 1}, resume=True)  # taken over
+    assert json.loads((run_dir / "config.json").read_text()) == {"a": 1}
+    locks.release(run_dir)

@@ -17,6 +17,7 @@ from absl import flags
 from ml_collections import config_flags
 
 from clue_jax import experiments, training
+from clue_jax.locks import RunFolderBusy
 from clue_jax.data.d4rl_io import DatasetNotFoundError
 from clue_jax.data.dataset import DatasetError
 from clue_jax.data.download import DownloadError
@@ -32,7 +33,7 @@ from clue_jax.rewards.storage import RewardFileError
 # Errors a user can act on: printed as one message (no traceback), exit status 1.
 EXPECTED_ERRORS = (SettingsError, DatasetError, DatasetNotFoundError, DownloadError,
                    UnknownEnvError, UnmeasuredScoreError, RewardFileError,
-                   training.DivergenceError, training.SeedsOutOfStepError)
+                   training.DivergenceError, training.SeedsOutOfStepError, RunFolderBusy)
 
 DEFAULT_ENV = "gen-pointmaze-umaze-diverse-v0"
 LABELLER_CONFIG_FLAGS = {"clue": "clue_config", "otr": "otr_config", "oril": "oril_config"}
@@ -305,11 +306,16 @@ def run_from_flags(values: flags.FlagValues, program: str) -> Dict[str, Any]:
     except training.StoppedAtDeadline as err:
         print(f"{program}: {err}", file=sys.stderr)
         sys.exit(STOPPED_EXIT)
+    except KeyboardInterrupt:
+        print(f"{program}: interrupted. Every run keeps its last checkpoint (written at each "
+              "evaluation); rerun the same command with --resume to continue.", file=sys.stderr)
+        sys.exit(INTERRUPTED_EXIT)
     except EXPECTED_ERRORS as err:
         sys.exit(f"{program}: error: {err}")
 
 
 STOPPED_EXIT = 3  # exit status of a run stopped cleanly at its --time_limit / --deadline
+INTERRUPTED_EXIT = 130  # Ctrl-C (SIGINT), as a shell reports it
 
 
 def read_group_file(path: str) -> List[RunSettings]:

@@ -24,7 +24,7 @@ import json
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
-from clue_jax import checkpoints, timing, training
+from clue_jax import checkpoints, locks, timing, training
 from clue_jax.experiments import domains, runner
 from clue_jax.experiments.settings import RunSettings, SettingsError
 from clue_jax.rewards import labellers, storage
@@ -116,6 +116,20 @@ def run_group(settings_list: List[RunSettings], task: domains.Task,
     selections = [runner.choose_experts(s, task, d)  # cheap; may fail: before any folder
                   if labellers.get_labeller(s.labeller).needs_experts and not s.reward_file
                   else None for s, d in zip(settings_list, datasets)]
+    for run_dir in run_dirs:  # a live writer anywhere stops the group before any folder
+        locks.check_free(run_dir)
+    try:
+        return _run_members(settings_list, task, sharding, datasets, truths, records, run_dirs,
+                            selections)
+    finally:
+        for run_dir in run_dirs:
+            locks.release(run_dir)
+
+
+def _run_members(settings_list, task, sharding, datasets, truths, records, run_dirs,
+                 selections) -> List[Dict[str, Any]]:
+    """run_group after every member is checked: folders, labelling, training, results."""
+    n = len(settings_list)
     prov = runner.provenance()
     for s, record, run_dir, expert in zip(settings_list, records, run_dirs, selections):
         training.prepare_run_dir(run_dir, {**record, "provenance": prov}, s.resume)

@@ -158,13 +158,14 @@ def _rate(record: dict, runs: int) -> float:
 
 
 def estimate_lines(program_sizes: Sequence[int], settings: Any, episode_lengths: Sequence[int],
-                   workers: int = 1, record: Optional[dict] = None) -> List[str]:
+                   workers: int = 1, record: Optional[dict] = None, clue_runs: int = 0
+                   ) -> List[str]:
     """A time estimate of programs of the given sizes from a bench_e2e record.
 
     Updates: the bench's IQL seed-updates/s at that program size (its env's network shapes).
     Evaluation: an upper bound, every episode to the longest time limit of the grid's envs,
     at the bench's measured seconds per env step. Labelling: the bench's CLUE labelling time
-    scaled by the program size (OTR is not estimated). Programs are spread over `workers`.
+    per run times `clue_runs` (OTR is not estimated). Programs are spread over `workers`.
     """
     from clue_jax import evaluation  # noqa: F401 -- the device is the one jax sees
     import jax
@@ -180,13 +181,22 @@ def estimate_lines(program_sizes: Sequence[int], settings: Any, episode_lengths:
     label_per_run = record["group_phases_s"].get("labelling", 0) / record["runs"]
     updates_s = sum(n * steps / _rate(record, n) for n in program_sizes)
     eval_s = sum(evals * n * settings.eval_episodes * longest * per_step for n in program_sizes)
-    label_s = label_per_run * sum(program_sizes)
+    label_s = label_per_run * clue_runs
     total = (updates_s + eval_s + label_s) / max(1, min(workers, len(program_sizes) or 1))
     same = " (this device)" if record["device"] == device else f" (not this device: {device})"
     return [f"  time estimate from bench_e2e of {record['date']} on {record['device']}{same}, "
             f"{record['env']}:",
-            f"    updates {updates_s / 3600:.2f} h, evaluation at most {eval_s / 3600:.2f} h "
+            f"    updates {duration(updates_s)}, evaluation at most {duration(eval_s)} "
             f"({per_step * 1e6:.0f} us per env step, {longest} steps per episode), labelling "
-            f"about {label_s / 3600:.2f} h (CLUE's, OTR not estimated)",
-            f"    total about {total / 3600:.2f} h with --workers={workers} (network shapes, "
+            f"about {duration(label_s)} (CLUE's, OTR not estimated)",
+            f"    total about {duration(total)} with --workers={workers} (network shapes, "
             "learners and envs other than the bench's change these figures)"]
+
+
+def duration(seconds: float) -> str:
+    """'44 s', '12.3 min' or '3.01 h'."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.2f} h"

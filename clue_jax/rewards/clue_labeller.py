@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
+from clue_jax import timing
 from clue_jax.data.dataset import Dataset, to_device
 from clue_jax.logging import RunLogger
 from clue_jax.rewards import clue, labelling, plots, storage
@@ -101,9 +102,10 @@ def fit_cvaes(config, dataset: Dataset, experts: List[Dataset], seeds: List[int]
         starts.setdefault(done, []).append(i)
     data = to_device(dataset)
     for done, group in starts.items():
-        trained = _train_group(config, data, [experts[i] for i in group],
-                               [states[i] for i in group], [seeds[i] for i in group],
-                               [paths[i] for i in group], done, progress, chunk)
+        with timing.phase("cvae"):
+            trained = _train_group(config, data, [experts[i] for i in group],
+                                   [states[i] for i in group], [seeds[i] for i in group],
+                                   [paths[i] for i in group], done, progress, chunk)
         for i, state in zip(group, trained):
             states[i] = state
     return states
@@ -184,13 +186,13 @@ def figures(state: clue.CLUEState, dataset: Dataset, expert: Dataset, config, ru
     rng = np.random.default_rng(0)
     rows = rng.choice(dataset.size, size=min(max_points, dataset.size), replace=False)
     panels = {}
-    for title, st in (("CLUE (calibrated)", state), ("CVAE without calibration", uncalibrated)):
+    for panel, st in (("CLUE (calibrated)", state), ("CVAE without calibration", uncalibrated)):
         if st is None:
             continue
         z_exp, _ = labelling.encode_dataset(st.model, expert.observations, expert.actions)
         z_all, _ = labelling.encode_dataset(st.model, dataset.observations[rows],
                                             dataset.actions[rows])
-        panels[title] = (z_exp, z_all)
+        panels[panel] = (z_exp, z_all)
     plots.plot_latent_embeddings(Path(run_dir) / "latent_embeddings.png", panels,
                                  suptitle=title)
     out = {}
