@@ -623,6 +623,15 @@ def parse_args(argv):
         args.group = "seeds"
     if not args.tasks and not args.preset:
         parser.error("--tasks is required (or --preset=<table>)")
+    for name in ("tasks", "methods", "num_experts", "seeds"):
+        value = getattr(args, name)
+        if value is not None and not [v for v in value.split(",") if v.strip()]:
+            parser.error(f"--{name}= is empty: give comma-separated values, or drop the flag "
+                         "for its default")
+    if args.workers < 1:
+        parser.error(f"--workers={args.workers}: expected at least 1 run at a time")
+    if args.time_limit is not None and args.time_limit <= 0:
+        parser.error(f"--time_limit={args.time_limit}: expected seconds > 0")
     return args, extra
 
 

@@ -50,6 +50,11 @@ def within(low: float, high: float, *, open_low: bool = False, open_high: bool =
     return ok, f"a number in {'(' if open_low else '['}{low}, {high}{')' if open_high else ']'}"
 
 
+def boolean() -> Rule:
+    """True or False (not 0 / 1 or a string)."""
+    return (lambda v: isinstance(v, (bool, np.bool_)), "True or False")
+
+
 def sizes() -> Rule:
     """Hidden layer sizes: a non-empty sequence of integers > 0."""
     return (lambda v: isinstance(v, (tuple, list)) and len(v) > 0

@@ -69,8 +69,12 @@ def prepare_run_dir(run_dir, config: Dict[str, Any], resume: bool) -> Path:
                 and any(p.name != locks.LOCK_NAME for p in run_dir.iterdir())):
             locks.check_free(run_dir)  # never move a live run aside
             aside = run_dir.with_name(f"{run_dir.name}.prev-{time.strftime('%Y%m%d-%H%M%S')}")
+            unfinished = ((run_dir / checkpoints.CHECKPOINT_NAME).exists()
+                          and not (run_dir / "results.json").exists())
             shutil.move(str(run_dir), str(aside))
-            print(f"[clue_jax] an earlier run in {run_dir} was moved to {aside}")
+            print(f"[clue_jax] an earlier run in {run_dir} was moved to {aside}"
+                  + (" (it was unfinished: --resume would have continued it from its "
+                     "checkpoint)" if unfinished else ""))
         run_dir.mkdir(parents=True, exist_ok=True)
         locks.hold(run_dir)
         probe = run_dir / ".write_test"

@@ -457,7 +457,7 @@ def test_cvae_killed_mid_training_resumes_to_the_same_cvae(tmp_path, monkeypatch
 def test_train_cvae_with_an_expert_count_ignores_the_padding():
     data, expert = synthetic_task(n=100, n_expert=20)
     padded = to_device(flat_dataset(np.concatenate([expert.observations, np.full((7, 2), 9.)]),
-                                    np.concatenate([expert.actions, np.full((7, 2), 9.)])))
+                                    np.concatenate([expert.actions, np.full((7, 2), 0.9)])))
     state = clue.create_clue_state(tiny_config(), data, 3)
     a, info_a = clue.train_cvae(state, to_device(data), to_device(expert), 20)
     b, info_b = clue.train_cvae(state, to_device(data), padded, 20, jnp.int32(20))

@@ -25,7 +25,8 @@ def tiny_raw():
     obs = np.stack([np.arange(n), 10 * np.arange(n)], axis=1).astype(np.float32)
     return {
         "observations": obs,
-        "actions": np.linspace(-2, 2, n, dtype=np.float32)[:, None],  # clipped by make_dataset
+        # +-1 exactly: clipped to +-(1 - 1e-5) by make_dataset (the reference's rule)
+        "actions": np.array([-1, 1, 0.5, -0.5, 0.25, -0.25, 1, -1], np.float32)[:, None],
         "rewards": np.arange(1, n + 1, dtype=np.float32)[:, None],  # stored (N, 1)
         "terminals": np.array([0, 0, 0, 0, 1, 0, 0, 0], bool),
         "timeouts": np.array([0, 0, 1, 0, 0, 0, 0, 0], bool),
@@ -131,6 +132,14 @@ def test_qlearning_dataset_matches_row_loop(terminate_on_end, legacy_steps):
 
 
 # ----------------------------------------------------------------------------- factory
+
+
+def test_actions_beyond_the_bounds_are_refused_naming_the_file(tmp_path):
+    raw = tiny_raw()
+    raw["actions"] = raw["actions"] * 2.0
+    path = save_hdf5(str(tmp_path / "loud.hdf5"), raw)
+    with pytest.raises(DatasetError, match=r"loud\.hdf5: actions reach 2 in \d+ rows"):
+        load_dataset("x", dataset_path=str(path))
 
 
 def test_load_dataset_masks_boundaries_and_actions(tiny_file):

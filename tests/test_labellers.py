@@ -225,7 +225,9 @@ def test_every_default_config_keeps_its_rules_and_a_broken_field_is_named():
     checked = 0
     for domain in domains.DOMAINS.values():
         for spec in AGENTS.values():
-            assert rules.problems(spec.default_config(domain), spec.config_rules) == []
+            config = spec.default_config(domain)
+            assert rules.problems(config, spec.config_rules) == []
+            assert set(config.keys()) <= set(spec.config_rules), spec.name  # every field ruled
             checked += 1
         for labeller in labellers.LABELLERS.values():
             try:
@@ -233,12 +235,15 @@ def test_every_default_config_keeps_its_rules_and_a_broken_field_is_named():
             except ValueError:  # a labeller without a config for this domain
                 continue
             assert rules.problems(config, labeller.config_rules or {}) == []
+            assert set(config.keys()) - {"domain"} <= set(labeller.config_rules or {}), \
+                labeller.name
             checked += 1
     assert checked > 2 * len(domains.DOMAINS)
     # NumPy numbers count as numbers, bools and NaN do not
     ok = rules.positive()[0]
     assert ok(np.float32(0.5)) and ok(np.int64(2)) and not ok(True) and not ok(float("nan"))
     assert rules.sizes()[0]((np.int64(8), 8)) and not rules.sizes()[0](())
+    assert rules.boolean()[0](np.bool_(True)) and not rules.boolean()[0](1)
     assert rules.problems({"tau": 0.0}, {"tau": rules.within(0.0, 1.0, open_low=True)}) == [
         "tau=0.0: expected a number in (0.0, 1.0]"]
     config = antmaze_config.get_config()

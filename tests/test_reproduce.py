@@ -346,6 +346,11 @@ def test_a_grid_is_validated_before_anything_starts(tmp_path, monkeypatch):
     with pytest.raises(SystemExit, match="Unknown environment 'gen-pointmaze-umaze-v0'"):
         reproduce.main(["--tasks=gen-pointmaze-umaze-v0", "--methods=iql", "--seeds=0",
                         f"--out={tmp_path / 'c'}"])
+    for bad, named in (("--workers=0", "--workers=0"), ("--time_limit=-5", "--time_limit"),
+                       ("--seeds=", "--seeds= is empty")):
+        with pytest.raises(SystemExit):
+            reproduce.main(["--tasks=gen-pointmaze-umaze-diverse-v0", "--methods=iql", bad,
+                            f"--out={tmp_path / 'd'}"])
     assert not started and not any(tmp_path.iterdir())
 
 

@@ -377,6 +377,26 @@ BAD_INPUTS = [  # (script, flags, what the message must name)
     ("train_iql.py", ["--config.opt_decay_schedule=linear"], "--config.opt_decay_schedule='linear'"),
     ("train_td3bc.py", ["--config.policy_freq=0"], "--config.policy_freq=0"),
     ("train_dice.py", ["--algo=demodice", "--config.discount=1.5"], "--config.discount=1.5"),
+    # runs that could only be meaningless, and errors that named the wrong cause
+    ("train_iql.py", ["--dataset_fraction=1e-9"], "after --dataset_fraction=1e-09"),
+    ("train_iql.py", ["--batch_size=100000"], "--batch_size=100000"),
+    ("train_td3bc.py", ["--config.max_action=0"], "--config.max_action=0.0: expected"),
+    ("train_td3bc.py", ["--config.max_action=nan"], "--config.max_action=nan: expected"),
+    ("train_iql.py", ["--config.hidden_dims=(0,16)"], "--config.hidden_dims=(0, 16)"),
+    ("train_iql.py", ["--config=configs/nope.py"], "--config=configs/nope.py: cannot load"),
+    ("train_clue.py", ["--setting=unsupervised", "--skills=abc"], "--skills='abc'"),
+    ("train_clue.py", ["--setting=unsupervised", "--skills=500"], "--skills='500'"),
+    ("train_iql.py", ["--resume_anyway"], "needs --resume"),
+    ("train_iql.py", ["--log_interval=997", "--eval_interval=1009"], "--log_interval=997"),
+    ("train_clue.py", ["--setting=imitation", "--env_name=hopper-medium-v2"],
+     "needs --expert_dataset"),
+    ("train_clue.py", ["--setting=imitation", "--num_expert=1000"], "--num_expert=1000"),
+    ("train_iql.py", ["--dataset_path=/tmp"], "--dataset_path=/tmp: a folder"),
+    ("train_clue.py", ["--setting=imitation", "--expert_dataset=/tmp"],
+     "--expert_dataset=/tmp: a folder"),
+    ("train_iql.py", ["--save_dir=/etc/hostname"], "/etc/hostname is a file"),
+    ("train_clue.py", ["--setting=imitation", "--expert_dataset=/etc/hostname"],
+     "--expert_dataset=/etc/hostname: /etc/hostname: cannot be read as HDF5"),
 ]
 
 
@@ -593,3 +613,50 @@ def test_a_second_writer_fails_at_once_and_the_first_finishes_intact(tmp_path, m
     _, err = third.communicate(timeout=120)
     assert third.returncode == 130 and "--resume" in err.splitlines()[-1]
     assert "Traceback" not in err
+
+
+
+@pytest.fixture()
+def started_clue_run(tmp_path, maze_file):
+    """A finished tiny CLUE run to corrupt: its folder and its command line."""
+    args = [f"--env_name={ENV}", f"--dataset_path={maze_file}", f"--save_dir={tmp_path}",
+            *TINY_IQL, *TINY_CLUE, *LOOP]
+    run("train_clue.py", *args)
+    return tmp_path / "clue-sparse-K1" / ENV / "seed_42", args
+
+
+@pytest.mark.parametrize("name", ["checkpoint.msgpack", "cvae.msgpack", "config.json",
+                                  "rewards.npz"])
+def test_a_truncated_file_on_resume_leaves_the_run_untouched(started_clue_run, name):
+    run_dir, args = started_clue_run
+    path = run_dir / name
+    path.write_bytes(path.read_bytes()[:40])
+    before = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
+    proc = subprocess.run([sys.executable, "train_clue.py", *args, "--resume"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1 and str(path) in proc.stderr, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr and "restored" not in proc.stdout
+    assert {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in run_dir.parent.iterdir()) == ["seed_42"]
+
+
+def test_actions_outside_the_bounds_are_refused_not_clipped(tmp_path, maze_file):
+    import shutil
+    import h5py
+    path = tmp_path / "loud.hdf5"
+    shutil.copy(maze_file, path)
+    with h5py.File(path, "r+") as f:
+        f["actions"][...] = f["actions"][...] * 50.0
+    proc = subprocess.run([sys.executable, "train_iql.py", f"--env_name={ENV}",
+                           f"--dataset_path={path}", f"--save_dir={tmp_path / 'runs'}"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1 and "actions reach" in proc.stderr and str(path) in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "runs").exists()
+
+
+def test_rerunning_an_unfinished_run_without_resume_says_what_resume_would_do(
+        started_clue_run):
+    run_dir, args = started_clue_run
+    (run_dir / "results.json").unlink()  # as if killed after its last checkpoint
+    out = run("train_clue.py", *args)
+    assert "was unfinished: --resume would have continued it" in out

@@ -21,6 +21,7 @@ import numpy as np
 from clue_jax.types import Batch, PRNGKey
 
 ACTION_CLIP = 1.0 - 1e-5  # reference: actions clipped to +-(1 - 1e-5)
+ACTION_BOUND_TOL = 1.0 + 1e-3  # actions beyond this are refused, not clipped
 BOUNDARY_TOL = 1e-6
 
 
@@ -114,7 +115,8 @@ def make_dataset(observations, actions, rewards, terminals, next_observations,
 
     Args:
         observations, next_observations: (N, obs_dim).
-        actions: (N, act_dim); clipped to +-(1 - 1e-5) when `clip_actions`.
+        actions: (N, act_dim); clipped to +-(1 - 1e-5) when `clip_actions` (which
+            refuses actions beyond +-(1 + 1e-3): rescale such data first).
         rewards, terminals: (N,) or (N, 1).
         source: named in error messages (a file path or dataset name).
     """
@@ -138,6 +140,14 @@ def make_dataset(observations, actions, rewards, terminals, next_observations,
     check_finite(arrays, source)
     actions = arrays["actions"]
     if clip_actions:
+        largest = float(np.abs(actions).max()) if actions.size else 0.0
+        if largest > ACTION_BOUND_TOL:
+            rows = int((np.abs(actions) > ACTION_BOUND_TOL).any(axis=1).sum())
+            raise DatasetError(
+                f"{source}: actions reach {largest:.4g} in {rows} rows; the learners and envs "
+                "here act in [-1, 1] (D4RL's convention), and clipping them would change the "
+                "data. Rescale the file's actions into [-1, 1] (divide by the env's action "
+                "bound) and save it again.")
         actions = np.clip(actions, -ACTION_CLIP, ACTION_CLIP)
     return Dataset(observations=arrays["observations"], actions=actions,
                    rewards=arrays["rewards"], masks=1.0 - arrays["terminals"],

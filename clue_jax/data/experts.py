@@ -144,7 +144,14 @@ def select_experts(dataset: Dataset, k: int, seed: int, episode_bounds: Optional
     segments = segments[chosen]
     lengths = (segments[:, 1] - segments[:, 0]).tolist()
     return ExpertSelection(_segments_dataset(dataset, segments), segments,
-                           f"{note}; lengths {lengths}")
+                           f"{note}; lengths {_short(lengths)}")
+
+
+def _short(values: list, most: int = 10) -> str:
+    """A list for a one-line message: the first `most` items, then how many more."""
+    if len(values) <= most:
+        return str(values)
+    return f"{str(values[:most])[:-1]}, ... ({len(values) - most} more)]"
 
 
 def check_same_dims(demos: Dataset, dataset: Dataset) -> None:
@@ -192,8 +199,8 @@ def top_return_trajectories(dataset: Dataset, k: int, xy: Optional[Tuple[int, in
     rule = "return / (1e-4 + distance of its start to the evaluation start)" \
         if xy is not None and start_xy is not None else "return"
     note = (f"the {len(chosen)} best of {len(starts)} trajectories by {rule} (OTR's rule); "
-            f"returns {returns[chosen].round(3).tolist()}, lengths "
-            f"{(segments[:, 1] - segments[:, 0]).tolist()}")
+            f"returns {_short(returns[chosen].round(3).tolist())}, lengths "
+            f"{_short((segments[:, 1] - segments[:, 0]).tolist())}")
     return ExpertSelection(_segments_dataset(dataset, segments), segments, note)
 
 

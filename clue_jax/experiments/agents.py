@@ -163,9 +163,19 @@ IQL_RULES = {**_SHARED_RULES, "expectile": rules.within(0.0, 1.0, open_low=True,
                               "None or a number in [0.0, 1.0)"),
              "opt_decay_schedule": rules.one_of(iql.DECAY_SCHEDULES)}
 TD3BC_RULES = {**_SHARED_RULES, "alpha": rules.non_negative(), "policy_freq": rules.positive(),
-               "policy_noise": rules.non_negative(), "noise_clip": rules.non_negative()}
+               "policy_noise": rules.non_negative(), "noise_clip": rules.non_negative(),
+               "max_action": rules.positive(), "normalize_states": rules.boolean()}
 IMITATION_RULES = {**_SHARED_RULES, "temperature": rules.positive(), "alpha": rules.non_negative(),
-                   "nu_gp_weight": rules.non_negative(), "cost_gp_weight": rules.non_negative()}
+                   "nu_gp_weight": rules.non_negative(), "cost_gp_weight": rules.non_negative(),
+                   "absorbing": rules.boolean(), "mean_clip": rules.positive(),
+                   "log_prob_eps": rules.positive(), "value_weight_decay": rules.non_negative(),
+                   "f_divergence": rules.one_of(smodice.F_DIVERGENCES),
+                   "orthogonal_weight": rules.non_negative(),
+                   "replay_regularization": rules.within(0.0, 1.0),
+                   "value_loss": rules.one_of(iqlearn.VALUE_LOSSES),
+                   "chi2_rows": rules.one_of(iqlearn.CHI2_ROWS),
+                   "chi2_weight": rules.non_negative(),
+                   "actor_states": rules.one_of(iqlearn.ACTOR_STATES)}
 
 AGENTS: Dict[str, AgentSpec] = {
     "iql": AgentSpec("iql", domains.iql_config, _create_iql, iql.jit_update_n, iql_act,

@@ -6,6 +6,7 @@ The reference IQL's flag names work unchanged (--env_name, --config, --seed,
 --num_expert mean the same for every labeller.
 """
 
+import errno
 import functools
 import json
 import logging
@@ -33,7 +34,8 @@ from clue_jax.rewards.storage import RewardFileError
 # Errors a user can act on: printed as one message (no traceback), exit status 1.
 EXPECTED_ERRORS = (SettingsError, DatasetError, DatasetNotFoundError, DownloadError,
                    UnknownEnvError, UnmeasuredScoreError, RewardFileError,
-                   training.DivergenceError, training.SeedsOutOfStepError, RunFolderBusy)
+                   training.DivergenceError, training.SeedsOutOfStepError, RunFolderBusy,
+                   PermissionError)
 
 DEFAULT_ENV = "gen-pointmaze-umaze-diverse-v0"
 LABELLER_CONFIG_FLAGS = {"clue": "clue_config", "otr": "otr_config", "oril": "oril_config"}
@@ -238,12 +240,24 @@ def parse_flags(argv: List[str]) -> List[str]:
     line (the flag, the fields that exist, the fix) and exit status 1, not a traceback."""
     from absl import app
     try:
-        return app.parse_flags_with_usage(argv)
+        rest = app.parse_flags_with_usage(argv)
     except (AttributeError, KeyError, TypeError):
         message = unknown_config_field(argv, flags.FLAGS)
         if message is None:
             raise
         sys.exit(f"{Path(argv[0]).name}: error: {message}")
+    for name in CONFIG_FLAGS:  # a config file that cannot be loaded: one line, not a traceback
+        if name not in flags.FLAGS:
+            continue
+        try:  # a config that failed to load raises on its first attribute access
+            getattr(flags.FLAGS[name].value, "keys", None)
+        except OSError as err:
+            reason = [line.strip() for line in str(err).splitlines() if line.strip()][-1]
+            sys.exit(f"{Path(argv[0]).name}: error: --{name}={_argv_value(argv, name)}: cannot "
+                     f"load it ({reason}); pass an existing config file, e.g. "
+                     "--config=configs/mujoco_config.py or --clue_config="
+                     "configs/clue_config.py:antmaze.")
+    return rest
 
 
 def unknown_config_field(argv: List[str], values: flags.FlagValues) -> Optional[str]:
@@ -312,8 +326,16 @@ def run_from_flags(values: flags.FlagValues, program: str) -> Dict[str, Any]:
         sys.exit(INTERRUPTED_EXIT)
     except EXPECTED_ERRORS as err:
         sys.exit(f"{program}: error: {err}")
+    except OSError as err:  # the disk or the folder, not the code
+        if err.errno not in USER_OS_ERRORS:
+            raise
+        sys.exit(f"{program}: error: {err.filename or values.save_dir}: {err.strerror}. "
+                 "Free space or pick another --save_dir; rerun with --resume to continue "
+                 "from the last checkpoint.")
 
 
+# OSErrors a user fixes (disk full, quota, read-only or unwritable folder): one line.
+USER_OS_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
 STOPPED_EXIT = 3  # exit status of a run stopped cleanly at its --time_limit / --deadline
 INTERRUPTED_EXIT = 130  # Ctrl-C (SIGINT), as a shell reports it
 

@@ -24,6 +24,8 @@ import json
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
+import numpy as np
+
 from clue_jax import checkpoints, locks, timing, training
 from clue_jax.experiments import domains, runner
 from clue_jax.experiments.settings import RunSettings, SettingsError
@@ -83,6 +85,41 @@ def checkpoint_step(run_dir: Path, resume: bool) -> int:
         return -1
 
 
+RESUME_FILES = (checkpoints.CHECKPOINT_NAME, "cvae.msgpack", "cvae.msgpack.partial",
+                "cvae_uncalibrated.msgpack", "cvae_uncalibrated.msgpack.partial")
+
+
+def check_data_and_resume(settings: RunSettings, dataset, record: Dict[str, Any],
+                          run_dir: Path) -> None:
+    """Before any folder: enough rows for a batch, and every file a resume reads readable."""
+    batch = record["loop"]["batch_size"]
+    if dataset.size < batch:
+        cut = (f" after --dataset_fraction={settings.dataset_fraction}"
+               if settings.dataset_fraction < 1 else "")
+        raise SettingsError(
+            f"{settings.env_name} has {dataset.size} transitions{cut}, fewer than one batch "
+            f"(--batch_size={batch}); pass a larger --dataset_fraction or a smaller "
+            "--batch_size.")
+    if not settings.resume:
+        return
+    fix = (f" Nothing was changed in {run_dir}; drop --resume to start afresh (the old run "
+           "is moved aside), or restore the file.")
+    for name in RESUME_FILES:
+        path = Path(run_dir) / name
+        if path.exists():
+            try:
+                checkpoints.load_raw(path)
+            except ValueError as err:
+                raise SettingsError(f"--resume: {err}{fix}") from None
+    rewards = Path(run_dir) / "rewards.npz"
+    if rewards.exists():
+        try:
+            with np.load(rewards, allow_pickle=False) as f:
+                f["rewards"]
+        except Exception as err:  # noqa: BLE001 -- a truncated or foreign file
+            raise SettingsError(f"--resume: {rewards} cannot be read ({err}).{fix}") from None
+
+
 def run_group(settings_list: List[RunSettings], task: domains.Task,
               sharding: Optional[Callable[[int], Any]] = None) -> List[Dict[str, Any]]:
     """Sparse or imitation runs of one task as few programs as their settings allow.
@@ -113,6 +150,8 @@ def run_group(settings_list: List[RunSettings], task: domains.Task,
             storage.load_rewards(s.reward_file, dataset)
         records.append(record)
         run_dirs.append(run_dir)
+    for s, dataset, record, run_dir in zip(settings_list, datasets, records, run_dirs):
+        check_data_and_resume(s, dataset, record, run_dir)
     selections = [runner.choose_experts(s, task, d)  # cheap; may fail: before any folder
                   if labellers.get_labeller(s.labeller).needs_experts and not s.reward_file
                   else None for s, d in zip(settings_list, datasets)]

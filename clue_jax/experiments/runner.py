@@ -9,6 +9,7 @@ reproduce.py all come here.
 """
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
@@ -19,7 +20,8 @@ import numpy as np
 from clue_jax import evaluation, rules, timing, training
 from clue_jax.logging import RunLogger
 from clue_jax.data import experts as expert_lib
-from clue_jax.data.dataset import Dataset, concatenate
+from clue_jax.data.d4rl_io import DatasetNotFoundError
+from clue_jax.data.dataset import Dataset, DatasetError, concatenate, trajectory_bounds
 from clue_jax.experiments import domains
 from clue_jax.experiments.agents import AGENTS, default_data
 from clue_jax.experiments.settings import RunSettings, SettingsError
@@ -178,11 +180,19 @@ def choose_experts(settings: RunSettings, task: domains.Task, dataset: Dataset
         return expert_lib.select_experts(dataset, k, seed, episode_bounds=bounds)
     name = settings.expert_dataset or domains.default_demonstrations(task.env_name)
     if not name:
-        raise ValueError("--expert_dataset is required with --setting=imitation: a dataset "
-                         "name (e.g. a demonstrations name) or an HDF5 file of expert "
-                         "trajectories.")
+        raise SettingsError("--expert_dataset is required with --setting=imitation: a dataset "
+                            "name (e.g. a demonstrations name) or an HDF5 file of expert "
+                            "trajectories.")
     path = name if Path(name).exists() else None
-    demos = domains.load_dataset(name, dataset_path=path)
+    try:
+        demos = domains.load_dataset(name, dataset_path=path)
+    except (DatasetError, DatasetNotFoundError) as err:
+        flag = f"--expert_dataset={name}" if settings.expert_dataset else f"demonstrations {name}"
+        raise SettingsError(f"{flag}: {err}") from None
+    available = len(trajectory_bounds(demos.dones_float)[0])
+    if k > available:
+        raise SettingsError(f"--num_expert={k}: {name} holds {available} demonstrations; pass "
+                            f"--num_expert<={available} or more demonstrations.")
     if settings.expert_selection == "top_return":
         selection = expert_lib.top_return_trajectories(demos, k)
         expert_lib.check_same_dims(selection.dataset, dataset)
@@ -193,7 +203,8 @@ def choose_experts(settings: RunSettings, task: domains.Task, dataset: Dataset
 def write_experts(run_dir, selection: expert_lib.ExpertSelection, settings: RunSettings) -> None:
     info = {"segments": selection.segments.tolist(), "message": selection.message,
             "num_transitions": selection.dataset.size, "setting": settings.setting,
-            "num_expert": settings.num_expert, "expert_selection": settings.expert_selection,
+            "num_expert": settings.num_expert, "num_expert_used": len(selection.segments),
+            "expert_selection": settings.expert_selection,
             "expert_rule": settings.expert_rule()}
     (Path(run_dir) / "experts.json").write_text(json.dumps(info, indent=2))
 
@@ -273,6 +284,7 @@ def finish_results(settings: RunSettings, run_dir: Path, results: Dict[str, Any]
                     "method": settings.method()})
     if expert is not None:
         results["experts"] = expert.message
+        results["num_expert_used"] = len(expert.segments)
     training.write_results(run_dir, results)
     return results
 
@@ -347,12 +359,40 @@ def check_settings(settings: RunSettings) -> labellers.Labeller:
         raise SettingsError(f"--expert_dataset={name}: no such file; pass an existing HDF5 file "
                             "of expert trajectories or a dataset name (e.g. "
                             "gen-hopper-expert-demos-v0).")
+    for flag, path in (("--expert_dataset", name), ("--dataset_path", settings.dataset_path),
+                       ("--reward_file", settings.reward_file)):
+        if path and Path(path).is_dir():
+            raise SettingsError(f"{flag}={path}: a folder; expected a file (e.g. "
+                                f"{Path(path) / '<name>.hdf5'}).")
+    if settings.dataset_path and not Path(settings.dataset_path).exists():
+        raise SettingsError(f"--dataset_path={settings.dataset_path}: no such file; pass the "
+                            "dataset's HDF5 file, or drop --dataset_path to use the name.")
+    needs_demos = labeller.needs_experts or AGENTS[settings.agent].learns_from_demos
+    if (settings.setting == "imitation" and needs_demos and not name
+            and not domains.default_demonstrations(settings.env_name)):
+        raise SettingsError(f"--setting=imitation on {settings.env_name} needs "
+                            "--expert_dataset=<a dataset name or HDF5 file of expert "
+                            "trajectories>: only the generated datasets (gen-*) come with "
+                            "their own demonstrations.")
+    check_save_dir(settings.save_dir)
     with_experts = sorted(n for n, lab in labellers.LABELLERS.items() if lab.needs_experts)
     if settings.labeller == "true" and settings.setting != "sparse" and not settings.reward_file:
         raise SettingsError(f"--labeller=true trains on the dataset's own rewards, which "
                             f"--setting={settings.setting} discards; use --setting=sparse or a "
                             f"labeller that learns from experts ({with_experts}).")
     return labeller
+
+
+def check_save_dir(save_dir: str) -> None:
+    """SettingsError when --save_dir is a file or lies in a folder this process cannot write."""
+    path = Path(save_dir).resolve()
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir():
+        raise SettingsError(f"--save_dir={save_dir}: {existing} is a file; expected a folder "
+                            "(it is made if missing). Pass --save_dir=<a folder>.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise SettingsError(f"--save_dir={save_dir}: {existing} cannot be written by this user; "
+                            "pass --save_dir=<a folder you can write>.")
 
 
 def provenance() -> Dict[str, Any]:
@@ -421,7 +461,13 @@ def check_resume(run_dir: Path, record: Dict[str, Any], settings: RunSettings) -
     path = Path(run_dir) / "config.json"
     if not (settings.resume and path.exists()):
         return
-    diffs = settings_differences(json.loads(path.read_text()), record)
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise SettingsError(f"--resume: {path} cannot be read ({err}); it was cut short (a "
+                            "full disk or a copy that stopped?). Move the run folder aside to "
+                            "start afresh, or restore the file.") from None
+    diffs = settings_differences(stored, record)
     if not diffs:
         return
     if not settings.resume_anyway:

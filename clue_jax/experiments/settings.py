@@ -11,7 +11,8 @@ does that, once, in the scripts.
 """
 
 import dataclasses
-from typing import Optional
+import math
+from typing import List, Optional
 
 import ml_collections
 
@@ -35,6 +36,20 @@ SPARSE_EXPERTS = "top_return"
 
 class SettingsError(ValueError):
     """A setting outside its range; the message names the flag, what was expected and the fix."""
+
+
+def parse_skills(text: str, n_clusters: int) -> List[int]:
+    """--skills: 'all' or comma-separated cluster ids in [0, n_clusters) -> the ids."""
+    if text.strip() == "all":
+        return list(range(n_clusters))
+    try:
+        ids = [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        ids = None
+    if not ids or any(not 0 <= i < n_clusters for i in ids):
+        raise SettingsError(f"--skills={text!r}: expected 'all' or comma-separated cluster ids "
+                            f"in [0, {n_clusters}) (--n_clusters={n_clusters}), e.g. 0,1,2.")
+    return ids
 
 
 # field -> (check, what is expected)
@@ -127,6 +142,19 @@ class RunSettings:
             if not ok(getattr(self, name)):
                 raise SettingsError(f"--{name}={getattr(self, name)}: expected {expected}; "
                                     f"pass a value in that range.")
+        if self.resume_anyway and not self.resume:
+            raise SettingsError("--resume_anyway continues a run whose settings changed; it "
+                                "needs --resume (without it the old run would be moved aside "
+                                "and a new one started). Pass --resume --resume_anyway.")
+        if self.eval_interval % self.log_interval and self.log_interval % self.eval_interval:
+            raise SettingsError(
+                f"--log_interval={self.log_interval} and --eval_interval={self.eval_interval}: "
+                "expected one to divide the other (updates run in fused chunks of their "
+                f"greatest common divisor, here {math.gcd(self.log_interval, self.eval_interval)}"
+                " update(s), which makes training slower); e.g. --eval_interval="
+                f"{self.log_interval * max(1, round(self.eval_interval / self.log_interval))}.")
+        if self.n_clusters >= 1:
+            parse_skills(self.skills, self.n_clusters)
         if self.eval_backend not in EVAL_BACKENDS:
             raise SettingsError(f"--eval_backend={self.eval_backend!r}: expected one of "
                                 f"{EVAL_BACKENDS}.")

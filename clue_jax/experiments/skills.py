@@ -20,25 +20,10 @@ from clue_jax.data.dataset import Dataset
 from clue_jax.envs import layout, registry
 from clue_jax.experiments import domains, runner
 from clue_jax.experiments.agents import AGENTS
-from clue_jax.experiments.settings import RunSettings
+from clue_jax.experiments.settings import RunSettings, parse_skills
 
 # Where a locomotion observation holds forward velocity (xy: the domain table's `xy`).
 VELOCITY_INDEX = {"hopper": [5], "halfcheetah": [8], "walker2d": [8], "ant": [13, 14]}
-
-
-def parse_skills(text: str, n_clusters: int) -> List[int]:
-    """'all' or comma-separated cluster ids, each checked against n_clusters."""
-    if text.strip() == "all":
-        return list(range(n_clusters))
-    try:
-        ids = [int(t) for t in text.split(",") if t.strip()]
-    except ValueError:
-        raise ValueError(f"--skills={text!r}: expected 'all' or comma-separated integers.")
-    bad = [i for i in ids if not 0 <= i < n_clusters]
-    if bad or not ids:
-        raise ValueError(f"--skills={text!r}: cluster ids must lie in [0, {n_clusters}); "
-                         f"got {bad or 'none'}.")
-    return ids
 
 
 def rollout_observations(policy_fn, env_name: str, episodes: int, seed: int) -> List[np.ndarray]:

@@ -19,8 +19,9 @@ import contextvars
 import dataclasses
 import hashlib
 import importlib
-import logging
 import os
+import sys
+import time
 from typing import Any, Callable, Dict, Optional, Tuple
 
 import numpy as np
@@ -33,7 +34,6 @@ DEFAULT_SEED = 0
 _FAMILIES = ("clue_jax.generation.pointmaze_datasets", "clue_jax.generation.locomotion_datasets")
 
 Generator = Callable[[int, int], Tuple[Dict[str, np.ndarray], Dict[str, Any]]]
-_log = logging.getLogger(__name__)
 # The cache folder ensure_generated is filling, for generators made of other datasets.
 _ACTIVE_CACHE: contextvars.ContextVar[Optional[str]] = contextvars.ContextVar(
     "clue_jax_generation_cache", default=None)
@@ -151,8 +151,9 @@ def ensure_generated(name: str, cache_dir: Optional[str] = None, size: Optional[
     problem = check_cached(path, spec)
     if problem is None:
         return path
-    _log.warning("generating %s (%d transitions, seed %d) into %s: %s", name, size, seed, path,
-                 problem)
+    print(f"[clue_jax] generating {name} ({size} transitions, seed {seed}) into {path} "
+          f"({problem}); this happens once", file=sys.stderr, flush=True)
+    start = time.perf_counter()
     token = _ACTIVE_CACHE.set(cache_dir)
     try:
         data, metadata = spec.generate(size, seed)
@@ -167,6 +168,8 @@ def ensure_generated(name: str, cache_dir: Optional[str] = None, size: Optional[
         raise DatasetError(f"{name}: the freshly written {path} fails its check ({problem}); the "
                            "generator's arrays do not survive the HDF5 round trip (dtype or "
                            "(N, 1) shape): fix the generator.")
+    print(f"[clue_jax] {name} generated in {time.perf_counter() - start:.0f} s", file=sys.stderr,
+          flush=True)
     return path
 
 

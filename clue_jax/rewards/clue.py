@@ -47,7 +47,10 @@ CONFIG_RULES = {**REWARD_RULES, "vae_data": rules.one_of(VAE_DATA_MODES),
                 "batch_size": rules.positive(), "num_steps": rules.positive(),
                 "latent_dim": rules.non_negative(), "beta": rules.non_negative(),
                 "calib_weight": rules.non_negative(), "max_action": rules.positive(),
-                "normalize_eps": rules.non_negative(), "label_chunk_size": rules.positive()}
+                "normalize_eps": rules.non_negative(), "label_chunk_size": rules.positive(),
+                "hidden_dims": rules.sizes(), "num_experts": rules.positive(),
+                **{flag: rules.boolean() for flag in ("calibrate", "compare_uncalibrated",
+                                                      "normalize_states", "use_mean")}}
 NORMALIZE_EPS = 1e-3  # SPOT: std + 1e-3
 
 

@@ -91,8 +91,8 @@ def fit_cvaes(config, dataset: Dataset, experts: List[Dataset], seeds: List[int]
     for i, path in enumerate(paths):
         partial = _partial(path)
         if resume and path.exists():
-            print(f"[clue_jax] CVAE restored from {path}")
             states[i] = storage.restore_cvae(path, states[i])
+            print(f"[clue_jax] CVAE restored from {path}")
             continue
         done = 0
         if resume and partial.exists():

@@ -34,7 +34,7 @@ import numpy as np
 
 from clue_jax.rewards import clue, clue_labeller, oril, otr, storage
 from clue_jax.rewards.base import REWARD_FILE, Labeller, LabelRequest, Labels, saved_rewards
-from clue_jax.rewards.processing import postprocess_rewards
+from clue_jax.rewards.processing import REWARD_RULES, postprocess_rewards
 from configs import clue_config, oril_config, otr_config
 
 __all__ = ["LABELLERS", "Labeller", "LabelRequest", "Labels", "get_labeller", "register"]
@@ -118,7 +118,7 @@ def _clue_config(domain) -> ml_collections.ConfigDict:
 
 
 LABELLERS: Dict[str, Labeller] = {
-    "true": Labeller("true", False, _true_config, _label_true),
+    "true": Labeller("true", False, _true_config, _label_true, config_rules=REWARD_RULES),
     "clue": Labeller("clue", True, _clue_config, clue_labeller.label,
                      clue_labeller.label_seeds, config_rules=clue.CONFIG_RULES),
     "otr": Labeller("otr", True, _otr_config, _label_otr, _label_otr_seeds,

@@ -47,7 +47,8 @@ NO_SA_REFERENCE = ("True (SMODICE's ORIL code has no working (s, a) discriminato
 CONFIG_RULES = {**REWARD_RULES, "state_only": (lambda v: v is True, NO_SA_REFERENCE),
                 "learning_rate": rules.positive(), "batch_size": rules.positive(),
                 "iterations": rules.positive(), "gp_weight": rules.non_negative(),
-                "normalize_eps": rules.non_negative()}
+                "normalize_eps": rules.non_negative(), "hidden_dims": rules.sizes(),
+                "train_first_layer": rules.boolean()}
 
 
 def _freeze_first_layer(grads: Params) -> Params:

@@ -57,7 +57,8 @@ MIN_PAD = 16
 CONFIG_RULES = {**REWARD_RULES, "episode_length": rules.positive(),
                 "epsilon": rules.positive(), "max_iterations": rules.positive(),
                 "threshold": rules.positive(), "alpha": rules.finite(), "beta": rules.positive(),
-                "chunk_cells": rules.positive()}
+                "chunk_cells": rules.positive(), "normalize_by_atom": rules.boolean(),
+                "pad_to_episode_length": rules.boolean()}
 
 
 def padded_length(n: int, episode_length: int, pad_to_episode_length: bool) -> int:
