@@ -15,10 +15,12 @@
 #    program (--group=method);
 # 2. bench/bench_e2e.py: the main job (CLUE, point maze, CVAE 1e4 + IQL 2e4 updates, 10
 #    episodes every 5e3) as one run and as --seeds=0-9; once per RUNS_DIR;
-# 3. the rest of the row: OTR with K = 1, 5, 10, then IQL on the true rewards.
-# Every run stops cleanly at a checkpoint before the time limit; rerunning the same
-# command continues (finished runs are skipped, started ones resume; the checkpoints stay
-# in RUNS_DIR, so the rerun must find that folder).
+# 3. the rest of the row: IQL on the true rewards (10 runs), then OTR with K = 1, 5, 10.
+# Runs already in results/table3_paper/runs (measured in an earlier lease and committed)
+# are copied into RUNS_DIR first, so they are skipped. Every run stops cleanly at a
+# checkpoint before the time limit; rerunning the same command continues (finished runs
+# are skipped, started ones resume; the checkpoints stay in RUNS_DIR, so the rerun must
+# find that folder: within one lease of a machine, not across).
 # The small files of every run (config, results, evaluation episodes, logs; not the
 # checkpoints or rewards) and the bench figures are packed into $OUT/gpu_results.tgz when
 # $OUT names a folder (the device tool's), else left in RUNS_DIR.
@@ -67,6 +69,10 @@ for name in ('gen-pointmaze-umaze-diverse-v0', 'gen-hopper-medium-v0', 'gen-hopp
     print(name, load_dataset(name).size, 'transitions')" || exit 1
 echo "data ready in $(( $(date +%s) - start )) s"
 
+if [ -d results/table3_paper/runs ]; then  # finished in earlier leases: skipped below
+    mkdir -p "$RUNS/table3_paper" && cp -rn results/table3_paper/runs/. "$RUNS/table3_paper/"
+fi
+
 table() {  # one method's K x seeds of the row as one program, until done or the time limit
     echo "== Table 3, gen-hopper-medium-v0, paper budget: $1 ($(left) s left)"
     # shellcheck disable=SC2086
@@ -85,7 +91,7 @@ if [ ! -s "$RUNS/bench_e2e.json" ] && [ "$(left)" -gt 240 ]; then
         --cvae_steps=10000 --eval_interval=5000 --eval_episodes=10} --out="$RUNS/bench_e2e" \
         --json="$RUNS/bench_e2e.json"
 fi
-for method in otr-imitation iql; do
+for method in iql otr-imitation; do
     [ "$(left)" -gt 180 ] && table $method  # OTR labels for ~1 min on a GPU before training
 done
 # shellcheck disable=SC2086

@@ -532,3 +532,16 @@ def test_figures_carry_the_runs_title_and_both_panel_names(tmp_path, trained, mo
                           uncalibrated=state, title=title)
     assert seen == {"panels": ["CLUE (calibrated)", "CVAE without calibration"],
                     "suptitle": title, "corr": title}
+
+
+def test_expert_messages_stay_one_short_line_for_a_huge_k():
+    from clue_jax.data import experts as expert_lib
+    n = 400
+    rows = np.arange(n)
+    obs = (100.0 * (rows // 5) + rows % 5)[:, None].repeat(2, axis=1)  # 80 5-step episodes
+    rewards = (rows % 5 == 4).astype(float)  # each succeeds on its last step
+    data = flat_dataset(obs, np.zeros((n, 2)), rewards, rewards, obs + 1.0)
+    for selection in (expert_lib.select_experts(data, 10**6, seed=0),
+                      expert_lib.top_return_trajectories(data, 10**6, successful_only=True)):
+        assert len(selection.segments) == 80 and len(selection.message) < 400
+        assert "(70 more)" in selection.message

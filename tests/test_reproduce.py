@@ -399,3 +399,19 @@ def test_the_plans_time_estimate_by_hand():
     # updates 10 s; evaluation 2 x 10 runs x 2 episodes x 100 steps x 1 ms = 4 s; labels 30 s
     assert "updates 10 s, evaluation at most 4 s (1000 us per env step" in lines[1]
     assert "labelling about 30 s" in lines[1] and "total about 44 s" in lines[2]
+
+
+def test_runs_without_evaluations_are_tabled_not_crashed_on(tmp_path, monkeypatch):
+    def fake_run(cmd, log):  # a finished run whose --eval_episodes was 0
+        save = next(a.split("=", 1)[1] for a in cmd if a.startswith("--save_dir="))
+        seed = next(a.split("=", 1)[1] for a in cmd if a.startswith("--seed="))
+        run_dir = Path(save) / "iql-true" / "gen-pointmaze-umaze-diverse-v0" / f"seed_{seed}"
+        run_dir.mkdir(parents=True)
+        (run_dir / "results.json").write_text(json.dumps(
+            {"history": [], "final_normalized_score": None, "steps": 10}))
+        return 0
+    monkeypatch.setattr(reproduce, "run_child", fake_run)
+    reproduce.main(["--tasks=gen-pointmaze-umaze-diverse-v0", "--methods=iql", "--seeds=0,1",
+                    f"--out={tmp_path}", "--", "--eval_episodes=0"])
+    text = (tmp_path / "results.md").read_text()
+    assert "– (2 without evaluation)" in text and "| total | – |" in text
