@@ -17,7 +17,9 @@ setup(
     python_requires=">=3.10,<3.13",
     install_requires=requirements,
     extras_require={
-        "test": ["pytest>=8", "ray==2.60.0"],
+        "test": ["pytest>=8", "ray==2.60.0", "mujoco-mjx==3.17.0"],
+        # --eval_backend=device: episodes on the accelerator with MuJoCo XLA (locomotion)
+        "mjx": ["mujoco-mjx==3.17.0"],
         "d4rl": ["d4rl"],
         # accelerators: the same jax version as requirements.txt, with its device plugin
         "cuda": ["jax[cuda12]==0.10.2"],

@@ -9,9 +9,12 @@ the same episodes as each env's own `step`). A training run keeps one `Evaluator
 (its envs made once) for all its evaluations.
 """
 
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+import functools
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import gymnasium
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from clue_jax.envs.batched import BatchStepper
@@ -85,7 +88,25 @@ def stepper_episodes(policy_fn: PolicyFn, stepper: BatchStepper, seeds: Sequence
     return out
 
 
-BACKENDS = ("host", "reference")
+BACKENDS = ("host", "reference", "device")
+
+
+class JaxPolicy:
+    """A deterministic policy as a pure JAX function `fn(params, obs (N, obs_dim)) ->
+    actions (N, act_dim)` and its parameters. Called on a NumPy batch it is a PolicyFn (one
+    jitted call); the device backend calls `fn` inside its own program. Keep `fn` one
+    object across evaluations (e.g. cached per learner) so nothing is compiled twice."""
+
+    def __init__(self, fn: Callable, params: Any):
+        self.fn, self.params = fn, params
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        return np.asarray(_jitted(self.fn)(self.params, jnp.asarray(obs, jnp.float32)))
+
+
+@functools.lru_cache(maxsize=None)
+def _jitted(fn: Callable) -> Callable:
+    return jax.jit(fn)
 
 
 class Evaluator:
@@ -99,6 +120,9 @@ class Evaluator:
             and terminations vectorized (clue_jax.envs.batched); envs without a batched
             kernel step through their own `step`. 'reference': every env through its own
             `step` and wrappers (what the evaluator did before; the same episodes).
+            'device': whole episodes as one JAX program with MuJoCo XLA (locomotion only,
+            needs a `JaxPolicy`; float32 physics, so not the host's episodes:
+            clue_jax.envs.mjx_backend).
         threads: worker threads of the host backend (default: the usable cores).
     """
 
@@ -112,11 +136,22 @@ class Evaluator:
         self.spec = get_spec(env_name)
         envs = [make_env(env_name, i, max_episode_steps=max_steps) for i in range(num_envs)]
         self.stepper = BatchStepper(envs, threads=threads, reference=backend == "reference")
+        self.device = None
+        if backend == "device":
+            from clue_jax.envs import mjx_backend  # lazy: needs mujoco-mjx
+            self.device = mjx_backend.DeviceEpisodes(self.stepper)
 
     def run(self, policy_fn: PolicyFn, seeds: Sequence[int], record: bool = False
             ) -> Dict[str, np.ndarray]:
         """One episode per env, env i reset with seeds[i] (see `run_episodes`)."""
-        return stepper_episodes(policy_fn, self.stepper, seeds, self.spec.act_dim, record)
+        if self.device is None:
+            return stepper_episodes(policy_fn, self.stepper, seeds, self.spec.act_dim, record)
+        if record or not isinstance(policy_fn, JaxPolicy):
+            raise ValueError("the device backend runs a JaxPolicy and records no paths; use "
+                             "backend='host' for a NumPy policy or recorded observations.")
+        if len(seeds) != self.num_envs:
+            raise ValueError(f"{len(seeds)} reset seeds for {self.num_envs} envs.")
+        return self.device.run(policy_fn, seeds)
 
     def close(self) -> None:
         self.stepper.close()

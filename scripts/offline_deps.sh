@@ -6,7 +6,7 @@
 #   bash scripts/offline_deps.sh [FOLDER] [PYTHON_VERSION]     # here, with network
 #   export PYTHONPATH=$PWD/FOLDER                               # there, before any command
 #
-# It also writes FOLDER.tgz (about 14 MB; 57 MB unpacked), which scripts/gpu_run.sh unpacks
+# It also writes FOLDER.tgz (about 20 MB; 70 MB unpacked), which scripts/gpu_run.sh unpacks
 # by itself when it finds it in the repository root.
 #
 # Wheels come from PyPI for CPython PYTHON_VERSION (default 3.12) on x86-64 Linux and are
@@ -24,7 +24,8 @@ python3 -m pip download -q --no-deps --only-binary=:all: --python-version "$PY" 
     --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d "$WHEELS" \
     "$(pin mujoco)" "mujoco-core==$(pin mujoco | cut -d= -f3)" glfw PyOpenGL "$(pin gymnasium)" \
     Farama-Notifications "$(pin gymnasium-robotics)" pettingzoo "$(pin ott-jax)" jaxopt \
-    "$(pin ml-collections)" "$(pin tensorboardX)" "$(pin tqdm)" "$(pin absl-py)"
+    "$(pin ml-collections)" "$(pin tensorboardX)" "$(pin tqdm)" "$(pin absl-py)" \
+    mujoco-mjx==3.17.0 trimesh==5.2.0
 rm -rf "$FOLDER" && mkdir -p "$FOLDER"
 for wheel in "$WHEELS"/*.whl; do python3 -m zipfile -e "$wheel" "$FOLDER"; done
 rm -rf "$WHEELS"

@@ -397,6 +397,7 @@ BAD_INPUTS = [  # (script, flags, what the message must name)
     ("train_iql.py", ["--save_dir=/etc/hostname"], "/etc/hostname is a file"),
     ("train_clue.py", ["--setting=imitation", "--expert_dataset=/etc/hostname"],
      "--expert_dataset=/etc/hostname: /etc/hostname: cannot be read as HDF5"),
+    ("train_iql.py", ["--eval_backend=device"], "--eval_backend=device runs the hopper"),
 ]
 
 

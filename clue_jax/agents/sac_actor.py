@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from clue_jax import checkpoints, networks
+from clue_jax.evaluation import JaxPolicy
 from clue_jax.types import Params
 
 FORMAT = "clue_jax-sac-actor-v1"
@@ -93,3 +94,16 @@ def deterministic_policy(actor: Actor) -> Callable[[np.ndarray], np.ndarray]:
     """obs (B, obs_dim) -> tanh(mean) (B, act_dim), numpy (for evaluation)."""
     policy = batched_policy(actor)
     return lambda obs: policy(obs, np.zeros((len(obs), int(actor.module.action_dim))))[0]
+
+
+def jax_policy(actor: Actor) -> JaxPolicy:
+    """The deterministic tanh(mean) policy as an evaluation.JaxPolicy (host or device backend)."""
+    return JaxPolicy(_mean_action(actor.module), actor.params)
+
+
+@functools.lru_cache(maxsize=None)
+def _mean_action(module) -> Callable:
+    def fn(params, observations):
+        means, _ = module.apply({"params": params}, observations)
+        return jnp.tanh(means)
+    return fn

@@ -109,6 +109,16 @@ def check(settings: RunSettings) -> None:
     domain = domains.domain_of(registry.get_spec(settings.env_name))
     runner.resolved_agent_config(settings, domain)
     runner.resolved_labeller_config(settings, domain)
+    if settings.eval_backend == "device" and settings.eval_episodes > 0:
+        family = registry.get_spec(settings.env_name).family
+        if family not in ("locomotion", "gen-locomotion") or settings.env_name.startswith("ant-"):
+            raise SettingsError(f"--eval_backend=device runs the hopper, halfcheetah and walker2d "
+                                f"envs; {settings.env_name} evaluates on the host "
+                                "(--eval_backend=host).")
+        import importlib.util
+        if importlib.util.find_spec("mujoco.mjx") is None:
+            raise SettingsError("--eval_backend=device needs mujoco-mjx: pip install -e "
+                                "'.[mjx]'.")
     if (settings.eval_episodes > 0 and settings.setting != "unsupervised"
             and not registry.reference_scores_measured(settings.env_name)):
         raise SettingsError(

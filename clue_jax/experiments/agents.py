@@ -27,6 +27,7 @@ import ml_collections
 import numpy as np
 
 from clue_jax import rules
+from clue_jax.evaluation import JaxPolicy
 from clue_jax.agents import demodice, imitation, iql, iqlearn, smodice, td3bc, valuedice
 from clue_jax.data.dataset import (Dataset, DemoData, MixedBatch, add_absorbing_states,
                                    initial_observations, to_device)
@@ -68,33 +69,24 @@ class AgentSpec:
     make_data: Optional[Callable[[Dataset, Optional[Dataset], Dict[str, Any]], Any]] = None
     config_rules: Optional[rules.Rules] = None
 
-    def policy(self, agent) -> Callable[[np.ndarray], np.ndarray]:
-        """Batched deterministic policy of one agent: (E, obs_dim) numpy -> (E, act_dim) numpy."""
-        act = _jitted(self.act)
-        return lambda obs: np.asarray(act(agent, jnp.asarray(obs, jnp.float32)))
+    def policy(self, agent) -> JaxPolicy:
+        """Batched deterministic policy of one agent: (E, obs_dim) -> (E, act_dim)."""
+        return JaxPolicy(self.act, agent)
 
-    def stacked_policy(self, agents) -> Callable[[np.ndarray], np.ndarray]:
-        """One call for S stacked agents (leading axis S): (S * E, obs_dim) numpy, seed s's
-        envs in rows s * E to (s + 1) * E, -> (S * E, act_dim) numpy."""
-        act = _jitted_vmap(self.act)
-        num_seeds = jax.tree_util.tree_leaves(agents)[0].shape[0]
-
-        def policy(obs):
-            obs = jnp.asarray(obs, jnp.float32)
-            actions = act(agents, obs.reshape(num_seeds, -1, obs.shape[-1]))
-            return np.asarray(actions.reshape(obs.shape[0], -1))
-
-        return policy
+    def stacked_policy(self, agents) -> JaxPolicy:
+        """One call for S stacked agents (leading axis S): (S * E, obs_dim), run s's envs in
+        rows s * E to (s + 1) * E, -> (S * E, act_dim)."""
+        return JaxPolicy(_stacked(self.act), agents)
 
 
 @functools.lru_cache(maxsize=None)
-def _jitted(fn: Callable) -> Callable:
-    return jax.jit(fn)
-
-
-@functools.lru_cache(maxsize=None)
-def _jitted_vmap(fn: Callable) -> Callable:
-    return jax.jit(jax.vmap(fn))
+def _stacked(act: Callable) -> Callable:
+    """(stacked agents, obs (S * E, obs_dim)) -> actions: `act` vmapped over the S agents."""
+    def fn(agents, obs):
+        num = jax.tree_util.tree_leaves(agents)[0].shape[0]
+        actions = jax.vmap(act)(agents, obs.reshape(num, -1, obs.shape[-1]))
+        return actions.reshape(obs.shape[0], -1)
+    return fn
 
 
 def iql_act(agent: iql.IQLAgent, observations: jax.Array) -> jax.Array:

@@ -126,7 +126,9 @@ def define_flags(default_labeller: str, flag_values: flags.FlagValues = flags.FL
     boolean("tqdm", True, "Show progress bars.")
     enum("eval_backend", "host", list(EVAL_BACKENDS),
          "Evaluation envs: host (made once per run, MuJoCo stepped on host threads, the rest "
-         "vectorized) or reference (each env through its own step); the same episodes.")
+         "vectorized) or reference (each env through its own step), the same episodes; or "
+         "device (locomotion only: whole episodes on the accelerator with MuJoCo XLA, float32 "
+         "physics, so other episodes; pip install -e '.[mjx]').")
     float_("time_limit", None, "Stop cleanly at the last checkpoint before this many seconds "
            "have passed (exit status 3; rerun with --resume to continue).")
     float_("deadline", None, "As --time_limit, as a wall-clock time (seconds since the epoch; "

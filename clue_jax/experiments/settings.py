@@ -99,7 +99,8 @@ class RunSettings:
             that change a labeller or learner config field (e.g. 'rr' for CLUE with
             --clue_config.reward_scaling=return_range).
         eval_backend: 'host' (envs stepped together on host threads) or 'reference'
-            (each env through its own step); the same episodes (evaluation.Evaluator).
+            (each env through its own step), the same episodes; 'device' (MuJoCo XLA on
+            the accelerator, locomotion only, other episodes) (evaluation.Evaluator).
         deadline: a wall-clock time (seconds since the epoch); training stops cleanly at
             the last checkpoint before it (resume later with --resume). None: no limit.
     """

@@ -1,0 +1,68 @@
+"""The evaluation backends side by side: the shipped experts' scores and each backend's time.
+
+    python bench/bench_eval_backends.py                        # 50 + 50 episodes per env
+    python bench/bench_eval_backends.py --envs=hopper --episodes=500 --backends=host,device
+
+For each env, `--episodes` envs run the shipped SAC expert (deterministic) twice (reset
+seeds 0.. and 1000..) on every backend, from the same reset states (the envs' own resets):
+`reference` (each env through its own step), `host` (mujoco.batch on host threads; equal
+episodes to the reference) and `device` (MuJoCo XLA, float32, needs mujoco-mjx). Printed
+per backend: the first call's seconds (compilation included), the second's, and the mean
+normalized score; then the device's difference from the host, paired over the episodes,
+with its standard error. The device named is JAX's default.
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from clue_jax import evaluation  # noqa: E402
+from clue_jax.agents import sac_actor  # noqa: E402
+from clue_jax.envs import registry  # noqa: E402
+from clue_jax.generation import locomotion_datasets  # noqa: E402
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--envs", default="hopper,walker2d,halfcheetah")
+    parser.add_argument("--episodes", type=int, default=50, help="envs per call (2 calls)")
+    parser.add_argument("--max_steps", type=int, default=1000)
+    parser.add_argument("--backends", default="host,device")
+    args = parser.parse_args()
+    import jax
+    device = jax.devices()[0]
+    print(f"bench_eval_backends on {device.platform}: {device.device_kind}; {args.episodes} "
+          f"envs x 2 calls, up to {args.max_steps} steps, the shipped experts", flush=True)
+    for env in args.envs.split(","):
+        name = locomotion_datasets.locomotion.gen_name(env, "expert")
+        policy = sac_actor.jax_policy(locomotion_datasets.load_policy(env, "expert"))
+        scores = {}
+        for backend in args.backends.split(","):
+            with evaluation.Evaluator(name, args.episodes, max_steps=args.max_steps,
+                                      backend=backend) as ev:
+                times, returns, steps = [], [], 0
+                for offset in (0, 1000):
+                    start = time.perf_counter()
+                    out = ev.run(policy, [offset + i for i in range(args.episodes)])
+                    times.append(time.perf_counter() - start)
+                    returns.append(out["returns"])
+                    steps += int(out["lengths"].sum())
+            scores[backend] = registry.normalized_score(name, np.concatenate(returns))
+            print(f"{name} {backend:9s}: {times[0]:7.1f} s first call, {times[1]:7.1f} s second "
+                  f"({times[1] / (steps / 2) * 1e6:.1f} us per env step); score "
+                  f"{scores[backend].mean():.2f} ± {scores[backend].std() / np.sqrt(len(scores[backend])):.2f} (se)",
+                  flush=True)
+        if "device" in scores and "host" in scores:
+            diff = scores["device"] - scores["host"]
+            print(f"{name}: device - host = {diff.mean():+.2f} ± "
+                  f"{diff.std() / np.sqrt(len(diff)):.2f} (paired se, {len(diff)} episodes)",
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()
