@@ -90,6 +90,7 @@ def test_state_normalization_by_hand():
     np.testing.assert_array_equal(std, [1.0, 1.0])
 
 
+@pytest.mark.slow
 def test_no_calibration_removes_the_term():
     data, expert = synthetic_task(n=100, n_expert=20)
     on = clue.create_clue_state(tiny_config(), data, seed=3)
@@ -123,6 +124,7 @@ def test_no_calibration_removes_the_term():
     assert enc_diff > 1e-3
 
 
+@pytest.mark.slow
 def test_vae_data_modes_choose_the_rows_of_the_vae_loss():
     data, expert = synthetic_task(n=30, n_expert=10)
     state = clue.create_clue_state(tiny_config(), data, seed=0)
@@ -422,6 +424,7 @@ def test_plots_write_files_and_spearman(tmp_path):
     assert both.var(0)[0] >= both.var(0)[1]
 
 
+@pytest.mark.slow
 def test_cvae_killed_mid_training_resumes_to_the_same_cvae(tmp_path, monkeypatch):
     from clue_jax.logging import read_scalars
     from clue_jax.rewards import clue_labeller
@@ -465,6 +468,7 @@ def test_train_cvae_with_an_expert_count_ignores_the_padding():
         np.testing.assert_array_equal(x, y)
 
 
+@pytest.mark.slow
 def test_seeds_cvaes_vmapped_equal_separate_and_resume_from_mixed_checkpoints(tmp_path,
                                                                                 monkeypatch):
     """Seed i of one vmapped CVAE training (experts of different lengths) is seed i's own

@@ -131,6 +131,7 @@ def test_smodice_value_loss_and_weights_by_hand(f):
     assert float(smodice.weights(jnp.array([-3.0]), "chi2")[0]) == 0.0
 
 
+@pytest.mark.slow
 def test_smodice_temperature_moves_toward_the_target_entropy():
     agent = make_agent("smodice", 0)
     data = demo_batch(absorbing=True)
@@ -271,6 +272,7 @@ def demo_batch(absorbing: bool, n=64):
     return DemoData(union, jax.tree.map(lambda x: x[:10], union), union.observations[:5])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(MODULES))
 def test_fused_steps_equal_single_steps(name):
     module = MODULES[name][0]
@@ -288,6 +290,7 @@ def test_fused_steps_equal_single_steps(name):
     assert all(np.isfinite(float(v)) for v in info.values())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(MODULES))
 def test_vmap_over_seeds_matches_individual_runs(name):
     module = MODULES[name][0]

@@ -85,6 +85,7 @@ def test_polyak():
     np.testing.assert_allclose(out["a"], 0.25 * 1 + 0.75 * 3)
 
 
+@pytest.mark.slow
 def test_update_follows_reference_order():
     """Recompute one update by hand in the reference order: V, actor(new V, target Q), Q(new V)."""
     agent = tiny_agent(dropout_rate=None)
@@ -163,6 +164,7 @@ def test_fused_steps_equal_single_steps():
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_vmap_over_seeds_matches_individual_runs():
     data = random_batch(jax.random.PRNGKey(3), n=64)
     seeds = jnp.arange(3)

@@ -36,6 +36,7 @@ def tiny_settings(maze_file, save_dir, labeller, **kw):
                        labeller_config=labeller_config, **kw)
 
 
+@pytest.mark.slow
 def test_every_labeller_feeds_the_same_agent_code_path(maze_file, tmp_path, monkeypatch):
     seen = {}
     real = runner.train_agents
@@ -167,6 +168,7 @@ def test_out_of_range_settings_name_the_flag(field, value):
         RunSettings(**{field: value})
 
 
+@pytest.mark.slow
 def test_sqil_batch_is_half_expert(maze_file, tmp_path, monkeypatch):
     import jax
     from clue_jax.data.dataset import MixedBatch, sample_batch, to_device
@@ -193,6 +195,7 @@ def test_sqil_batch_is_half_expert(maze_file, tmp_path, monkeypatch):
     np.testing.assert_array_equal(batch.rewards, [0.0] * 16 + [1.0] * 16)
 
 
+@pytest.mark.slow
 def test_resume_refuses_changed_settings_unless_asked(maze_file, tmp_path):
     import dataclasses
     from clue_jax.experiments.settings import SettingsError
@@ -256,6 +259,7 @@ def test_every_default_config_keeps_its_rules_and_a_broken_field_is_named():
         experiments.check(RunSettings(env_name=ENV, labeller="otr", labeller_config=otr))
 
 
+@pytest.mark.slow
 def test_otr_runs_with_the_same_experts_share_one_coupling(maze_file, tmp_path, monkeypatch):
     """OTR has no seed: the seeds of a run (same experts) are labelled once, each run still
     writes its rewards.npz; another expert set is labelled on its own."""

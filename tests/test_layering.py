@@ -60,3 +60,16 @@ def test_data_reads_and_writes_datasets_only():
     for path in (PKG / "data").glob("*.py"):
         for module in project_imports(path):
             assert unit(module) in ("data", "types", "checkpoints"), f"{path.name}: {module}"
+
+
+def test_every_study_in_the_results_index_exists():
+    """results/README.md's index links each study's folder or file; each must exist, and
+    every study folder under results/ must be in the index."""
+    import re
+    results = PKG.parent / "results"
+    index = (results / "README.md").read_text()
+    links = re.findall(r"\]\(([^)#]+)\)", index.split("## The studies in short")[0])
+    assert links and all((results / link).exists() for link in links), links
+    folders = {p.name for p in results.iterdir() if p.is_dir()}
+    linked = {link.split("/")[0] for link in links}
+    assert folders <= linked, folders - linked

@@ -4,6 +4,8 @@ D4RL's traces replayed, and the shipped expert's score within 1 point of the hos
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # compiles MuJoCo XLA programs
+
 pytest.importorskip("mujoco.mjx")
 
 import jax  # noqa: E402

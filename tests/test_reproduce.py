@@ -140,6 +140,7 @@ def test_unknown_method_is_refused():
         reproduce.main(["--tasks=a", "--methods=gail", "--out=/tmp/unused", "--table_only"])
 
 
+@pytest.mark.slow
 def test_in_process_grid_equals_the_command_lines(tmp_path):
     """--in_process runs the same command lines (parsed by experiments.flags) in this process."""
     from clue_jax.generation import generated
@@ -203,6 +204,7 @@ def _csv_without_times(path):
     return rows
 
 
+@pytest.mark.slow
 def test_ray_backend_and_seed_groups_give_the_process_pools_results(tmp_path):
     """The same tiny grid through the process pool, a local Ray (2 CPUs) and vmapped seed
     groups: the same results.csv (scores of vmapped seeds to float tolerance)."""
@@ -314,6 +316,7 @@ def test_every_paper_exception_parses_into_the_learner_config():
             assert config.actor_lr == config.critic_lr == config.value_lr > 3e-4
 
 
+@pytest.mark.slow
 def test_a_tiny_preset_grid_runs_end_to_end_as_one_program(tmp_path):
     """--preset=table1 on the point maze, one seed, tiny budget, --group=dataset: IQL, OTR
     and CLUE train as one program and the table has all three."""
@@ -354,6 +357,7 @@ def test_a_grid_is_validated_before_anything_starts(tmp_path, monkeypatch):
     assert not started and not any(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_ending_reproduce_ends_its_training_processes(tmp_path):
     """SIGTERM to reproduce.py: its running unit gets SIGINT (it keeps its last checkpoint),
     reproduce says how to resume and exits non-zero; nothing is left running."""

@@ -141,6 +141,7 @@ def _manual_update(agent, batch):
     return critic, actor_grads(critic.params), actor_grads(agent.critic.params)
 
 
+@pytest.mark.slow
 def test_update_follows_jaxrl_order():
     agent, batch = _tiny_agent(), _batch(jax.random.PRNGKey(1))
     new, info = sac.jit_update(agent, batch)
@@ -270,6 +271,7 @@ def _run(run_dir, max_steps, resume=False):
     return sac_loop.train_sac(config, {"hidden_dims": (8, 8)}, run_dir)
 
 
+@pytest.mark.slow
 def test_killed_and_resumed_run_equals_uninterrupted(tmp_path, monkeypatch):
     full, full_snaps = _run(tmp_path / "full", 300)
     step = sac_loop.EnvRunner.step
@@ -297,6 +299,7 @@ def test_killed_and_resumed_run_equals_uninterrupted(tmp_path, monkeypatch):
     assert index["snapshots"][-1]["file"] == "actor_300.msgpack"
 
 
+@pytest.mark.slow
 def test_train_sac_script_flags_to_settings_to_run(tmp_path):
     """train_sac.py is flags -> SACSettings -> run_sac: a tiny run writes its folder."""
     import subprocess

@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # every test here starts training processes
+
 from clue_jax.data import d4rl_io
 from clue_jax.generation import generated
 

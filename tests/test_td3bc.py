@@ -143,6 +143,7 @@ def test_fused_steps_equal_single_steps():
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_vmap_over_seeds_matches_individual_runs():
     data = random_batch(jax.random.PRNGKey(3), n=64)
     seeds = jnp.arange(3)

@@ -67,6 +67,7 @@ def test_corrupt_checkpoint_error(tmp_path):
         checkpoints.load_raw(path)
 
 
+@pytest.mark.slow
 def test_resume_equals_uninterrupted(tmp_path):
     data = tiny_dataset()
     full_dir = training.prepare_run_dir(tmp_path / "full", {"a": 1}, resume=False)
@@ -102,6 +103,7 @@ def test_resume_equals_uninterrupted(tmp_path):
     assert steps(resumed_tb) == steps(full_tb) and steps(full_tb)["eval/return"] == [10, 20]
 
 
+@pytest.mark.slow
 def test_same_seed_same_history(tmp_path):
     data = tiny_dataset()
     hists = []
@@ -140,6 +142,7 @@ def test_divergence_guard_stops_at_the_first_nonfinite_chunk(tmp_path):
     assert not (tmp_path / checkpoints.CHECKPOINT_NAME).exists()
 
 
+@pytest.mark.slow
 def test_divergence_guard_names_a_parameter_and_keeps_the_last_checkpoint(tmp_path):
     loop = training.LoopConfig(seed=0, max_steps=20, batch_size=16, log_interval=10,
                                eval_interval=10, progress=False)
@@ -222,6 +225,7 @@ def seed_datas(seeds):
             for s in seeds]
 
 
+@pytest.mark.slow
 def test_vmapped_seeds_equal_separate_runs_and_share_the_observations(tmp_path):
     seeds = (3, 4)
     datasets = seed_datas(seeds)
@@ -250,6 +254,7 @@ def test_vmapped_seeds_equal_separate_runs_and_share_the_observations(tmp_path):
         assert restored["step"] == 20
 
 
+@pytest.mark.slow
 def test_vmapped_seeds_resume_equals_uninterrupted(tmp_path):
     seeds = (3, 4)
     devices = [to_device(d) for d in seed_datas(seeds)]
@@ -282,6 +287,7 @@ def test_vmapped_seeds_resume_equals_uninterrupted(tmp_path):
         run(tmp_path / "killed", group_probe_eval, resume=True)
 
 
+@pytest.mark.slow
 def test_a_deadline_stops_at_a_checkpoint_and_resume_finishes_as_uninterrupted(tmp_path):
     """The first period (10 updates and an evaluation that takes 1.5 s) shows the next would
     pass the deadline 1 s away: the run stops at its step-10 checkpoint; resumed without a
