@@ -133,7 +133,6 @@ def run_group(settings_list: List[RunSettings], task: domains.Task,
         Each member's results (as written to its results.json), in order.
     """
     check_members(settings_list)
-    n = len(settings_list)
     datasets = [runner.discard_rewards(task.dataset) if s.setting == "imitation"
                 else task.dataset for s in settings_list]
     truths = [None if s.setting == "imitation" else task.dataset.rewards for s in settings_list]

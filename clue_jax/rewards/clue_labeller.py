@@ -33,7 +33,8 @@ def label_seeds(requests: List[LabelRequest]) -> List[Labels]:
     first = requests[0]
     states = fit_cvaes(first.config, first.dataset, [r.expert for r in requests],
                        [r.seed for r in requests], [r.run_dir for r in requests],
-                       resume=first.resume, progress=first.progress)
+                       resume=any(r.resume for r in requests),  # fresh runs have no files
+                       progress=first.progress)
     return [_label_with(request, state) for request, state in zip(requests, states)]
 
 
