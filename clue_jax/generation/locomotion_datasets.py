@@ -142,11 +142,15 @@ def rollout(env: str, actor, budgets: List[int], rng: np.random.Generator,
            "infos/qpos": np.zeros((n_envs, longest, model.nq), np.float32),
            "infos/qvel": np.zeros((n_envs, longest, model.nv), np.float32),
            "infos/action_log_probs": np.zeros((n_envs, longest), np.float32)}
+    from tqdm import tqdm
+    bar = tqdm(total=int(sum(budgets)), unit="step", desc=f"{env} rollouts",
+               disable=sum(budgets) < 100_000, mininterval=2.0, leave=False)
     try:
         obs = np.stack([stepper.reset(i, int(s)) for i, s in enumerate(seeds)])
         rows = np.zeros(n_envs, np.int64)
         active = np.asarray(budgets) > 0
         while active.any():
+            bar.update(int(active.sum()))
             actions, log_probs = policy(obs, rng.standard_normal((n_envs, act_dim)))
             live = np.flatnonzero(active)
             at = (live, rows[live])
@@ -166,6 +170,7 @@ def rollout(env: str, actor, budgets: List[int], rng: np.random.Generator,
             for i in live[done]:
                 obs[i] = stepper.reset(i)
     finally:
+        bar.close()
         stepper.close()
     return [{k: v[i, :rows[i]] for k, v in out.items()} for i in range(n_envs)]
 
