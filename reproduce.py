@@ -39,7 +39,7 @@ import numpy as np
 from clue_jax import experiments
 from clue_jax.envs import registry
 from clue_jax.experiments import flags as run_flags
-from clue_jax.experiments import presets, runner
+from clue_jax.experiments import plugins, presets, runner
 from clue_jax.experiments.settings import RunSettings
 
 ROOT = Path(__file__).resolve().parent
@@ -94,6 +94,36 @@ for _name, _variant in STUDY_VARIANTS.items():
 STUDY_METHODS = tuple(VARIANTS)
 # Table 4 of the paper (offline imitation, K = 1 and 10): every method in its column order.
 TABLE4_METHODS = presets.TABLE4_METHODS
+try:  # learners and labellers of the user's own ($CLUE_JAX_PLUGINS) get methods too
+    plugins.load_plugins()
+except plugins.PluginError as _err:
+    raise SystemExit(f"reproduce.py: {_err}")
+
+
+def registered_methods() -> Dict[str, Tuple[str, str, str, bool]]:
+    """Methods for every registered labeller and learner the table above does not name:
+    a labeller L with experts gives 'L' (sparse, IQL) and 'L-imitation'; one without gives
+    'L' (IQL on its rewards); a learner A gives 'A' (its own labeller, imitation, when it
+    learns from demonstrations; else the dataset's true rewards)."""
+    from clue_jax.experiments.agents import AGENTS
+    from clue_jax.rewards.labellers import LABELLERS
+    used_labellers = {lab for _, lab, _, _ in METHODS.values()}
+    used_agents = {agent for agent, _, _, _ in METHODS.values()}
+    out = {}
+    for name, labeller in LABELLERS.items():
+        if name in used_labellers:
+            continue
+        out[name] = ("iql", name, "sparse", True)
+        if labeller.needs_experts:
+            out[f"{name}-imitation"] = ("iql", name, "imitation", True)
+    for name, spec in AGENTS.items():
+        if name not in used_agents:
+            out[name] = ((name, spec.labellers[0], "imitation", True) if spec.labellers
+                         else (name, "true", "sparse", True))
+    return out
+
+
+METHODS.update(registered_methods())
 # Extra flags that only some labellers define go only to their cells.
 LABELLER_FLAGS = {"clue": ("--cvae_steps", "--temperature", "--clue_config", "--compare_uncalibrated",
                            "--nocompare_uncalibrated"),

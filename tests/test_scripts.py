@@ -4,6 +4,7 @@ Tiny networks, a 6000-transition generated maze and a few hundred updates:
 each run checks its outputs and numbers, not just that it exits.
 """
 
+import csv
 import json
 import os
 import subprocess
@@ -663,3 +664,81 @@ def test_rerunning_an_unfinished_run_without_resume_says_what_resume_would_do(
     (run_dir / "results.json").unlink()  # as if killed after its last checkpoint
     out = run("train_clue.py", *args)
     assert "was unfinished: --resume would have continued it" in out
+
+
+TOY_PLUGIN = '''
+"""A toy labeller and a toy learner, each registered in one place."""
+import jax, jax.numpy as jnp, ml_collections, numpy as np, optax, flax
+from flax.training.train_state import TrainState
+from clue_jax import networks, rules
+from clue_jax.agents import fused
+from clue_jax.experiments import agents
+from clue_jax.rewards import labellers
+
+
+def label(request):  # reward: closeness to the experts' mean state
+    centre = request.expert.observations.mean(0)
+    rewards = np.exp(-np.linalg.norm(request.dataset.observations - centre, axis=1))
+    return labellers.Labels(rewards.astype(np.float32), {"reward_mean": float(rewards.mean())})
+
+
+labellers.register(labellers.Labeller(
+    "toyreward", True, lambda domain: ml_collections.ConfigDict({"scale": 1.0}), label,
+    config_rules={"scale": rules.positive()}))
+
+
+class BC(flax.struct.PyTreeNode):
+    actor: TrainState
+
+
+def create(seed, dataset, config, max_steps, expert_data=None):
+    module = networks.MLP((*config["hidden_dims"], dataset.act_dim))
+    params = module.init(jax.random.PRNGKey(seed), jnp.zeros((1, dataset.obs_dim)))["params"]
+    return BC(TrainState.create(apply_fn=module.apply, params=params,
+                                tx=optax.adam(config["lr"])))
+
+
+def act(agent, observations):
+    return jnp.tanh(agent.actor.apply_fn({"params": agent.actor.params}, observations))
+
+
+def update(agent, batch):
+    def loss(params):
+        pred = jnp.tanh(agent.actor.apply_fn({"params": params}, batch.observations))
+        return jnp.mean((pred - batch.actions) ** 2)
+    value, grads = jax.value_and_grad(loss)(agent.actor.params)
+    return agent.replace(actor=agent.actor.apply_gradients(grads=grads)), {"bc_loss": value}
+
+
+agents.register(agents.AgentSpec(
+    "toybc", lambda domain: ml_collections.ConfigDict({"hidden_dims": (16, 16), "lr": 1e-3}),
+    create, fused.jit_fused(fused.fuse(update)), act, lambda domain: ("none", 0.0),
+    config_rules={"hidden_dims": rules.sizes(), "lr": rules.positive()}))
+'''
+
+
+def test_a_toy_labeller_and_learner_registered_once_run_everywhere(tmp_path, maze_file):
+    """$CLUE_JAX_PLUGINS: one module registers a labeller and a learner; train_iql.py takes
+    them as --labeller / --agent, and reproduce.py as methods of its grid."""
+    (tmp_path / "toy_methods.py").write_text(TOY_PLUGIN)
+    env = dict(os.environ, CLUE_JAX_PLUGINS="toy_methods",
+               PYTHONPATH=f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    common = [f"--env_name={ENV}", f"--dataset_path={maze_file}", "--notqdm"]
+    proc = subprocess.run([sys.executable, "train_iql.py", "--labeller=toyreward",
+                           "--agent=toybc", f"--save_dir={tmp_path / 'cli'}", *common, *LOOP],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_dir = tmp_path / "cli" / "toybc-toyreward-sparse-K1" / ENV / "seed_42"
+    results = json.loads((run_dir / "results.json").read_text())
+    assert [s for s, _ in results["history"]] == [200, 400] and results["agent"] == "toybc"
+    assert "reward_mean" in results["labels"]
+    proc = subprocess.run([sys.executable, "reproduce.py", f"--tasks={ENV}",
+                           "--methods=toyreward,toyreward-imitation,toybc", "--seeds=0",
+                           f"--out={tmp_path / 'grid'}", "--", f"--dataset_path={maze_file}",
+                           *LOOP, "--expert_dataset=gen-pointmaze-umaze-demos-v0"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    with open(tmp_path / "grid" / "results.csv") as f:
+        rows = {r["method"]: r for r in csv.DictReader(f)}
+    assert set(rows) == {"toyreward", "toyreward-imitation", "toybc"}
+    assert all(r["status"] == "ok" and r["steps"] == "400" for r in rows.values())

@@ -192,3 +192,10 @@ AGENTS.update({
     "iqlearn": _imitation_spec("iqlearn", iqlearn_config, 256, "none"),
 })
 IMITATION_AGENTS = tuple(n for n, spec in AGENTS.items() if spec.learns_from_demos)
+
+
+def register(spec: AgentSpec) -> None:
+    """Add a learner under `spec.name` (`--agent=<name>`; see experiments/plugins.py)."""
+    if spec.name in AGENTS:
+        raise ValueError(f"a learner named {spec.name!r} is already registered.")
+    AGENTS[spec.name] = spec

@@ -24,7 +24,7 @@ from clue_jax.data.dataset import DatasetError
 from clue_jax.data.download import DownloadError
 from clue_jax.envs import registry
 from clue_jax.envs.registry import UnknownEnvError, UnmeasuredScoreError
-from clue_jax.experiments import domains
+from clue_jax.experiments import domains, plugins
 from clue_jax.experiments.agents import AGENTS
 from clue_jax.experiments.settings import (EVAL_BACKENDS, EXPERT_SELECTIONS, SETTINGS,
                                            SPARSE_EXPERTS, RunSettings, SettingsError)
@@ -88,6 +88,12 @@ def define_flags(default_labeller: str, flag_values: flags.FlagValues = flags.FL
     files' `--<config>.<field>` overrides are read from (default sys.argv); a
     fresh FlagValues parses a command line in process (reproduce.py --in_process).
     """
+    try:
+        plugins.load_plugins()  # their labellers and learners join the choices below
+    except plugins.PluginError as err:
+        if flag_values is flags.FLAGS:  # a script being set up: one line, exit status 1
+            sys.exit(f"{Path(sys.argv[0]).name}: error: {err}")
+        raise SettingsError(str(err)) from None
     string, integer, boolean, float_, enum = (
         functools.partial(define, flag_values=flag_values) for define in (
             flags.DEFINE_string, flags.DEFINE_integer, flags.DEFINE_boolean, flags.DEFINE_float,
