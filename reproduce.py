@@ -58,12 +58,27 @@ METHODS = {  # method -> (agent, labeller, setting, calibrate)
     "otr": ("iql", "otr", "sparse", True),
     "otr-imitation": ("iql", "otr", "imitation", True),
     "td3bc": ("td3bc", "true", "sparse", True),
-    "oril": ("td3bc", "oril", "imitation", True),
+    "oril": ("oril", "oril", "imitation", True),
+    "oril-dataset": ("td3bc", "oril", "imitation", True),
     "sqil": ("td3bc", "sqil", "imitation", True),
     "smodice": ("smodice", "oril", "imitation", True),
+    "smodice-dataset": ("smodice", "oril", "imitation", True),
     "demodice": ("demodice", "none", "imitation", True),
     "valuedice": ("valuedice", "none", "imitation", True),
     "iqlearn": ("iqlearn", "none", "imitation", True),
+    "iqlearn-offline": ("iqlearn", "none", "imitation", True),
+}
+# Baselines set up otherwise than their reference script: method -> (tag, expert selection,
+# extra flags). ORIL and SMODICE on the dataset and the K demonstrations alone, with a
+# discriminator that does not see the absorbing indicator (the set-up before the expert
+# block); IQ-Learn's offline recipe (its code's `offline`, value_expert, chi on expert rows).
+BASELINE_VARIANTS = {
+    "oril-dataset": ("", "setting", ("--oril_config.absorbing=False",)),
+    "smodice-dataset": ("dataset", "setting", ("--expert_block=0",
+                                               "--oril_config.absorbing=False")),
+    "iqlearn-offline": ("offline", "setting", ("--config.value_loss=value_expert",
+                                               "--config.chi2_rows=expert",
+                                               "--config.actor_states=expert")),
 }
 # The CLUE sparse-setting study (README "Calibration on the generated mazes"): one factor
 # at a time from the defaults it started from (a random successful episode as the expert,
@@ -92,6 +107,7 @@ for _name, _variant in STUDY_VARIANTS.items():
         VARIANTS[f"clue-{_name}-nocalib"] = _variant
         METHODS[f"clue-{_name}-nocalib"] = METHODS["clue-nocalib"]
 STUDY_METHODS = tuple(VARIANTS)
+VARIANTS.update(BASELINE_VARIANTS)
 # Table 4 of the paper (offline imitation, K = 1 and 10): every method in its column order.
 TABLE4_METHODS = presets.TABLE4_METHODS
 try:  # learners and labellers of the user's own ($CLUE_JAX_PLUGINS) get methods too

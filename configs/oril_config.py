@@ -4,8 +4,9 @@
 
 From the code: state-only discriminator 256-256 tanh, BCE + gradient penalty 10,
 Adam 3e-4, batch 256, 1000 iterations over the expert data, first layer left at
-its random init, states standardised over dataset + expert (std + 1e-10), reward =
-the logit, unscaled. The same for every domain (the code has one configuration).
+its random init, states standardised over dataset + expert (std + 1e-10), the
+absorbing indicator in its input (absorbing rows of the learner's data scored too),
+reward = the logit, unscaled. The same for every domain (the code has one configuration).
 """
 
 import ml_collections
@@ -22,6 +23,7 @@ def get_config(domain: str = "locomotion") -> ml_collections.ConfigDict:
     config.state_only = True
     config.train_first_layer = False
     config.normalize_eps = 1e-10
+    config.absorbing = True
     config.reward_scaling = "none"
     config.reward_shift = 0.0
     return config

@@ -26,4 +26,5 @@ def get_config() -> ml_collections.ConfigDict:
     config.max_action = 1.0
     config.normalize_states = True
     config.normalize_eps = 1e-3
+    config.absorbing = False  # ORIL's set-up turns it on (configs/oril_td3bc_config.py)
     return config

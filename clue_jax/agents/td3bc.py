@@ -13,7 +13,9 @@ One update (iteration t = 1, 2, ...):
           L_pi = -lambda * mean Q1(s, pi(s)) + mean over batch and action dims (pi(s) - a)^2
           actor and both critic targets <- tau * online + (1 - tau) * target
 States are standardised with the dataset's per-dimension mean and std (+ 1e-3),
-held in the agent and applied to s, s' and evaluation observations alike.
+held in the agent and applied to s, s' and evaluation observations alike. With
+`absorbing` (ORIL as SMODICE's script trains it), states carry an absorbing indicator
+as their last dimension, left unscaled, and evaluation observations get a 0 there.
 """
 
 import functools
@@ -50,6 +52,7 @@ class TD3BCAgent(flax.struct.PyTreeNode):
     noise_clip: float = flax.struct.field(pytree_node=False, default=0.5)
     policy_freq: int = flax.struct.field(pytree_node=False, default=2)
     max_action: float = flax.struct.field(pytree_node=False, default=1.0)
+    absorbing: bool = flax.struct.field(pytree_node=False, default=False)
 
 
 # ----------------------------------------------------------------------------- losses
@@ -91,6 +94,9 @@ def critic_target(agent: TD3BCAgent, batch: Batch, noise: jax.Array) -> jax.Arra
 
 
 def normalize(agent: TD3BCAgent, observations: jax.Array) -> jax.Array:
+    if agent.absorbing:  # the indicator (last dim) stays as it is
+        return jnp.concatenate([(observations[..., :-1] - agent.obs_mean) / agent.obs_std,
+                                observations[..., -1:]], -1)
     return (observations - agent.obs_mean) / agent.obs_std
 
 
@@ -153,12 +159,14 @@ def create(seed, observations: jax.Array, actions: jax.Array, *, obs_mean=None, 
            actor_lr: float = 3e-4, critic_lr: float = 3e-4, hidden_dims=(256, 256),
            discount: float = 0.99, tau: float = 0.005, alpha: float = 2.5,
            policy_noise: float = 0.2, noise_clip: float = 0.5, policy_freq: int = 2,
-           max_action: float = 1.0) -> TD3BCAgent:
+           max_action: float = 1.0, absorbing: bool = False) -> TD3BCAgent:
     """Build a TD3+BC agent; `seed` may be traced (vmap over seeds).
 
     Args:
         observations: (1, obs_dim) example. actions: (1, act_dim) example.
         obs_mean, obs_std: (obs_dim,) state statistics (`state_statistics`); None: 0 / 1.
+            With `absorbing`, observations end in the absorbing indicator and the
+            statistics cover the dims before it.
     """
     rng = jax.random.PRNGKey(seed)
     rng, actor_key, critic_key = jax.random.split(rng, 3)
@@ -167,7 +175,7 @@ def create(seed, observations: jax.Array, actions: jax.Array, *, obs_mean=None, 
     critic_def = networks.DoubleCritic(hidden_dims, torch_init=True)
     actor_params = actor_def.init(actor_key, observations)["params"]
     critic_params = critic_def.init(critic_key, observations, actions)["params"]
-    obs_dim = observations.shape[-1]
+    obs_dim = observations.shape[-1] - (1 if absorbing else 0)
     return TD3BCAgent(
         actor=TrainState.create(apply_fn=actor_def.apply, params=actor_params,
                                 tx=optax.adam(actor_lr)),
@@ -179,7 +187,7 @@ def create(seed, observations: jax.Array, actions: jax.Array, *, obs_mean=None, 
         obs_std=jnp.ones(obs_dim) if obs_std is None else jnp.asarray(obs_std),
         rng=rng, step=jnp.zeros((), jnp.int32), discount=discount, tau=tau, alpha=alpha,
         policy_noise=policy_noise, noise_clip=noise_clip, policy_freq=int(policy_freq),
-        max_action=max_action)
+        max_action=max_action, absorbing=bool(absorbing))
 
 
 def create_from_config(seed, observations, actions, config: Dict[str, Any], max_steps: int,
@@ -196,4 +204,7 @@ def create_from_config(seed, observations, actions, config: Dict[str, Any], max_
 @functools.partial(jax.jit)
 def eval_actions(agent: TD3BCAgent, observations: jax.Array) -> jax.Array:
     """Deterministic actions pi(normalized s): (E, obs_dim) -> (E, act_dim)."""
+    if agent.absorbing:
+        observations = jnp.concatenate(
+            [observations, jnp.zeros((observations.shape[0], 1), observations.dtype)], -1)
     return agent.actor.apply_fn({"params": agent.actor.params}, normalize(agent, observations))

@@ -251,15 +251,24 @@ def initial_observations(dataset: Dataset) -> np.ndarray:
     return dataset.observations[starts]
 
 
-def add_absorbing_states(dataset: Dataset) -> Dataset:
+ABSORBING_ACTIONS = ("terminal", "zeros", "random")
+
+
+def add_absorbing_states(dataset: Dataset, actions: str = "terminal",
+                         rng: Optional[np.random.Generator] = None) -> Dataset:
     """Absorbing-state augmentation of SMODICE and ValueDICE (Kostrikov et al. 2019).
 
     Every observation gains an indicator dimension (0 for real states). Each
     terminal row (mask 0) gets next_observation = the absorbing state (zeros,
-    indicator 1), and a row (absorbing, same action, reward 0, mask 0,
-    absorbing) is appended after it, ending its trajectory. Masks are kept, so
-    terminals still cut bootstrapping where a learner uses them (SMODICE).
+    indicator 1), and a row (absorbing, action, reward 0, mask 0, absorbing) is
+    appended after it, ending its trajectory. Masks are kept, so terminals still
+    cut bootstrapping where a learner uses them (SMODICE). The absorbing rows'
+    action: 'terminal' (the terminal row's, SMODICE's code), 'zeros' (ValueDICE's
+    expert data) or 'random' (uniform in [-1, 1] from `rng`, ValueDICE's replay data).
+    A labeller may score the absorbing rows (`real_rows` tells them apart).
     """
+    if actions not in ABSORBING_ACTIONS:
+        raise ValueError(f"absorbing actions {actions!r}: expected one of {ABSORBING_ACTIONS}.")
     n, d = dataset.size, dataset.obs_dim
     absorbing = np.zeros(d + 1, np.float32)
     absorbing[-1] = 1.0
@@ -285,10 +294,21 @@ def add_absorbing_states(dataset: Dataset) -> Dataset:
         out[name][position] = value
     out["observations"][extra] = absorbing
     out["next_observations"][extra] = absorbing
-    out["actions"][extra] = dataset.actions[terminal]
+    if actions == "terminal":
+        out["actions"][extra] = dataset.actions[terminal]
+    elif actions == "random":
+        if rng is None:
+            raise ValueError("absorbing actions 'random' need an rng.")
+        out["actions"][extra] = rng.uniform(-1.0, 1.0, (len(terminal), dataset.act_dim))
     out["dones_float"][position[terminal]] = 0.0  # the trajectory now ends at its absorbing row
     out["dones_float"][extra] = 1.0
     return Dataset(**out)
+
+
+def real_rows(observations: np.ndarray) -> np.ndarray:
+    """Rows of absorbing-augmented observations (last column the indicator) that are real
+    states, not the absorbing state: bool (N,)."""
+    return np.asarray(observations)[:, -1] == 0.0
 
 
 def sample_batch(data, key: PRNGKey, batch_size: int) -> Batch:

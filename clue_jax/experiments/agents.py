@@ -1,7 +1,10 @@
 """The learners a run can train, by name: how to build one, update it and act with it.
 
     iql        Implicit Q-Learning (the reference port; every CLUE / OTR table)
-    td3bc      TD3+BC (sfujim/TD3_BC; the learner of the SQIL and ORIL baselines)
+    td3bc      TD3+BC (sfujim/TD3_BC; the learner of the SQIL baseline, and of ORIL on
+               the dataset alone)
+    oril       ORIL's TD3+BC as SMODICE's script sets it up (expert block, absorbing
+               states, batch 512; rewards: the `oril` labeller)
     smodice    SMODICE (its discriminator reward is the `oril` labeller's)
     demodice   DemoDICE      } learn from the demonstrations themselves:
     valuedice  ValueDICE     } labeller `none`
@@ -29,11 +32,11 @@ import numpy as np
 from clue_jax import rules
 from clue_jax.evaluation import JaxPolicy
 from clue_jax.agents import demodice, imitation, iql, iqlearn, smodice, td3bc, valuedice
-from clue_jax.data.dataset import (Dataset, DemoData, MixedBatch, add_absorbing_states,
-                                   initial_observations, to_device)
+from clue_jax.data.dataset import (Dataset, DemoData, MixedBatch, initial_observations,
+                                   real_rows, to_device)
 from clue_jax.experiments import domains
-from configs import (demodice_config, iqlearn_config, smodice_config, td3bc_config,
-                     valuedice_config)
+from configs import (demodice_config, iqlearn_config, oril_td3bc_config, smodice_config,
+                     td3bc_config, valuedice_config)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +58,14 @@ class AgentSpec:
         make_data: (dataset, expert_data or None, config) -> the device data it samples.
         config_rules: field -> (check, what is expected) for its config (clue_jax.rules);
             a run whose config breaks one is refused before any data is read.
+        env_config: dataset name -> the learner's config, where its reference's config
+            depends on the env (IQ-Learn's loss on HalfCheetah); used instead of
+            `default_config` when set.
+        expert_block: dataset name -> N, the expert trajectories its reference adds to
+            the offline data (RunSettings.expert_block; ORIL's and SMODICE's script: 200,
+            walker2d 100).
+        config_file: its config file under configs/ (`--config.<field>=...` alone loads
+            it); default '<name>_config.py'.
     """
 
     name: str
@@ -68,6 +79,13 @@ class AgentSpec:
     learns_from_demos: bool = False
     make_data: Optional[Callable[[Dataset, Optional[Dataset], Dict[str, Any]], Any]] = None
     config_rules: Optional[rules.Rules] = None
+    env_config: Optional[Callable[[str], ml_collections.ConfigDict]] = None
+    expert_block: Callable[[str], int] = lambda env_name: 0
+    config_file: str = ""
+
+    def __post_init__(self):
+        if not self.config_file:
+            object.__setattr__(self, "config_file", f"{self.name}_config.py")
 
     def policy(self, agent) -> JaxPolicy:
         """Batched deterministic policy of one agent: (E, obs_dim) -> (E, act_dim)."""
@@ -101,15 +119,30 @@ def default_data(dataset: Dataset, expert_data: Optional[Dataset], config) -> An
 
 
 def demo_data(union: Dataset, expert: Dataset, config) -> DemoData:
-    """DemoData of the union and the demonstrations, absorbing states added if configured."""
-    if config.get("absorbing", False):
-        union, expert = add_absorbing_states(union), add_absorbing_states(expert)
+    """DemoData of the union and the demonstrations (with absorbing states already added
+    by the runner where the config says `absorbing`)."""
+    del config
     return DemoData(to_device(union), to_device(expert), jnp.asarray(initial_observations(union)))
 
 
-# Where each imitation learner takes its state statistics, as its reference code does
-# (the union stands in for DemoDICE's "imperfect" set: they differ by the K demonstrations).
-_STATS = {"smodice": "union", "demodice": "union", "valuedice": "expert", "iqlearn": None}
+def state_statistics(observations: np.ndarray, absorbing: bool, eps: float
+                     ) -> Tuple[np.ndarray, np.ndarray]:
+    """Mean and std + eps of the real states' own dims: with `absorbing`, the rows that are
+    not the absorbing state, without the indicator column (which stays unscaled)."""
+    if absorbing:
+        observations = observations[real_rows(observations), :-1]
+    return td3bc.state_statistics(observations, eps=eps)
+
+
+def smodice_expert_block(env_name: str) -> int:
+    """SMODICE's script (run_oil_observations.py): 200 expert-v2 trajectories, 100 on walker2d."""
+    return 100 if "walker2d" in env_name else 200
+
+
+# Where each imitation learner takes its state statistics, as its reference code does:
+# SMODICE the union; DemoDICE its "imperfect" set (`normalize_over`: the union without the
+# demonstrations, or the union); ValueDICE the demonstrations; IQ-Learn none.
+_STATS = {"smodice": "union", "demodice": "config", "valuedice": "expert", "iqlearn": None}
 _IMITATION_MODULES = {"smodice": smodice, "demodice": demodice, "valuedice": valuedice,
                       "iqlearn": iqlearn}
 
@@ -121,14 +154,19 @@ def _create_imitation(name: str):
         del max_steps  # constant learning rates
         cfg = dict(config)
         eps = cfg.pop("normalize_eps", None)
-        source = {"union": union, "expert": expert_data}.get(_STATS[name])
+        absorbing = bool(cfg.get("absorbing", False))
+        where = _STATS[name]
+        if where == "config":
+            where = cfg.pop("normalize_over")
+        source = {"union": union.observations, "expert": expert_data.observations,
+                  # the union is dataset + demonstrations, the demonstrations last
+                  "imperfect": union.observations[:union.size - expert_data.size]}.get(where)
+        real_dim = union.obs_dim - (1 if absorbing else 0)
         if source is None:
-            mean = np.zeros(union.obs_dim, np.float32)
-            std = np.ones(union.obs_dim, np.float32)
+            mean, std = np.zeros(real_dim, np.float32), np.ones(real_dim, np.float32)
         else:
-            mean, std = td3bc.state_statistics(source.observations, eps=eps)
-        obs_dim = union.obs_dim + (1 if cfg.get("absorbing", False) else 0)
-        return module.create(seed, obs_dim, union.act_dim, mean, std, cfg)
+            mean, std = state_statistics(source, absorbing, eps)
+        return module.create(seed, union.obs_dim, union.act_dim, mean, std, cfg)
 
     return create
 
@@ -139,10 +177,18 @@ def _create_iql(seed, dataset: Dataset, config, max_steps, expert_data=None):
 
 
 def _create_td3bc(seed, dataset: Dataset, config, max_steps, expert_data=None):
+    cfg = dict(config)
+    stats = dataset.observations
+    if cfg.get("absorbing", False):
+        stats = stats[real_rows(stats), :-1]
     return td3bc.create_from_config(seed, jnp.asarray(dataset.observations[:1]),
-                                    jnp.asarray(dataset.actions[:1]), config, max_steps,
-                                    all_observations=dataset.observations)
+                                    jnp.asarray(dataset.actions[:1]), cfg, max_steps,
+                                    all_observations=stats)
 
+
+# How the runner's absorbing rows act ('terminal': their terminal's action; 'zeros_random':
+# ValueDICE's code, zeros on the demonstrations and uniform random on the union).
+ABSORBING_ACTIONS = ("terminal", "zeros_random")
 
 # The learners' config fields that can be wrong (a field a config lacks is not checked).
 _SHARED_RULES = {"discount": rules.within(0.0, 1.0), "tau": rules.within(0.0, 1.0, open_low=True),
@@ -156,7 +202,8 @@ IQL_RULES = {**_SHARED_RULES, "expectile": rules.within(0.0, 1.0, open_low=True,
              "opt_decay_schedule": rules.one_of(iql.DECAY_SCHEDULES)}
 TD3BC_RULES = {**_SHARED_RULES, "alpha": rules.non_negative(), "policy_freq": rules.positive(),
                "policy_noise": rules.non_negative(), "noise_clip": rules.non_negative(),
-               "max_action": rules.positive(), "normalize_states": rules.boolean()}
+               "max_action": rules.positive(), "normalize_states": rules.boolean(),
+               "absorbing": rules.boolean()}
 IMITATION_RULES = {**_SHARED_RULES, "temperature": rules.positive(), "alpha": rules.non_negative(),
                    "nu_gp_weight": rules.non_negative(), "cost_gp_weight": rules.non_negative(),
                    "absorbing": rules.boolean(), "mean_clip": rules.positive(),
@@ -167,7 +214,9 @@ IMITATION_RULES = {**_SHARED_RULES, "temperature": rules.positive(), "alpha": ru
                    "value_loss": rules.one_of(iqlearn.VALUE_LOSSES),
                    "chi2_rows": rules.one_of(iqlearn.CHI2_ROWS),
                    "chi2_weight": rules.non_negative(),
-                   "actor_states": rules.one_of(iqlearn.ACTOR_STATES)}
+                   "actor_states": rules.one_of(iqlearn.ACTOR_STATES),
+                   "absorbing_actions": rules.one_of(ABSORBING_ACTIONS),
+                   "normalize_over": rules.one_of(("imperfect", "union"))}
 
 AGENTS: Dict[str, AgentSpec] = {
     "iql": AgentSpec("iql", domains.iql_config, _create_iql, iql.jit_update_n, iql_act,
@@ -175,6 +224,12 @@ AGENTS: Dict[str, AgentSpec] = {
     "td3bc": AgentSpec("td3bc", lambda d: td3bc_config.get_config(), _create_td3bc,
                        td3bc.jit_update_n, td3bc.eval_actions, lambda d: ("none", 0.0),
                        config_rules=TD3BC_RULES),
+    # ORIL as SMODICE's script trains it (oril_pytorch.py): TD3+BC on the expert block and
+    # the dataset, absorbing states, states standardised over them (std + 1e-10), batch 512.
+    "oril": AgentSpec("oril", lambda d: oril_td3bc_config.get_config(), _create_td3bc,
+                      td3bc.jit_update_n, td3bc.eval_actions, lambda d: ("none", 0.0),
+                      batch_size=512, labellers=("oril",), config_rules=TD3BC_RULES,
+                      expert_block=smodice_expert_block, config_file="oril_td3bc_config.py"),
 }
 
 
@@ -186,10 +241,12 @@ def _imitation_spec(name: str, config_module, batch_size: int, labeller: str) ->
 
 
 AGENTS.update({
-    "smodice": _imitation_spec("smodice", smodice_config, 512, "oril"),
+    "smodice": dataclasses.replace(_imitation_spec("smodice", smodice_config, 512, "oril"),
+                                   expert_block=smodice_expert_block),
     "demodice": _imitation_spec("demodice", demodice_config, 512, "none"),
     "valuedice": _imitation_spec("valuedice", valuedice_config, 256, "none"),
-    "iqlearn": _imitation_spec("iqlearn", iqlearn_config, 256, "none"),
+    "iqlearn": dataclasses.replace(_imitation_spec("iqlearn", iqlearn_config, 256, "none"),
+                                   env_config=iqlearn_config.get_config),
 })
 IMITATION_AGENTS = tuple(n for n, spec in AGENTS.items() if spec.learns_from_demos)
 

@@ -135,3 +135,18 @@ def default_demonstrations(env_name: str) -> Optional[str]:
     if parts[1] == "pointmaze":
         return pointmaze_datasets.demos_name(parts[2])
     return None
+
+
+D4RL_EXPERT_ENVS = ("hopper", "halfcheetah", "walker2d", "ant")
+
+
+def expert_source(env_name: str) -> Optional[str]:
+    """The expert dataset of a locomotion name, where an expert block comes from (SMODICE's
+    script takes it from {env}-expert-v2): gen-{env}-*-v0 -> gen-{env}-expert-v0,
+    D4RL {env}-*-v2 -> {env}-expert-v2; None for other families."""
+    parts = env_name.split("-")
+    if len(parts) >= 3 and parts[0] == "gen" and parts[1] in locomotion.ENVS:
+        return locomotion.gen_name(parts[1], "expert")
+    if len(parts) >= 3 and parts[0] in D4RL_EXPERT_ENVS and parts[-1] == "v2":
+        return f"{parts[0]}-expert-v2"
+    return None

@@ -71,8 +71,14 @@ def implied_config_files(argv: List[str], default_agent: str) -> Dict[str, str]:
                                                      or DEFAULT_ENV))
     except UnknownEnvError:
         return {}  # the run reports the unknown name itself
-    files = {"config": (f"{_CONFIGS}/{domain.iql_config}_config.py" if agent == "iql"
-                        else f"{_CONFIGS}/{agent}_config.py"),
+    env_name = _argv_value(argv, "env_name") or DEFAULT_ENV
+    spec = AGENTS.get(agent)
+    if agent == "iql":
+        agent_file = f"{_CONFIGS}/{domain.iql_config}_config.py"
+    else:
+        agent_file = f"{_CONFIGS}/{spec.config_file if spec else f'{agent}_config.py'}" + (
+            f":{env_name}" if spec is not None and spec.env_config else "")
+    files = {"config": agent_file,
              "clue_config": f"{_CONFIGS}/clue_config.py:{domain.labeller_domain}",
              "otr_config": f"{_CONFIGS}/otr_config.py:{domain.labeller_domain}",
              "oril_config": f"{_CONFIGS}/oril_config.py"}
@@ -174,6 +180,11 @@ def define_flags(default_labeller: str, flag_values: flags.FlagValues = flags.FL
                       "cut where the steered-to goal (infos/goal) changes; top_return: OTR's "
                       "rule (the K best by return, on mazes by return / distance of the start "
                       "to the evaluation start).")
+    integer("expert_block", None, "N expert trajectories added to the offline data: the K "
+            "demonstrations and the first N - K trajectories of the env's expert dataset "
+            "(gen-<env>-expert-v0, D4RL <env>-expert-v2); default: the learner's reference "
+            "(ORIL and SMODICE: 200, walker2d 100, as SMODICE's script; others 0); 0: the "
+            "dataset alone. Not in the run-folder name: use --tag.")
     string("tag", "", "Appended to the method's run-folder name ('<method>-<tag>'), for "
            "ablations that change a config field.")
     string("reward_file", None, "Train on rewards saved by an earlier run "
@@ -209,7 +220,8 @@ def settings_from_flags(values: flags.FlagValues) -> RunSettings:
     return RunSettings(
         env_name=values.env_name, labeller=values.labeller, setting=values.setting,
         num_expert=values.num_expert, expert_dataset=values.expert_dataset,
-        expert_selection=values.expert_selection, seed=values.seed, save_dir=values.save_dir,
+        expert_selection=values.expert_selection, expert_block=values.expert_block,
+        seed=values.seed, save_dir=values.save_dir,
         max_steps=values.max_steps, batch_size=values.batch_size,
         log_interval=values.log_interval, eval_interval=values.eval_interval,
         eval_episodes=values.eval_episodes, progress=values.tqdm, resume=values.resume,

@@ -21,7 +21,8 @@ from clue_jax import evaluation, rules, timing, training
 from clue_jax.logging import RunLogger
 from clue_jax.data import experts as expert_lib
 from clue_jax.data.d4rl_io import DatasetNotFoundError
-from clue_jax.data.dataset import Dataset, DatasetError, concatenate, trajectory_bounds
+from clue_jax.data.dataset import (Dataset, DatasetError, add_absorbing_states, concatenate,
+                                   trajectory_bounds)
 from clue_jax.experiments import domains
 from clue_jax.experiments.agents import AGENTS, default_data
 from clue_jax.experiments.settings import RunSettings, SettingsError
@@ -41,6 +42,8 @@ def resolved_agent_config(settings: RunSettings, domain: domains.Domain
     spec = AGENTS[settings.agent]
     if settings.agent_config is not None:
         config = ml_collections.ConfigDict(settings.agent_config.as_configdict())
+    elif spec.env_config is not None:
+        config = spec.env_config(settings.env_name)
     else:
         config = spec.default_config(domain)
     check_config(config, spec.config_rules, "--config")
@@ -243,25 +246,38 @@ def label_seeds(settings_list: List[RunSettings], task: domains.Task, run_dirs: 
     """`label` for several seeds of one run (settings equal but the seed): the
     labeller gets every seed's request at once (`Labeller.label_all`)."""
     settings = settings_list[0]
+    spec = AGENTS[settings.agent]
     demos = [None] * len(settings_list)
     datasets, truths = [dataset] * len(settings_list), [ground_truth] * len(settings_list)
-    if AGENTS[settings.agent].learns_from_demos:
+    block = expert_block(settings, task, experts[0].dataset if experts[0] else None)
+    if spec.learns_from_demos or block is not None:
         demos = [expert.dataset for expert in experts]
-        datasets = [concatenate([dataset, d]) for d in demos]
+        extra = [block] if block is not None else []
+        datasets = [concatenate([dataset, d] + extra) for d in demos]
         if ground_truth is not None:
-            truths = [np.concatenate([ground_truth, d.rewards]) for d in demos]
+            truths = [np.concatenate([ground_truth, d.rewards] + [b.rewards for b in extra])
+                      for d in demos]
+        if not spec.learns_from_demos:  # the demonstrations are part of its data only
+            demos = [None] * len(settings_list)
+    label_experts = [expert.dataset if expert else None for expert in experts]
+    agent_config = resolved_agent_config(settings, task.domain)
+    absorbing = bool(agent_config.get("absorbing", False))
+    if absorbing:
+        datasets, truths, demos, label_experts = absorbing_data(
+            settings_list, datasets, truths, demos, label_experts,
+            agent_config.get("absorbing_actions", "terminal"))
     if settings.reward_file:
         all_labels = [labellers.Labels(storage.load_rewards(settings.reward_file, data),
                                        {"reward_file": settings.reward_file})
                       for data in datasets]
     else:
         config = resolved_labeller_config(settings, task.domain)
-        requests = [LabelRequest(dataset=data, expert=expert.dataset if expert else None,
-                                 config=config, seed=s.seed, run_dir=run_dir, resume=s.resume,
-                                 progress=s.progress, ground_truth=truth,
+        requests = [LabelRequest(dataset=data, expert=expert, config=config, seed=s.seed,
+                                 run_dir=run_dir, resume=s.resume, progress=s.progress,
+                                 ground_truth=truth, absorbing=absorbing,
                                  title=f"{s.method()} on {task.env_name}, seed {s.seed}")
                     for s, run_dir, data, expert, truth in zip(settings_list, run_dirs,
-                                                                datasets, experts, truths)]
+                                                                datasets, label_experts, truths)]
         all_labels = labellers.get_labeller(settings.labeller).label_all(requests)
     out = []
     for s, run_dir, data, demo, truth, labels in zip(settings_list, run_dirs, datasets, demos,
@@ -274,6 +290,64 @@ def label_seeds(settings_list: List[RunSettings], task: domains.Task, run_dirs: 
         out.append((data.with_rewards(labels.rewards),
                     demo if demo is not None else labels.expert_data, labels))
     return out
+
+
+def expert_block(settings: RunSettings, task: domains.Task, demos: Optional[Dataset]
+                 ) -> Optional[Dataset]:
+    """The expert block beside the K demonstrations: the first N - K trajectories of the
+    env's expert dataset (SMODICE's script adds N = 200 expert-v2 trajectories, 100 on
+    walker2d, the demonstration among them, to ORIL's and SMODICE's offline data).
+    N: --expert_block, else the learner's reference (`AgentSpec.expert_block`). None when
+    N = 0, or N <= K (the block is the demonstrations themselves)."""
+    spec = AGENTS[settings.agent]
+    n = settings.expert_block
+    if n is None:
+        n = spec.expert_block(settings.env_name) if domains.expert_source(settings.env_name) \
+            else 0
+    if n == 0 or demos is None:
+        return None
+    name = domains.expert_source(settings.env_name)
+    if name is None:
+        raise SettingsError(f"--expert_block={n}: {settings.env_name} has no expert dataset to "
+                            "take the block from (gen-<env>-*-v0 and D4RL locomotion names "
+                            "have one); pass --expert_block=0.")
+    rest = n - len(trajectory_bounds(demos.dones_float)[0])
+    if rest <= 0:
+        return None
+    try:
+        source = domains.load_dataset(name, dataset_path=None, download=settings.download)
+    except (DatasetError, DatasetNotFoundError) as err:
+        raise SettingsError(f"--expert_block={n} reads {name}: {err}") from None
+    starts, ends = trajectory_bounds(source.dones_float)
+    if rest > len(starts):
+        raise SettingsError(f"--expert_block={n}: {name} holds {len(starts)} trajectories, "
+                            f"{rest} are needed beside the demonstrations; pass a smaller "
+                            "--expert_block.")
+    block = source.select(np.arange(ends[rest - 1]))
+    print(f"[clue_jax] expert block: the demonstrations and the first {rest} trajectories of "
+          f"{name} ({block.size} rows) join the offline data")
+    return block
+
+
+def absorbing_data(settings_list: List[RunSettings], datasets: List[Dataset],
+                   truths: List[Optional[np.ndarray]], demos: List[Optional[Dataset]],
+                   label_experts: List[Optional[Dataset]], actions: str):
+    """Absorbing-state augmentation of the training data, the demonstrations and the
+    labeller's experts (`dataset.add_absorbing_states`), before the labeller, so that a
+    labeller can score the absorbing rows as the learner's reference does. `actions`:
+    'terminal' (every absorbing row repeats its terminal's action) or 'zeros_random'
+    (ValueDICE's code: zeros on the demonstrations, uniform random on the union, drawn
+    with the run's seed)."""
+    union_actions, demo_actions = (("random", "zeros") if actions == "zeros_random"
+                                   else ("terminal", "terminal"))
+    out_data, out_truths = [], []
+    for s, data, truth in zip(settings_list, datasets, truths):
+        rng = np.random.default_rng(s.seed)
+        out_data.append(add_absorbing_states(data, union_actions, rng))
+        out_truths.append(None if truth is None else
+                          add_absorbing_states(data.with_rewards(truth)).rewards)
+    widen = lambda d: None if d is None else add_absorbing_states(d, demo_actions)  # noqa: E731
+    return out_data, out_truths, [widen(d) for d in demos], [widen(d) for d in label_experts]
 
 
 def finish_results(settings: RunSettings, run_dir: Path, results: Dict[str, Any],

@@ -65,6 +65,7 @@ _RANGES = {
     "temperature": (lambda v: v is None or v > 0, "a temperature c > 0"),
     "cvae_steps": (lambda v: v is None or v > 0, "a number of CVAE updates > 0"),
     "n_clusters": (lambda v: v >= 1, "a number of clusters >= 1"),
+    "expert_block": (lambda v: v is None or v >= 0, "a number of trajectories >= 0"),
 }
 
 
@@ -83,6 +84,11 @@ class RunSettings:
         expert_dataset: imitation demonstrations (a name or an HDF5 path);
             None: the generated dataset's own demonstrations.
         expert_selection: one of EXPERT_SELECTIONS.
+        expert_block: N, the expert trajectories added to the offline data (the K
+            demonstrations and the first N - K trajectories of the env's expert dataset,
+            `domains.expert_source`); None: the learner's reference (ORIL's and SMODICE's
+            script: 200, walker2d 100; others 0); 0: the dataset alone. The run-folder
+            name does not show it: give such runs a --tag.
         seed, save_dir, max_steps (None: the domain's budget), batch_size (None:
         the agent's reference batch: 256, 512 for SMODICE and DemoDICE),
         log_interval, eval_interval, eval_episodes, progress, resume: the loop.
@@ -111,6 +117,7 @@ class RunSettings:
     num_expert: int = 1
     expert_dataset: Optional[str] = None
     expert_selection: str = "setting"
+    expert_block: Optional[int] = None
     seed: int = 42
     save_dir: str = "./tmp/"
     max_steps: Optional[int] = None
@@ -193,7 +200,8 @@ class RunSettings:
         '<labeller>-<setting>-K<k>' (+ '-nocalib' for CLUE without calibration,
         '-<rule>' for an expert rule given explicitly (--expert_selection other than
         'setting'), '-<tag>'), prefixed with '<agent>-' for learners other than IQL
-        (e.g. 'td3bc-sqil-imitation-K1', 'smodice-oril-imitation-K1');
+        (e.g. 'td3bc-sqil-imitation-K1', 'smodice-oril-imitation-K1'; not when the learner
+        is named after its labeller: 'oril-imitation-K1');
         '<agent>-<setting>-K<k>' for the learners without a labeller ('demodice-imitation-K1').
         """
         if self.labeller == "true":
@@ -208,7 +216,7 @@ class RunSettings:
             name += "-nocalib"
         if self.expert_selection != "setting":
             name += f"-{self.expert_selection}"
-        return name if self.agent == "iql" else f"{self.agent}-{name}"
+        return name if self.agent in ("iql", self.labeller) else f"{self.agent}-{name}"
 
     def to_dict(self) -> dict:
         """JSON-ready dict (configs as plain dicts) for config.json."""

@@ -45,6 +45,7 @@ class LabelRequest:
     progress: bool = True
     ground_truth: Optional[np.ndarray] = None
     title: str = ""
+    absorbing: bool = False
 
 
 class Labels(NamedTuple):

@@ -9,7 +9,12 @@ Faithful to JasonMa2016/SMODICE (oril_pytorch.py, discriminator_pytorch.py;
     r(s) = f(s) = log D(s) - log(1 - D(s))     (no scaling, no clipping)
 
 States are standardised with the mean and std (+ 1e-10) of dataset and expert
-states together. As in SMODICE's code, the first layer keeps its random init
+states together. With `absorbing` (the code's MuJoCo default), the discriminator's
+input carries the absorbing indicator: real states (x, 0), the absorbing state
+(0, ..., 0, 1); where the learner's data hold absorbing rows (SMODICE, ORIL's
+learner), they are among the negatives and their reward is the discriminator's
+logit, as in the code. Without it, the discriminator sees real states only and
+absorbing rows get reward 0. As in SMODICE's code, the first layer keeps its random init
 (its optimizer holds only the later layers; `train_first_layer=False`).
 Adam 3e-4, batch 256; `iterations` passes over the expert data (1000), each
 ceil(expert rows / batch) steps, batches drawn uniformly with replacement (the
@@ -31,6 +36,7 @@ from flax.training.train_state import TrainState
 
 from clue_jax import networks, rules
 from clue_jax.agents.imitation import discriminator_loss
+from clue_jax.data.dataset import real_rows
 from clue_jax.rewards import storage
 from clue_jax.rewards.base import REWARD_FILE, LabelRequest, Labels, saved_rewards
 from clue_jax.rewards.processing import REWARD_RULES, postprocess_rewards
@@ -48,7 +54,7 @@ CONFIG_RULES = {**REWARD_RULES, "state_only": (lambda v: v is True, NO_SA_REFERE
                 "learning_rate": rules.positive(), "batch_size": rules.positive(),
                 "iterations": rules.positive(), "gp_weight": rules.non_negative(),
                 "normalize_eps": rules.non_negative(), "hidden_dims": rules.sizes(),
-                "train_first_layer": rules.boolean()}
+                "train_first_layer": rules.boolean(), "absorbing": rules.boolean()}
 
 
 def _freeze_first_layer(grads: Params) -> Params:
@@ -86,12 +92,38 @@ def standardize(dataset_obs: np.ndarray, expert_obs: np.ndarray, eps: float
     return both.mean(0).astype(np.float32), (both.std(0) + eps).astype(np.float32)
 
 
-def oril_rewards(dataset_obs: np.ndarray, expert_obs: np.ndarray, config, seed: int
-                 ) -> Tuple[np.ndarray, Dict[str, float]]:
-    """Train the discriminator and return r(s) = logit for every dataset state, (N,) float32."""
-    mean, std = standardize(dataset_obs, expert_obs, config.normalize_eps)
-    x_o = jnp.asarray((dataset_obs - mean) / std)
-    x_e = jnp.asarray((expert_obs - mean) / std)
+def discriminator_inputs(observations: np.ndarray, mean: np.ndarray, std: np.ndarray,
+                         data_absorbing: bool, indicator: bool) -> np.ndarray:
+    """Standardised discriminator inputs, one per row in order: real states (x - mean) / std,
+    with a 0 indicator when `indicator`; absorbing rows (present when `data_absorbing`: the
+    last column is their indicator) as (0, ..., 0, 1) (or zeros without `indicator`, unused)."""
+    observations = np.asarray(observations, np.float32)
+    real = real_rows(observations) if data_absorbing else np.ones(len(observations), bool)
+    states = observations[:, :-1] if data_absorbing else observations
+    x = np.zeros((len(observations), states.shape[1] + (1 if indicator else 0)), np.float32)
+    x[real, :states.shape[1]] = (states[real] - mean) / std
+    if indicator:
+        x[~real, -1] = 1.0
+    return x
+
+
+def oril_rewards(dataset_obs: np.ndarray, expert_obs: np.ndarray, config, seed: int,
+                 data_absorbing: bool = False) -> Tuple[np.ndarray, Dict[str, float]]:
+    """Train the discriminator and return r(s) = logit for every dataset row, (N,) float32.
+
+    `data_absorbing`: the observations end in an absorbing indicator (absorbing rows are
+    among them, `dataset.add_absorbing_states`)."""
+    real_o = real_rows(dataset_obs) if data_absorbing else np.ones(len(dataset_obs), bool)
+    real_e = real_rows(expert_obs) if data_absorbing else np.ones(len(expert_obs), bool)
+    strip = (lambda x: x[:, :-1]) if data_absorbing else (lambda x: x)  # noqa: E731
+    mean, std = standardize(strip(dataset_obs)[real_o], strip(expert_obs)[real_e],
+                            config.normalize_eps)
+    indicator = bool(config.absorbing)
+    x_o = discriminator_inputs(dataset_obs, mean, std, data_absorbing, indicator)
+    x_e = discriminator_inputs(expert_obs, mean, std, data_absorbing, indicator)
+    if not indicator:  # the discriminator sees real states only
+        x_o, x_e = x_o[real_o], x_e[real_e]
+    x_o, x_e = jnp.asarray(x_o), jnp.asarray(x_e)
     module = networks.Discriminator(tuple(config.hidden_dims))
     init_key, train_key = jax.random.split(jax.random.PRNGKey(seed))
     state = TrainState.create(apply_fn=module.apply, tx=optax.adam(config.learning_rate),
@@ -103,11 +135,18 @@ def oril_rewards(dataset_obs: np.ndarray, expert_obs: np.ndarray, config, seed: 
                                       train_first_layer=bool(config.train_first_layer))
     logits = jax.jit(lambda p, x: module.apply({"params": p}, x))
     chunk = 65536
-    rewards = np.concatenate([np.asarray(logits(state.params, x_o[i:i + chunk]))
-                              for i in range(0, x_o.shape[0], chunk)]).astype(np.float32)
+    scored = np.concatenate([np.asarray(logits(state.params, x_o[i:i + chunk]))
+                             for i in range(0, x_o.shape[0], chunk)]).astype(np.float32)
+    rewards = np.zeros(len(dataset_obs), np.float32)
+    if indicator:
+        rewards[:] = scored
+    else:
+        rewards[real_o] = scored
     out = {k: float(v) for k, v in jax.device_get(info).items()}
     out.update(discriminator_steps=steps, raw_reward_mean=float(rewards.mean()),
                raw_reward_min=float(rewards.min()), raw_reward_max=float(rewards.max()))
+    if data_absorbing and (~real_o).any():
+        out["absorbing_reward"] = float(rewards[~real_o][0])
     return rewards, out
 
 
@@ -120,7 +159,8 @@ def label(request: LabelRequest) -> Labels:
     problems = rules.problems(cfg, CONFIG_RULES)
     if problems:
         raise ValueError(f"oril config {problems[0]}.")
-    raw, info = oril_rewards(data.observations, request.expert.observations, cfg, request.seed)
+    raw, info = oril_rewards(data.observations, request.expert.observations, cfg, request.seed,
+                             data_absorbing=request.absorbing)
     rewards = postprocess_rewards(raw, data.dones_float, cfg.reward_scaling, cfg.reward_shift)
     info["reward_mean"] = float(rewards.mean())
     storage.save_rewards(Path(request.run_dir) / REWARD_FILE, rewards, data, metadata=info)
