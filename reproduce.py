@@ -41,6 +41,7 @@ from clue_jax.envs import registry
 from clue_jax.experiments import flags as run_flags
 from clue_jax.experiments import plugins, presets, runner
 from clue_jax.experiments.settings import RunSettings
+from clue_jax.rewards.labellers import LABELLERS
 
 ROOT = Path(__file__).resolve().parent
 # iql / td3bc: the learner on the dataset's true rewards;
@@ -122,7 +123,6 @@ def registered_methods() -> Dict[str, Tuple[str, str, str, bool]]:
     'L' (IQL on its rewards); a learner A gives 'A' (its own labeller, imitation, when it
     learns from demonstrations; else the dataset's true rewards)."""
     from clue_jax.experiments.agents import AGENTS
-    from clue_jax.rewards.labellers import LABELLERS
     used_labellers = {lab for _, lab, _, _ in METHODS.values()}
     used_agents = {agent for agent, _, _, _ in METHODS.values()}
     out = {}
@@ -140,10 +140,11 @@ def registered_methods() -> Dict[str, Tuple[str, str, str, bool]]:
 
 
 METHODS.update(registered_methods())
-# Extra flags that only some labellers define go only to their cells.
-LABELLER_FLAGS = {"clue": ("--cvae_steps", "--temperature", "--clue_config", "--compare_uncalibrated",
-                           "--nocompare_uncalibrated"),
-                  "otr": ("--otr_config",), "oril": ("--oril_config",)}
+# Extra flags that only some labellers define go only to their cells (each labeller's
+# config flag and `own_flags`, from the registry).
+LABELLER_FLAGS = {name: ((f"--{lab.config_flag}",) if lab.config_flag else ()) + lab.own_flags
+                  for name, lab in LABELLERS.items()
+                  if lab.config_flag or lab.own_flags}
 LAST_N = 3  # score = mean of the last LAST_N evaluations
 
 

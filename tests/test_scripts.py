@@ -676,15 +676,21 @@ from clue_jax.experiments import agents
 from clue_jax.rewards import labellers
 
 
-def label(request):  # reward: closeness to the experts' mean state
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def label(request):  # reward: closeness to the experts' mean state, scaled
     centre = request.expert.observations.mean(0)
-    rewards = np.exp(-np.linalg.norm(request.dataset.observations - centre, axis=1))
+    rewards = request.config.scale * np.exp(
+        -np.linalg.norm(request.dataset.observations - centre, axis=1))
     return labellers.Labels(rewards.astype(np.float32), {"reward_mean": float(rewards.mean())})
 
 
 labellers.register(labellers.Labeller(
     "toyreward", True, lambda domain: ml_collections.ConfigDict({"scale": 1.0}), label,
-    config_rules={"scale": rules.positive()}))
+    config_rules={"scale": rules.positive()}, config_file=str(HERE / "toyreward_config.py")))
 
 
 class BC(flax.struct.PyTreeNode):
@@ -713,25 +719,41 @@ def update(agent, batch):
 agents.register(agents.AgentSpec(
     "toybc", lambda domain: ml_collections.ConfigDict({"hidden_dims": (16, 16), "lr": 1e-3}),
     create, fused.jit_fused(fused.fuse(update)), act, lambda domain: ("none", 0.0),
-    config_rules={"hidden_dims": rules.sizes(), "lr": rules.positive()}))
+    config_rules={"hidden_dims": rules.sizes(), "lr": rules.positive()},
+    config_file=str(HERE / "toybc_config.py")))
 '''
+TOY_CONFIGS = {"toyreward_config.py": {"scale": 1.0},
+               "toybc_config.py": {"hidden_dims": (16, 16), "lr": 1e-3}}
 
 
 def test_a_toy_labeller_and_learner_registered_once_run_everywhere(tmp_path, maze_file):
     """$CLUE_JAX_PLUGINS: one module registers a labeller and a learner; train_iql.py takes
-    them as --labeller / --agent, and reproduce.py as methods of its grid."""
+    them as --labeller / --agent with their config flags (--toyreward_config.<field>,
+    --config.<field>), and reproduce.py as methods of its grid."""
     (tmp_path / "toy_methods.py").write_text(TOY_PLUGIN)
+    for name, fields in TOY_CONFIGS.items():
+        (tmp_path / name).write_text(
+            "import ml_collections\n\ndef get_config():\n"
+            f"    return ml_collections.ConfigDict({fields!r})\n")
     env = dict(os.environ, CLUE_JAX_PLUGINS="toy_methods",
                PYTHONPATH=f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
     common = [f"--env_name={ENV}", f"--dataset_path={maze_file}", "--notqdm"]
-    proc = subprocess.run([sys.executable, "train_iql.py", "--labeller=toyreward",
-                           "--agent=toybc", f"--save_dir={tmp_path / 'cli'}", *common, *LOOP],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    run_dir = tmp_path / "cli" / "toybc-toyreward-sparse-K1" / ENV / "seed_42"
-    results = json.loads((run_dir / "results.json").read_text())
-    assert [s for s, _ in results["history"]] == [200, 400] and results["agent"] == "toybc"
-    assert "reward_mean" in results["labels"]
+    means = {}
+    for scale in ("1.0", "2.0"):
+        proc = subprocess.run([sys.executable, "train_iql.py", "--labeller=toyreward",
+                               "--agent=toybc", f"--save_dir={tmp_path / scale}",
+                               f"--toyreward_config.scale={scale}", "--config.lr=0.002",
+                               *common, *LOOP],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        run_dir = tmp_path / scale / "toybc-toyreward-sparse-K1" / ENV / "seed_42"
+        results = json.loads((run_dir / "results.json").read_text())
+        assert [s for s, _ in results["history"]] == [200, 400] and results["agent"] == "toybc"
+        config = json.loads((run_dir / "config.json").read_text())
+        assert config["labeller_config"]["scale"] == float(scale)
+        assert config["toybc"]["lr"] == 0.002
+        means[scale] = results["labels"]["reward_mean"]
+    assert means["2.0"] == pytest.approx(2 * means["1.0"], rel=1e-5)
     proc = subprocess.run([sys.executable, "reproduce.py", f"--tasks={ENV}",
                            "--methods=toyreward,toyreward-imitation,toybc", "--seeds=0",
                            f"--out={tmp_path / 'grid'}", "--", f"--dataset_path={maze_file}",

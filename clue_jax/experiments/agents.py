@@ -64,8 +64,8 @@ class AgentSpec:
         expert_block: dataset name -> N, the expert trajectories its reference adds to
             the offline data (RunSettings.expert_block; ORIL's and SMODICE's script: 200,
             walker2d 100).
-        config_file: its config file under configs/ (`--config.<field>=...` alone loads
-            it); default '<name>_config.py'.
+        config_file: its config file under configs/, or a path (`--config.<field>=...`
+            alone loads it); default '<name>_config.py'.
     """
 
     name: str

@@ -38,10 +38,27 @@ EXPECTED_ERRORS = (SettingsError, DatasetError, DatasetNotFoundError, DownloadEr
                    PermissionError)
 
 DEFAULT_ENV = "gen-pointmaze-umaze-diverse-v0"
-LABELLER_CONFIG_FLAGS = {"clue": "clue_config", "otr": "otr_config", "oril": "oril_config"}
 
 
-CONFIG_FLAGS = ("config", "clue_config", "otr_config", "oril_config")
+def labeller_config_flags() -> Dict[str, str]:
+    """labeller -> its config flag ('<name>_config'), for every registered labeller that
+    declares a config file (plugins' included)."""
+    return {name: lab.config_flag for name, lab in LABELLERS.items() if lab.config_flag}
+
+
+def config_file_flags() -> tuple:
+    """Every config-file flag: the learner's `--config`, then each labeller's."""
+    return ("config",) + tuple(labeller_config_flags().values())
+
+
+def labeller_config_file(name: str, domain: Optional[domains.Domain] = None) -> str:
+    """The path of labeller `name`'s config file (+ ':<labeller domain>' where it takes one)."""
+    lab = LABELLERS[name]
+    path = Path(lab.config_file)
+    path = path if path.is_absolute() else _CONFIGS / path
+    return f"{path}:{domain.labeller_domain}" if lab.config_by_domain and domain else str(path)
+
+
 _CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
@@ -60,7 +77,7 @@ def implied_config_files(argv: List[str], default_agent: str) -> Dict[str, str]:
     """The config file of each `--<flag>.<field>=...` given without `--<flag>=<file>`: the
     file the run uses by default (the agent's, or the domain's for IQL and the labellers),
     so that e.g. `--config.expectile=0.8` works on its own."""
-    wanted = [f for f in CONFIG_FLAGS
+    wanted = [f for f in config_file_flags()
               if any(a.startswith(f"--{f}.") for a in argv)
               and _argv_value(argv, f) is None]
     if not wanted:
@@ -76,12 +93,11 @@ def implied_config_files(argv: List[str], default_agent: str) -> Dict[str, str]:
     if agent == "iql":
         agent_file = f"{_CONFIGS}/{domain.iql_config}_config.py"
     else:
-        agent_file = f"{_CONFIGS}/{spec.config_file if spec else f'{agent}_config.py'}" + (
+        agent_file = str(_CONFIGS / (spec.config_file if spec else f"{agent}_config.py")) + (
             f":{env_name}" if spec is not None and spec.env_config else "")
     files = {"config": agent_file,
-             "clue_config": f"{_CONFIGS}/clue_config.py:{domain.labeller_domain}",
-             "otr_config": f"{_CONFIGS}/otr_config.py:{domain.labeller_domain}",
-             "oril_config": f"{_CONFIGS}/oril_config.py"}
+             **{flag: labeller_config_file(name, domain)
+                for name, flag in labeller_config_flags().items()}}
     return {f: files[f] for f in wanted}
 
 
@@ -197,20 +213,19 @@ def define_flags(default_labeller: str, flag_values: flags.FlagValues = flags.FL
                          "calibration for the side-by-side latent figure.")
     string("skills", "0,1,2", "Unsupervised: comma-separated cluster ids, or 'all'.")
     integer("n_clusters", 100, "Unsupervised: K-means clusters (paper: 100).")
-    config_file("clue_config", None, "CLUE hyperparameters, e.g. "
-                                    "configs/clue_config.py:antmaze (default: by domain).",
-                                    lock_config=False)
-    config_file("oril_config", None, "ORIL hyperparameters: configs/oril_config.py.",
-                lock_config=False)
-    config_file("otr_config", None, "OTR hyperparameters, e.g. "
-                                    "configs/otr_config.py:locomotion (default: by domain).",
-                                    lock_config=False)
+    for name, flag in labeller_config_flags().items():
+        lab = LABELLERS[name]
+        example = Path(labeller_config_file(name)).name + (":<domain>" if lab.config_by_domain
+                                                           else "")
+        config_file(flag, None, f"--labeller={name}'s hyperparameters: configs/{example}"
+                    + (" (default: the dataset's domain)." if lab.config_by_domain else "."),
+                    lock_config=False)
 
 
 def settings_from_flags(values: flags.FlagValues) -> RunSettings:
     """The run's frozen settings from the parsed flags."""
     labeller_config = None
-    for name, flag in LABELLER_CONFIG_FLAGS.items():
+    for name, flag in labeller_config_flags().items():
         if values[flag].value is None:
             continue
         if name != values.labeller:
@@ -266,7 +281,7 @@ def parse_flags(argv: List[str]) -> List[str]:
         if message is None:
             raise
         sys.exit(f"{Path(argv[0]).name}: error: {message}")
-    for name in CONFIG_FLAGS:  # a config file that cannot be loaded: one line, not a traceback
+    for name in config_file_flags():  # a config file that cannot be loaded: one line, not a traceback
         if name not in flags.FLAGS:
             continue
         try:  # a config that failed to load raises on its first attribute access

@@ -6,7 +6,7 @@ See clue_jax/rewards/labellers.py for the registry and the seam's contract.
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any, Callable, Dict, List, NamedTuple, Optional
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 import ml_collections
 import numpy as np
@@ -77,6 +77,13 @@ class Labeller:
         config_rules: field -> (check, what is expected) for the config
             (clue_jax.rules); a run whose resolved config breaks one is
             refused before any run folder exists.
+        config_file: its config file (under configs/, or a path), which gives the
+            scripts a `--<name>_config` flag (`--<name>_config.<field>=...` alone loads
+            this file); None: no config flag.
+        config_by_domain: the file's get_config takes the dataset's labeller domain
+            ('antmaze', 'pointmaze', 'locomotion', 'adroit'): `<file>:<domain>`.
+        own_flags: flags only this labeller reads (reproduce.py gives them to its cells
+            only), e.g. CLUE's ('--cvae_steps', '--temperature').
     """
 
     name: str
@@ -85,6 +92,14 @@ class Labeller:
     label: Callable[[LabelRequest], Labels]
     label_seeds: Optional[Callable[[List[LabelRequest]], List[Labels]]] = None
     config_rules: Optional[rules.Rules] = None
+    config_file: Optional[str] = None
+    config_by_domain: bool = False
+    own_flags: Tuple[str, ...] = ()
+
+    @property
+    def config_flag(self) -> Optional[str]:
+        """'<name>_config', the scripts' flag for its config file, or None."""
+        return f"{self.name}_config" if self.config_file else None
 
     def label_all(self, requests: List[LabelRequest]) -> List[Labels]:
         """Labels for each request: `label_seeds` where the labeller has it, else `label`."""

@@ -16,7 +16,9 @@ never knows which labeller made them. Labellers are registered by name in
            (DemoDICE, ValueDICE, IQ-Learn); refused for learners that need rewards
 
 A new labeller is one `Labeller` entry: its name, whether it needs experts, a
-per-domain default config, and `label(request) -> Labels` (optionally
+per-domain default config, and `label(request) -> Labels` (optionally its
+`config_file`, which gives the scripts a `--<name>_config` flag, `own_flags` that
+reproduce.py routes to its cells only,
 `label_seeds(requests)`, several seeds' labelling as one program, as CLUE's CVAEs
 train vmapped under `--seeds`, and `config_rules`, its config fields' ranges
 (clue_jax.rules), checked before any run folder exists). Rewards come out
@@ -120,11 +122,15 @@ def _clue_config(domain) -> ml_collections.ConfigDict:
 LABELLERS: Dict[str, Labeller] = {
     "true": Labeller("true", False, _true_config, _label_true, config_rules=REWARD_RULES),
     "clue": Labeller("clue", True, _clue_config, clue_labeller.label,
-                     clue_labeller.label_seeds, config_rules=clue.CONFIG_RULES),
+                     clue_labeller.label_seeds, config_rules=clue.CONFIG_RULES,
+                     config_file="clue_config.py", config_by_domain=True,
+                     own_flags=("--cvae_steps", "--temperature", "--compare_uncalibrated",
+                                "--nocompare_uncalibrated")),
     "otr": Labeller("otr", True, _otr_config, _label_otr, _label_otr_seeds,
-                    config_rules=otr.CONFIG_RULES),
+                    config_rules=otr.CONFIG_RULES, config_file="otr_config.py",
+                    config_by_domain=True),
     "oril": Labeller("oril", True, lambda domain: oril_config.get_config(), oril.label,
-                     config_rules=oril.CONFIG_RULES),
+                     config_rules=oril.CONFIG_RULES, config_file="oril_config.py"),
     "sqil": Labeller("sqil", True, lambda domain: ml_collections.ConfigDict(), _label_sqil),
     "none": Labeller("none", True, lambda domain: ml_collections.ConfigDict(), _label_none),
 }
