@@ -111,8 +111,33 @@ D4RL_FRICTION: Dict[str, Dict[str, float]] = {"walker2d": {"foot_geom": 0.9}}
 TERMINAL_BONUS_ENVS = ("hopper", "walker2d")
 
 
+def match_d4rl_margins(model: mujoco.MjModel) -> None:
+    """Contacts as MuJoCo 2.1 (D4RL) makes them, in place.
+
+    A contact between two geoms is active below a margin (and offset by a gap): MuJoCo
+    2.1 took the larger of the two geoms' values, MuJoCo >= 3 (and MJX) adds them, so an
+    ant foot (margin 0.01) touches the floor (0.01) 0.02 away here and 0.01 away in
+    D4RL. D4RL's models give every geom the same margin (hopper 0.001, ant 0.01, maze2d
+    0.002; halfcheetah and walker2d 0), so half of it on each geom gives the same sum.
+    Measured against D4RL's traces (reference/d4rl.md): hopper's observations first leave
+    D4RL's by 1e-6 at step 134 (step 10 without this), antmaze's step-2 difference drops
+    from 0.5 to 2e-4.
+
+    Raises:
+        ValueError: the geoms' margins (or gaps) differ, where no per-geom value gives
+            the larger of two.
+    """
+    for field in ("geom_margin", "geom_gap"):
+        values = getattr(model, field)
+        if values.size and np.ptp(values) > 0:
+            raise ValueError(f"{field}: the geoms' values differ ({np.unique(values)}); no "
+                             "per-geom value reproduces MuJoCo 2.1's larger-of-two rule.")
+        values[:] = values / 2.0
+
+
 def apply_bodies(model: mujoco.MjModel, env: str) -> None:
-    """Set D4RL's compiled body inertials (and frictions) of `env` on `model`, in place.
+    """Set D4RL's compiled body inertials (and frictions) of `env` on `model`, in place,
+    and its contact margins (`match_d4rl_margins`).
 
     Raises:
         ValueError: the model's bodies are not D4RL's (count or names differ).
@@ -131,6 +156,7 @@ def apply_bodies(model: mujoco.MjModel, env: str) -> None:
     model.body_iquat[:] = table.iquat
     for geom, friction in D4RL_FRICTION.get(env, {}).items():
         model.geom_friction[mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, geom), 0] = friction
+    match_d4rl_margins(model)
     data = mujoco.MjData(model)
     mujoco.mj_setConst(model, data)
 

@@ -35,6 +35,7 @@ import mujoco
 import numpy as np
 
 from clue_jax.envs.antmaze import goal_distance, maze_grid
+from clue_jax.envs.d4rl_models import match_d4rl_margins
 from clue_jax.envs.gym_envs import import_gymnasium_robotics
 from clue_jax.envs.maze_planner import D4RL_OFFSET, free_cells
 
@@ -152,9 +153,10 @@ class PointMaze2DEnv(gymnasium.Env):
         target: (2,) goal in D4RL qpos units; reward 1 within GOAL_RADIUS of it.
         start_cells: cells (row, col) a reset draws from uniformly; None = every free cell.
         terminate_on_success: end the episode on the first reward (antmaze-style).
-        d4rl_walls: centre the walls at z = 0 as D4RL's maze2d model does
-            (gymnasium-robotics: z = 0.2; it matters only for deep penetration). On for
-            the maze2d-*-v1 names; the gen-pointmaze-* data were made with gymnasium's.
+        d4rl_walls: D4RL's maze2d model: walls centred at z = 0 (gymnasium-robotics: z =
+            0.2; it matters only for deep penetration) and MuJoCo 2.1's contact margins
+            (`d4rl_models.match_d4rl_margins`). On for the maze2d-*-v1 names; the
+            gen-pointmaze-* data were made with gymnasium's model.
         seed: seeds the reset RNG (reset(seed=...) reseeds it).
         render_mode: passed to gymnasium-robotics.
     """
@@ -182,6 +184,7 @@ class PointMaze2DEnv(gymnasium.Env):
                 if (mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_GEOM, i) or "").startswith(
                         "block_"):
                     model.geom_pos[i, 2] = 0.0
+            match_d4rl_margins(model)
         self._maze_env.goal = d4rl_to_gym_pos(self.target, self.grid.shape)  # drawn by render
         self.observation_space = gymnasium.spaces.Box(-np.inf, np.inf, (OBS_DIM,), np.float32)
         self.action_space = gymnasium.spaces.Box(-1.0, 1.0, (ACT_DIM,), np.float32)

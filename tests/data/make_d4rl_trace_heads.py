@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-STEPS = 10
+STEPS = 200
 PER_STEP = ("actions", "obs", "rewards")
 KEEP = ("qpos0", "qvel0", "model/body_mass", "model/body_inertia", "model/body_ipos",
-        "model/body_iquat", "model/geom_friction", "model/geom_pos")
+        "model/body_iquat", "model/geom_friction", "model/geom_pos", "model/geom_margin")
 
 
 def main():
