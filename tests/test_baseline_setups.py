@@ -321,3 +321,23 @@ def test_valuedice_absorbing_rows_act_as_its_code(recording_labeller, tmp_path, 
     union_absorbing = data.actions[~real_rows(data.observations)]
     assert union_absorbing.shape == (2, 1) and np.all(np.abs(union_absorbing) <= 1.0)
     assert not np.any(union_absorbing == 0.25)
+
+
+def test_command_lines_take_the_learners_own_labeller_and_env_config():
+    from clue_jax.experiments import flags as run_flags
+    oril = run_flags.parse_settings(["train_iql.py", "--agent=oril", "--setting=imitation",
+                                     "--oril_config.absorbing=False", "--expert_block=50"])
+    assert oril.labeller == "oril" and oril.labeller_config.absorbing is False
+    assert oril.expert_block == 50
+    assert run_flags.parse_settings(["train_iql.py", "--agent=td3bc"]).labeller == "true"
+    assert run_flags.parse_settings(["train_iql.py", "--agent=smodice",
+                                     "--labeller=oril"]).labeller == "oril"
+    # a config field given alone loads the env's config file: HalfCheetah's loss stays 'value'
+    cheetah = run_flags.parse_settings(["train_iql.py", "--agent=iqlearn", "--labeller=none",
+                                        "--env_name=gen-halfcheetah-medium-v0",
+                                        "--config.actor_lr=0.0001"])
+    assert cheetah.agent_config.value_loss == "value" and cheetah.agent_config.actor_lr == 1e-4
+    hopper = run_flags.parse_settings(["train_iql.py", "--agent=iqlearn", "--labeller=none",
+                                       "--env_name=gen-hopper-medium-v0",
+                                       "--config.actor_lr=0.0001"])
+    assert hopper.agent_config.value_loss == "v0"

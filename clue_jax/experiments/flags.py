@@ -180,7 +180,9 @@ def define_flags(default_labeller: str, flag_values: flags.FlagValues = flags.FL
     enum("agent", default_agent, sorted(AGENTS), "Learner: " + ", ".join(sorted(AGENTS)) + ".")
     enum("labeller", default_labeller, sorted(LABELLERS),
                       "Reward labeller: true (the dataset's own rewards), clue, otr, oril, sqil; "
-                      "none for the imitation learners demodice, valuedice, iqlearn.")
+                      "none for the imitation learners demodice, valuedice, iqlearn. Not given: "
+                      "the learner's own where it has one (--agent=oril, smodice: oril; "
+                      "demodice, valuedice, iqlearn: none), else the script's default.")
     enum("setting", default_setting, SETTINGS,
                       "sparse: the dataset's successful trajectories are the experts; imitation: "
                       "K trajectories of --expert_dataset, dataset rewards discarded; unsupervised "
@@ -224,16 +226,19 @@ def define_flags(default_labeller: str, flag_values: flags.FlagValues = flags.FL
 
 def settings_from_flags(values: flags.FlagValues) -> RunSettings:
     """The run's frozen settings from the parsed flags."""
+    labeller = values.labeller
+    if not values["labeller"].present and AGENTS[values.agent].labellers:
+        labeller = AGENTS[values.agent].labellers[0]  # e.g. --agent=oril: its discriminator
     labeller_config = None
     for name, flag in labeller_config_flags().items():
         if values[flag].value is None:
             continue
-        if name != values.labeller:
+        if name != labeller:
             raise SettingsError(f"--{flag} applies to --labeller={name}, but --labeller="
-                             f"{values.labeller}; drop --{flag} or pass --labeller={name}.")
+                             f"{labeller}; drop --{flag} or pass --labeller={name}.")
         labeller_config = values[flag].value
     return RunSettings(
-        env_name=values.env_name, labeller=values.labeller, setting=values.setting,
+        env_name=values.env_name, labeller=labeller, setting=values.setting,
         num_expert=values.num_expert, expert_dataset=values.expert_dataset,
         expert_selection=values.expert_selection, expert_block=values.expert_block,
         seed=values.seed, save_dir=values.save_dir,

@@ -1,0 +1,59 @@
+"""reproduce.py's table, rliable aggregates and plot from results.csv files, e.g. to join
+two measurements of one grid.
+
+    python scripts/table_from_csv.py OLD.csv NEW.csv --tasks=... --methods=table4 \
+        --num_experts=1,10 --seeds=0,1,2 --out=results/table4 --k_rows \
+        --flags="--max_steps=10000 --eval_interval=2000 --eval_episodes=5"
+
+Every `ok` row of the files whose (task, method, K, seed) is a cell of the grid is kept; where
+several files hold a cell, the later file's row wins. Writes results.csv (the rows used),
+results.md and results.png into --out, as `reproduce.py --table_only` does for runs on disk.
+"""
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import reproduce  # noqa: E402
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("csv", nargs="+")
+    parser.add_argument("--tasks", required=True)
+    parser.add_argument("--methods", required=True, help="names, or 'table4'")
+    parser.add_argument("--num_experts", default="1")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--k_rows", action="store_true")
+    parser.add_argument("--flags", default="", help="the runs' extra flags, for the header")
+    args = parser.parse_args()
+    methods = (list(reproduce.TABLE4_METHODS) if args.methods == "table4"
+               else args.methods.split(","))
+    cells = reproduce.make_grid(args.tasks.split(","), methods,
+                                [int(k) for k in args.num_experts.split(",")],
+                                [int(s) for s in args.seeds.split(",")])
+    wanted = {(c.task, c.method, c.k or "", c.seed) for c in cells}
+    rows = {}
+    for path in args.csv:
+        with open(path) as f:
+            for row in csv.DictReader(f):
+                key = (row["task"], row["method"], int(row["k"]) if row["k"] else "",
+                       int(row["seed"]))
+                if row["status"] == "ok" and key in wanted:
+                    rows[key] = {"task": key[0], "method": key[1], "k": key[2], "seed": key[3],
+                                 "score": float(row["score"]), "final": float(row["final"]),
+                                 "steps": int(row["steps"]),
+                                 "wall_time_s": float(row["wall_time_s"] or "nan")}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    reproduce.write_outputs(list(rows.values()), cells, out, args.flags.split(),
+                            k_rows=args.k_rows, with_aggregates=True)
+    print(f"{len(rows)} of {len(cells)} cells -> {out}/results.md")
+
+
+if __name__ == "__main__":
+    main()
