@@ -408,10 +408,11 @@ def check_settings(settings: RunSettings) -> labellers.Labeller:
     labeller = labellers.LABELLERS[settings.labeller]
     allowed = AGENTS[settings.agent].labellers
     if allowed is not None and settings.labeller not in allowed:
+        why = ("it learns from the demonstrations itself"
+               if AGENTS[settings.agent].learns_from_demos else "its reference's rewards")
         raise SettingsError(f"--agent={settings.agent} takes its rewards from --labeller="
-                            f"{allowed[0]} (it learns from the demonstrations itself), not "
-                            f"--labeller={settings.labeller}; pass --labeller={allowed[0]} or use "
-                            f"train_dice.py --algo={settings.agent}.")
+                            f"{allowed[0]} ({why}), not --labeller={settings.labeller}; pass "
+                            f"--labeller={allowed[0]} or leave --labeller out.")
     if allowed is None and settings.labeller == "none":
         raise SettingsError(f"--labeller=none gives no rewards, and --agent={settings.agent} "
                             "learns from rewards; use it with an imitation learner "
