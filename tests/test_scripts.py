@@ -612,13 +612,7 @@ def test_a_second_writer_fails_at_once_and_the_first_finishes_intact(tmp_path, m
     # Ctrl-C: one line with the resume command, exit status 130
     third = subprocess.Popen(args + ["--max_steps=1000000"], cwd=ROOT, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
-    # the finished run is moved aside at the start; interrupt once the new one is training
-    # (its first checkpoint written), however busy the machine
-    for gone in (True, False):  # moved aside, then written anew
-        for _ in range(1200):
-            if (run_dir / "checkpoint.msgpack").exists() != gone or third.poll() is not None:
-                break
-            time.sleep(0.1)
+    time.sleep(8)
     third.send_signal(signal.SIGINT)
     _, err = third.communicate(timeout=120)
     assert third.returncode == 130 and "--resume" in err.splitlines()[-1]
