@@ -17,7 +17,7 @@ train_iql.py's. Runs land in <save_dir>/<algo>-[oril-]imitation-K<k>/<env_name>/
 from absl import app, flags
 
 from clue_jax.experiments import flags as run_flags
-from clue_jax.experiments.agents import AGENTS, IMITATION_AGENTS
+from clue_jax.experiments.agents import IMITATION_AGENTS
 
 FLAGS = flags.FLAGS
 run_flags.define_flags(default_labeller="none", default_agent="demodice",
@@ -31,9 +31,7 @@ def main(_):
     if FLAGS["agent"].present and FLAGS.agent != FLAGS.algo:
         raise SystemExit(f"train_dice.py: error: --agent={FLAGS.agent} and --algo={FLAGS.algo} "
                          "disagree; pass --algo only.")
-    FLAGS.agent = FLAGS.algo
-    if not FLAGS["labeller"].present:
-        FLAGS.labeller = AGENTS[FLAGS.algo].labellers[0]
+    FLAGS.agent = FLAGS.algo  # its own labeller follows when --labeller is not given
     run_flags.run_from_flags(FLAGS, "train_dice.py")
 
 

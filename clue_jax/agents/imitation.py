@@ -78,13 +78,18 @@ def orthogonal_penalty(params: Params) -> jax.Array:
     return total
 
 
+def with_real_indicator(observations: jax.Array) -> jax.Array:
+    """Env observations (B, d) with the absorbing indicator of a real state (0) appended."""
+    return jnp.concatenate(
+        [observations, jnp.zeros((observations.shape[0], 1), observations.dtype)], -1)
+
+
 @jax.jit
 def eval_actions(agent, observations: jax.Array) -> jax.Array:
     """tanh(mean(standardized s)) for env observations (B, d) of any imitation agent
     (fields actor, obs_mean, obs_std and the static absorbing flag): (B, act_dim)."""
     if agent.absorbing:
-        observations = jnp.concatenate(
-            [observations, jnp.zeros((observations.shape[0], 1), observations.dtype)], -1)
+        observations = with_real_indicator(observations)
     means, _ = agent.actor.apply_fn({"params": agent.actor.params},
                                     standardize(observations, agent.obs_mean, agent.obs_std))
     return jnp.tanh(means)

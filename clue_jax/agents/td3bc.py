@@ -29,7 +29,7 @@ import optax
 from flax.training.train_state import TrainState
 
 from clue_jax import networks
-from clue_jax.agents import fused
+from clue_jax.agents import fused, imitation
 from clue_jax.agents.iql import polyak
 from clue_jax.types import Batch, InfoDict, Params, PRNGKey
 
@@ -95,8 +95,7 @@ def critic_target(agent: TD3BCAgent, batch: Batch, noise: jax.Array) -> jax.Arra
 
 def normalize(agent: TD3BCAgent, observations: jax.Array) -> jax.Array:
     if agent.absorbing:  # the indicator (last dim) stays as it is
-        return jnp.concatenate([(observations[..., :-1] - agent.obs_mean) / agent.obs_std,
-                                observations[..., -1:]], -1)
+        return imitation.standardize(observations, agent.obs_mean, agent.obs_std)
     return (observations - agent.obs_mean) / agent.obs_std
 
 
@@ -205,6 +204,5 @@ def create_from_config(seed, observations, actions, config: Dict[str, Any], max_
 def eval_actions(agent: TD3BCAgent, observations: jax.Array) -> jax.Array:
     """Deterministic actions pi(normalized s): (E, obs_dim) -> (E, act_dim)."""
     if agent.absorbing:
-        observations = jnp.concatenate(
-            [observations, jnp.zeros((observations.shape[0], 1), observations.dtype)], -1)
+        observations = imitation.with_real_indicator(observations)
     return agent.actor.apply_fn({"params": agent.actor.params}, normalize(agent, observations))

@@ -311,6 +311,12 @@ def real_rows(observations: np.ndarray) -> np.ndarray:
     return np.asarray(observations)[:, -1] == 0.0
 
 
+def real_states(observations: np.ndarray, absorbing: bool) -> np.ndarray:
+    """The real states' own dims: with `absorbing`, the rows that are not the absorbing
+    state, without the indicator column; else the observations as they are."""
+    return observations[real_rows(observations), :-1] if absorbing else observations
+
+
 def sample_batch(data, key: PRNGKey, batch_size: int) -> Batch:
     """Uniform batch with replacement from a device-resident Batch (jittable).
 

@@ -33,7 +33,7 @@ from clue_jax import rules
 from clue_jax.evaluation import JaxPolicy
 from clue_jax.agents import demodice, imitation, iql, iqlearn, smodice, td3bc, valuedice
 from clue_jax.data.dataset import (Dataset, DemoData, MixedBatch, initial_observations,
-                                   real_rows, to_device)
+                                   real_states, to_device)
 from clue_jax.experiments import domains
 from configs import (demodice_config, iqlearn_config, oril_td3bc_config, smodice_config,
                      td3bc_config, valuedice_config)
@@ -129,9 +129,7 @@ def state_statistics(observations: np.ndarray, absorbing: bool, eps: float
                      ) -> Tuple[np.ndarray, np.ndarray]:
     """Mean and std + eps of the real states' own dims: with `absorbing`, the rows that are
     not the absorbing state, without the indicator column (which stays unscaled)."""
-    if absorbing:
-        observations = observations[real_rows(observations), :-1]
-    return td3bc.state_statistics(observations, eps=eps)
+    return td3bc.state_statistics(real_states(observations, absorbing), eps=eps)
 
 
 def smodice_expert_block(env_name: str) -> int:
@@ -177,12 +175,9 @@ def _create_iql(seed, dataset: Dataset, config, max_steps, expert_data=None):
 
 
 def _create_td3bc(seed, dataset: Dataset, config, max_steps, expert_data=None):
-    cfg = dict(config)
-    stats = dataset.observations
-    if cfg.get("absorbing", False):
-        stats = stats[real_rows(stats), :-1]
+    stats = real_states(dataset.observations, bool(config.get("absorbing", False)))
     return td3bc.create_from_config(seed, jnp.asarray(dataset.observations[:1]),
-                                    jnp.asarray(dataset.actions[:1]), cfg, max_steps,
+                                    jnp.asarray(dataset.actions[:1]), config, max_steps,
                                     all_observations=stats)
 
 

@@ -22,7 +22,7 @@ from clue_jax.logging import RunLogger
 from clue_jax.data import experts as expert_lib
 from clue_jax.data.d4rl_io import DatasetNotFoundError
 from clue_jax.data.dataset import (Dataset, DatasetError, add_absorbing_states, concatenate,
-                                   trajectory_bounds)
+                                   real_rows, trajectory_bounds)
 from clue_jax.experiments import domains
 from clue_jax.experiments.agents import AGENTS, default_data
 from clue_jax.experiments.settings import RunSettings, SettingsError
@@ -342,10 +342,13 @@ def absorbing_data(settings_list: List[RunSettings], datasets: List[Dataset],
                                    else ("terminal", "terminal"))
     out_data, out_truths = [], []
     for s, data, truth in zip(settings_list, datasets, truths):
-        rng = np.random.default_rng(s.seed)
-        out_data.append(add_absorbing_states(data, union_actions, rng))
-        out_truths.append(None if truth is None else
-                          add_absorbing_states(data.with_rewards(truth)).rewards)
+        widened = add_absorbing_states(data, union_actions, np.random.default_rng(s.seed))
+        out_data.append(widened)
+        if truth is not None:  # the real rows keep their order; absorbing rows get 0
+            truth_rows = np.zeros(widened.size, np.float32)
+            truth_rows[real_rows(widened.observations)] = truth
+            truth = truth_rows
+        out_truths.append(truth)
     widen = lambda d: None if d is None else add_absorbing_states(d, demo_actions)  # noqa: E731
     return out_data, out_truths, [widen(d) for d in demos], [widen(d) for d in label_experts]
 
