@@ -14,6 +14,7 @@ on the demonstrations (the evaluation action's error) and the last step's object
 """
 
 import argparse
+import dataclasses
 import sys
 import tempfile
 import time
@@ -28,6 +29,7 @@ from clue_jax.agents import imitation  # noqa: E402
 from clue_jax.data.dataset import real_rows  # noqa: E402
 from clue_jax.experiments import domains, runner  # noqa: E402
 from clue_jax.experiments.agents import AGENTS  # noqa: E402
+from clue_jax.experiments.plan import make_plan  # noqa: E402
 from clue_jax.experiments.settings import RunSettings  # noqa: E402
 
 
@@ -67,11 +69,12 @@ def main():
                                setting="imitation", num_expert=args.num_expert, seed=seed,
                                progress=False)
         dataset = runner.discard_rewards(task.dataset)
-        selection = runner.choose_experts(settings, task, dataset)
+        plan = make_plan(settings)
+        selection = runner.choose_experts(plan, task, dataset)
         with tempfile.TemporaryDirectory() as tmp:
-            (data, demos, _), = runner.label_seeds([settings], task, [Path(tmp)], dataset,
-                                                   [selection], None)
-        config = runner.resolved_agent_config(settings, task.domain).to_dict()
+            (data, demos, _), = runner.label_seeds([dataclasses.replace(plan, run_dir=Path(tmp))],
+                                                   task, dataset, [selection], None)
+        config = plan.agent_config_dict()
         if args.actor_lr is not None:
             config["actor_lr"] = args.actor_lr
         agent = spec.create(seed, data, config, args.steps, demos)

@@ -33,11 +33,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import reproduce  # noqa: E402
 from clue_jax.envs import layout, pointmaze  # noqa: E402
 from clue_jax.experiments import domains  # noqa: E402
+from clue_jax.grid.cells import Cell  # noqa: E402
+from clue_jax.grid.tables import LAST_N  # noqa: E402
 
-LAST_N = reproduce.LAST_N
 VARIANT_NAMES = {  # study variant -> (calibrated method, uncalibrated method, what it changes)
     "episodes": ("clue-episodes", "clue-episodes-nocalib",
                  "the defaults the study started from: a random successful episode, r - 1, "
@@ -61,7 +61,7 @@ VARIANT_NAMES = {  # study variant -> (calibrated method, uncalibrated method, w
 def runs(grid: Path, task: str, method: str, k: int = 1):
     """Every finished run of (task, method): (results, config, evaluation episodes)."""
     out = []
-    for seed_dir in sorted((reproduce.Cell(task, method, k, 0).run_dir(grid)).parent.glob(
+    for seed_dir in sorted((Cell(task, method, k, 0).run_dir(grid)).parent.glob(
             "seed_*")):
         if not re.fullmatch(r"seed_\d+", seed_dir.name):
             continue  # runs moved aside

@@ -17,7 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import reproduce  # noqa: E402
+from clue_jax.grid import tables  # noqa: E402
+from clue_jax.grid.cells import make_grid  # noqa: E402
+from clue_jax.grid.methods import TABLE4_METHODS  # noqa: E402
 
 
 def main():
@@ -31,11 +33,11 @@ def main():
     parser.add_argument("--k_rows", action="store_true")
     parser.add_argument("--flags", default="", help="the runs' extra flags, for the header")
     args = parser.parse_args()
-    methods = (list(reproduce.TABLE4_METHODS) if args.methods == "table4"
+    methods = (list(TABLE4_METHODS) if args.methods == "table4"
                else args.methods.split(","))
-    cells = reproduce.make_grid(args.tasks.split(","), methods,
-                                [int(k) for k in args.num_experts.split(",")],
-                                [int(s) for s in args.seeds.split(",")])
+    cells = make_grid(args.tasks.split(","), methods,
+                      [int(k) for k in args.num_experts.split(",")],
+                      [int(s) for s in args.seeds.split(",")])
     wanted = {(c.task, c.method, c.k or "", c.seed) for c in cells}
     rows = {}
     for path in args.csv:
@@ -50,8 +52,8 @@ def main():
                                  "wall_time_s": float(row["wall_time_s"] or "nan")}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    reproduce.write_outputs(list(rows.values()), cells, out, args.flags.split(),
-                            k_rows=args.k_rows, with_aggregates=True)
+    tables.write_outputs(list(rows.values()), cells, out, args.flags.split(),
+                         k_rows=args.k_rows, with_aggregates=True)
     print(f"{len(rows)} of {len(cells)} cells -> {out}/results.md")
 
 

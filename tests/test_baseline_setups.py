@@ -18,11 +18,18 @@ from clue_jax.data.dataset import (add_absorbing_states, concatenate, make_datas
 from clue_jax.data.experts import ExpertSelection
 from clue_jax.envs import registry
 from clue_jax.experiments import agents, domains, runner
+from clue_jax.experiments import plan as plan_lib
 from clue_jax.experiments.settings import RunSettings, SettingsError
 from clue_jax.rewards import labellers, oril
 from clue_jax.rewards.base import Labeller, Labels
 from configs import (demodice_config, iqlearn_config, oril_config, oril_td3bc_config,
                      smodice_config, td3bc_config, valuedice_config)
+
+
+def plan_of(settings: RunSettings, run_dir=None):
+    """The settings' plan (run folder `run_dir` where given)."""
+    plan = plan_lib.make_plan(settings)
+    return dataclasses.replace(plan, run_dir=Path(run_dir)) if run_dir else plan
 
 
 def episodes(lengths, obs_dim=2, offset=0.0, terminal_last=None, act=0.25):
@@ -75,10 +82,10 @@ def test_iqlearn_config_follows_the_dataset_name():
     for env, loss in (("gen-halfcheetah-medium-v0", "value"), ("gen-hopper-medium-v0", "v0")):
         settings = RunSettings(env_name=env, agent="iqlearn", labeller="none",
                                setting="imitation")
-        assert runner.resolved_agent_config(settings, domain).value_loss == loss
+        assert plan_lib.resolved_agent_config(settings, domain).value_loss == loss
     given = RunSettings(env_name="gen-halfcheetah-medium-v0", agent="iqlearn", labeller="none",
                         setting="imitation", agent_config=iqlearn_config.get_config("x"))
-    assert runner.resolved_agent_config(given, domain).value_loss == "v0"  # a given config wins
+    assert plan_lib.resolved_agent_config(given, domain).value_loss == "v0"  # a given config wins
 
 
 def test_expert_sources():
@@ -141,32 +148,31 @@ def test_expert_block_takes_the_first_n_minus_k_trajectories(expert_file):
     task = FakeTask("gen-hopper-medium-v0", episodes([5], obs_dim=11))
     settings = RunSettings(env_name=task.env_name, agent="smodice", labeller="oril",
                            setting="imitation", num_expert=2, expert_block=5)
-    block = runner.expert_block(settings, task, demos)
+    block = runner.expert_block(plan_of(settings), task, demos)
     assert block.size == 4 + 5 + 6  # 5 - 2 = 3 trajectories
     np.testing.assert_array_equal(block.observations, source.observations[:15])
     assert len(trajectory_bounds(block.dones_float)[0]) == 3
     # N <= K: the demonstrations are the whole block; N = 0: the dataset alone (no load)
     loads.clear()
     for n in (0, 1, 2):
-        assert runner.expert_block(dataclasses.replace(settings, expert_block=n), task,
+        assert runner.expert_block(plan_of(dataclasses.replace(settings, expert_block=n)), task,
                                    demos) is None
     assert loads == []
     with pytest.raises(SettingsError, match="holds 6 trajectories"):
-        runner.expert_block(dataclasses.replace(settings, expert_block=9), task, demos)
+        runner.expert_block(plan_of(dataclasses.replace(settings, expert_block=9)), task, demos)
     # the learner's default: SMODICE's script, 200 (more than this stand-in holds)
     with pytest.raises(SettingsError, match="--expert_block=200"):
-        runner.expert_block(dataclasses.replace(settings, expert_block=None), task, demos)
+        runner.expert_block(plan_of(dataclasses.replace(settings, expert_block=None)), task, demos)
     # learners without a block, and envs without an expert dataset
     iqlearn = RunSettings(env_name=task.env_name, agent="iqlearn", labeller="none",
                           setting="imitation")
-    assert runner.expert_block(iqlearn, task, demos) is None
+    assert runner.expert_block(plan_of(iqlearn), task, demos) is None
     maze = FakeTask("gen-pointmaze-umaze-diverse-v0", episodes([5], obs_dim=4))
     maze_settings = RunSettings(env_name=maze.env_name, agent="smodice", labeller="oril",
                                 setting="imitation")
-    assert runner.expert_block(maze_settings, maze, episodes([3], obs_dim=4)) is None
+    assert runner.expert_block(plan_of(maze_settings), maze, episodes([3], obs_dim=4)) is None
     with pytest.raises(SettingsError, match="no expert dataset"):
-        runner.expert_block(dataclasses.replace(maze_settings, expert_block=3), maze,
-                            episodes([3], obs_dim=4))
+        plan_of(dataclasses.replace(maze_settings, expert_block=3))  # refused by its plan
 
 
 @pytest.fixture
@@ -197,7 +203,7 @@ def test_oril_and_smodice_train_on_dataset_demos_and_block_with_absorbing_rows(
                            setting="imitation", num_expert=1, expert_block=3, seed=3)
     selection = ExpertSelection(demos, np.array([[0, 3]]), "one demo")
     (data, agent_demos, labels), = runner.label_seeds(
-        [settings], task, [tmp_path], dataset, [selection], dataset.rewards)
+        [plan_of(settings, tmp_path)], task, dataset, [selection], dataset.rewards)
     request, = recording_labeller
     # the labeller saw: dataset + demonstration + 2 expert trajectories, absorbing-augmented
     plain = concatenate([dataset, demos, source.select(np.arange(4 + 5))])
@@ -215,7 +221,7 @@ def test_oril_and_smodice_train_on_dataset_demos_and_block_with_absorbing_rows(
     else:
         assert agent_demos is None
     # the learner built on it: statistics of the real states, the indicator kept
-    config = runner.resolved_agent_config(settings, task.domain).to_dict()
+    config = plan_lib.resolved_agent_config(settings, task.domain).to_dict()
     built = agents.AGENTS[agent].create(0, data, config, 10, agent_demos)
     real = data.observations[real_rows(data.observations), :-1].astype(np.float64)
     np.testing.assert_allclose(built.obs_mean, real.mean(0), rtol=1e-6)
@@ -231,12 +237,13 @@ def test_dataset_only_setups_see_no_block(expert_file, recording_labeller, tmp_p
     selection = ExpertSelection(demos, np.array([[0, 3]]), "one demo")
     td3 = RunSettings(env_name=task.env_name, agent="td3bc", labeller="oril",
                       setting="imitation")
-    (data, demo_out, _), = runner.label_seeds([td3], task, [tmp_path], dataset, [selection],
-                                              None)
+    (data, demo_out, _), = runner.label_seeds([plan_of(td3, tmp_path)], task, dataset,
+                                              [selection], None)
     assert data.size == dataset.size and data.obs_dim == 11 and demo_out is None
     smodice = RunSettings(env_name=task.env_name, agent="smodice", labeller="oril",
                           setting="imitation", expert_block=0)
-    (data, _, _), = runner.label_seeds([smodice], task, [tmp_path], dataset, [selection], None)
+    (data, _, _), = runner.label_seeds([plan_of(smodice, tmp_path)], task, dataset, [selection],
+                                       None)
     assert data.size == dataset.size + demos.size  # the union, as before the block
     assert loads == []
 
@@ -315,7 +322,7 @@ def test_valuedice_absorbing_rows_act_as_its_code(recording_labeller, tmp_path, 
     settings = RunSettings(env_name=task.env_name, agent="valuedice", labeller="none",
                            setting="imitation")
     selection = ExpertSelection(demos, np.array([[0, 3]]), "one demo")
-    (data, demo_out, _), = runner.label_seeds([settings], task, [tmp_path], dataset,
+    (data, demo_out, _), = runner.label_seeds([plan_of(settings, tmp_path)], task, dataset,
                                               [selection], None)
     np.testing.assert_array_equal(demo_out.actions[~real_rows(demo_out.observations)], [[0.0]])
     union_absorbing = data.actions[~real_rows(data.observations)]

@@ -222,7 +222,7 @@ def test_resume_refuses_changed_settings_unless_asked(maze_file, tmp_path):
 def test_every_default_config_keeps_its_rules_and_a_broken_field_is_named():
     """Each learner's and labeller's default config, in every domain, passes its
     config_rules (so the rules refuse only what the references never use), and a field out
-    of range is refused by `experiments.check`, naming the flag, before any data is read."""
+    of range is refused by `experiments.make_plan`, naming the flag, before any data is read."""
     from clue_jax import rules
     from clue_jax.experiments.agents import AGENTS
     checked = 0
@@ -252,11 +252,11 @@ def test_every_default_config_keeps_its_rules_and_a_broken_field_is_named():
     config = antmaze_config.get_config()
     config.expectile = 1.0  # IQL's expectile must lie in (0, 1)
     with pytest.raises(experiments.SettingsError, match=r"--config\.expectile=1\.0: expected"):
-        experiments.check(RunSettings(env_name=ENV, agent_config=config))
+        experiments.make_plan(RunSettings(env_name=ENV, agent_config=config))
     otr = otr_config.get_config("pointmaze")
     otr.max_iterations = 0
     with pytest.raises(experiments.SettingsError, match=r"--otr_config\.max_iterations=0"):
-        experiments.check(RunSettings(env_name=ENV, labeller="otr", labeller_config=otr))
+        experiments.make_plan(RunSettings(env_name=ENV, labeller="otr", labeller_config=otr))
 
 
 @pytest.mark.slow

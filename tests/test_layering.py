@@ -17,6 +17,7 @@ LAYERS = {
     "rewards": 4,
     "generation": 5, "training": 5, "sac_loop": 5,
     "experiments": 6,
+    "grid": 7,
 }
 
 
@@ -54,6 +55,24 @@ def test_imports_point_down_only():
             if LAYERS[unit(module)] > LAYERS[own]:
                 upward.append(f"{rel} imports {module}")
     assert not upward, "\n".join(upward)
+
+
+def test_configs_are_plain_data():
+    """configs/ sits below every layer: its files import ml_collections, the standard library
+    and one another only (never clue_jax), and each config file has a get_config."""
+    import sys
+    configs = PKG.parent / "configs"
+    allowed = {"ml_collections", "configs"} | set(sys.stdlib_module_names)
+    for path in configs.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            for name in names:
+                assert name.split(".")[0] in allowed, f"configs/{path.name} imports {name}"
+        functions = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+        if path.name != "__init__.py":
+            assert "get_config" in functions, f"configs/{path.name} has no get_config"
 
 
 def test_data_reads_and_writes_datasets_only():

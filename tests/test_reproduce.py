@@ -9,44 +9,46 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import reproduce  # noqa: E402
+from clue_jax.grid import build, execute, methods, tables  # noqa: E402
+from clue_jax.grid import cells as grid_cells  # noqa: E402
+from clue_jax.experiments import flags as run_flags  # noqa: E402
 
 
 def test_grid_has_one_iql_cell_per_task_and_seed():
-    cells = reproduce.make_grid(["a", "b"], ["iql", "clue", "clue-nocalib"], [1, 5], [0, 1, 2])
+    cells = grid_cells.make_grid(["a", "b"], ["iql", "clue", "clue-nocalib"], [1, 5], [0, 1, 2])
     assert len(cells) == 2 * (1 + 2 + 2) * 3
     assert {c.column for c in cells} == {"IQL", "CLUE (K=1)", "CLUE (K=5)",
                                          "CLUE-NOCALIB (K=1)", "CLUE-NOCALIB (K=5)"}
 
 
 def test_commands_and_run_dirs(tmp_path):
-    iql = reproduce.Cell("t", "iql", None, 3)
-    nocal = reproduce.Cell("t", "clue-nocalib", 5, 1)
+    iql = grid_cells.Cell("t", "iql", None, 3)
+    nocal = grid_cells.Cell("t", "clue-nocalib", 5, 1)
     assert iql.run_dir(tmp_path) == tmp_path / "iql-true" / "t" / "seed_3"
     assert nocal.run_dir(tmp_path) == tmp_path / "clue-sparse-K5-nocalib" / "t" / "seed_1"
     cmd = nocal.command(tmp_path, ["--max_steps=10"])
     assert cmd[1].endswith("train_iql.py") and "--labeller=clue" in cmd and "--num_expert=5" in cmd
     assert "--nocalibrate" in cmd and cmd[-1] == "--max_steps=10"
     assert "--labeller=true" in iql.command(tmp_path, [])
-    td3bc = reproduce.Cell("t", "td3bc", None, 0)
+    td3bc = grid_cells.Cell("t", "td3bc", None, 0)
     assert td3bc.column == "TD3BC" and "--agent=td3bc" in td3bc.command(tmp_path, [])
     assert td3bc.run_dir(tmp_path) == tmp_path / "td3bc-true" / "t" / "seed_0"
-    otr = reproduce.Cell("t", "otr-imitation", 1, 2)
+    otr = grid_cells.Cell("t", "otr-imitation", 1, 2)
     assert otr.run_dir(tmp_path) == tmp_path / "otr-imitation-K1" / "t" / "seed_2"
     assert "--labeller=otr" in otr.command(tmp_path, []) and "--setting=imitation" in otr.command(
         tmp_path, [])
-    imitation = reproduce.Cell("t", "clue-imitation", 10, 0)
+    imitation = grid_cells.Cell("t", "clue-imitation", 10, 0)
     assert imitation.run_dir(tmp_path) == tmp_path / "clue-imitation-K10" / "t" / "seed_0"
     cmd = imitation.command(tmp_path, [])
     assert "--setting=imitation" in cmd and "--nocalibrate" not in cmd
-    assert "--setting=sparse" in reproduce.Cell("t", "clue", 1, 0).command(tmp_path, [])
+    assert "--setting=sparse" in grid_cells.Cell("t", "clue", 1, 0).command(tmp_path, [])
 
 
 def test_study_cells_name_their_variant_and_parse_to_it(tmp_path):
     """Each study method has its own run folder, and its command line parses to settings
     whose method name is that folder's and whose CLUE config holds the variant."""
-    from clue_jax.experiments import flags as run_flags
-    cells = [reproduce.Cell("gen-pointmaze-large-diverse-v0", m, 1, 0)
-             for m in reproduce.STUDY_METHODS]
+    cells = [grid_cells.Cell("gen-pointmaze-large-diverse-v0", m, 1, 0)
+             for m in methods.STUDY_METHODS]
     dirs = [c.run_dir(tmp_path) for c in cells]
     assert len(set(dirs)) == len(cells) == 13
     for cell, run_dir in zip(cells, dirs):
@@ -54,48 +56,48 @@ def test_study_cells_name_their_variant_and_parse_to_it(tmp_path):
                                             default_labeller="true")
         assert settings.method() == run_dir.parts[-3], cell.method
         assert settings.calibrate == (not cell.method.endswith("nocalib"))
-    rr = run_flags.parse_settings(reproduce.Cell("gen-pointmaze-large-diverse-v0", "clue-rr-shift",
+    rr = run_flags.parse_settings(grid_cells.Cell("gen-pointmaze-large-diverse-v0", "clue-rr-shift",
                                                  1, 0).command(tmp_path, [])[1:])
     assert (rr.labeller_config.reward_scaling, rr.labeller_config.reward_shift) == (
         "return_range", -1.0)
-    assert reproduce.Cell("t", "clue-goal", 1, 0).run_dir(tmp_path).parts[-3] == \
+    assert grid_cells.Cell("t", "clue-goal", 1, 0).run_dir(tmp_path).parts[-3] == \
         "clue-sparse-K1-goal_segments"
-    both = run_flags.parse_settings(reproduce.Cell(
+    both = run_flags.parse_settings(grid_cells.Cell(
         "gen-pointmaze-large-diverse-v0", "clue-goal-calibmean", 1, 0).command(tmp_path, [])[1:])
     assert (both.expert_selection, both.labeller_config.calib_reduction) == (
         "goal_segments", "mean")
-    assert reproduce.Cell("t", "clue-top-calibmean", 1, 0).run_dir(tmp_path).parts[-3] == \
+    assert grid_cells.Cell("t", "clue-top-calibmean", 1, 0).run_dir(tmp_path).parts[-3] == \
         "clue-sparse-K1-top_return-calibmean"
 
 
 def test_labeller_flags_go_only_to_their_cells(tmp_path):
     extra = ["--max_steps=10", "--cvae_steps=5", "--clue_config.temperature=3",
              "--otr_config.epsilon=0.1"]
-    assert reproduce.Cell("t", "iql", None, 0).command(tmp_path, extra)[-1] == "--max_steps=10"
-    clue = reproduce.Cell("t", "clue", 1, 0).command(tmp_path, extra)
+    assert grid_cells.Cell("t", "iql", None, 0).command(tmp_path, extra)[-1] == "--max_steps=10"
+    clue = grid_cells.Cell("t", "clue", 1, 0).command(tmp_path, extra)
     assert clue[-3:] == ["--max_steps=10", "--cvae_steps=5", "--clue_config.temperature=3"]
-    otr = reproduce.Cell("t", "otr", 1, 0).command(tmp_path, extra)
+    otr = grid_cells.Cell("t", "otr", 1, 0).command(tmp_path, extra)
     assert otr[-2:] == ["--max_steps=10", "--otr_config.epsilon=0.1"]
 
 
 def test_run_cell_skips_done_and_resumes_started(tmp_path, monkeypatch):
     calls = []
-    monkeypatch.setattr(reproduce, "run_child", lambda cmd, log: calls.append(cmd) or 0)
-    done = reproduce.Cell("t", "iql", None, 0)
+    monkeypatch.setattr(execute, "run_child", lambda cmd, log: calls.append(cmd) or 0)
+    done = grid_cells.Cell("t", "iql", None, 0)
     done.run_dir(tmp_path).mkdir(parents=True)
     (done.run_dir(tmp_path) / "results.json").write_text("{}")
-    assert reproduce.run_cell(done, tmp_path, []).startswith("skip")
-    started = reproduce.Cell("t", "clue", 1, 0)
+    assert execute.run_cell(done, tmp_path, []).startswith("skip")
+    started = grid_cells.Cell("t", "clue", 1, 0)
     started.run_dir(tmp_path).mkdir(parents=True)
     (started.run_dir(tmp_path) / "checkpoint.msgpack").write_bytes(b"")
-    assert reproduce.run_cell(started, tmp_path, []).startswith("ok")
-    fresh = reproduce.Cell("t", "clue", 1, 1)
-    reproduce.run_cell(fresh, tmp_path, [])
+    assert execute.run_cell(started, tmp_path, []).startswith("ok")
+    fresh = grid_cells.Cell("t", "clue", 1, 1)
+    execute.run_cell(fresh, tmp_path, [])
     assert calls[0][-1] == "--resume" and "--resume" not in calls[1]
 
 
 def test_table_mean_std_and_total(tmp_path):
-    cells = reproduce.make_grid(["a", "b"], ["iql", "clue"], [1], [0, 1])
+    cells = grid_cells.make_grid(["a", "b"], ["iql", "clue"], [1], [0, 1])
     scores = {("a", "iql"): [10.0, 30.0], ("a", "clue"): [50.0, 50.0], ("b", "iql"): [0.0, 100.0],
               ("b", "clue"): [40.0, 60.0]}
     for cell in cells:
@@ -106,24 +108,24 @@ def test_table_mean_std_and_total(tmp_path):
         (run_dir / "results.json").write_text(json.dumps(
             {"final_normalized_score": final + 3, "steps": 5,
              "history": [[1, -50.0], [2, final - 6], [3, final + 3], [4, final + 3]]}))
-    rows = reproduce.collect(cells, tmp_path)
-    text = reproduce.table(rows, cells)
+    rows = tables.collect(cells, tmp_path)
+    text = tables.table(rows, cells)
     assert "| a | 20.0 ± 10.0 (n=2) | 50.0 ± 0.0 (n=2) |" in text
     assert "| b | 50.0 ± 50.0 (n=2) | 50.0 ± 10.0 (n=2) |" in text
     assert "| total | 70.0 | 100.0 |" in text
-    reproduce.write_outputs(rows, cells, tmp_path, [])
+    tables.write_outputs(rows, cells, tmp_path, [])
     assert (tmp_path / "results.csv").read_text().count("\n") == 1 + len(cells)
 
 
 def test_table4_layout_rows_are_k_and_task(tmp_path):
-    cells = reproduce.make_grid(["a"], ["iql", "demodice"], [1, 10], [0])
+    cells = grid_cells.make_grid(["a"], ["iql", "demodice"], [1, 10], [0])
     assert [c.method for c in cells].count("iql") == 1  # true rewards: no K
     for cell, final in zip(cells, [10.0, 20.0, 30.0]):
         run_dir = cell.run_dir(tmp_path)
         run_dir.mkdir(parents=True)
         (run_dir / "results.json").write_text(json.dumps(
             {"final_normalized_score": final, "steps": 5, "history": [[1, final]]}))
-    text = reproduce.table(reproduce.collect(cells, tmp_path), cells, k_rows=True)
+    text = tables.table(tables.collect(cells, tmp_path), cells, k_rows=True)
     assert "| Dataset | IQL | DEMODICE |" in text
     assert "| K=1 a | 10.0 ± 0.0 (n=1) | 20.0 ± 0.0 (n=1) |" in text
     assert "| K=10 a | 10.0 ± 0.0 (n=1) | 30.0 ± 0.0 (n=1) |" in text
@@ -132,7 +134,7 @@ def test_table4_layout_rows_are_k_and_task(tmp_path):
     assert (demodice.agent, demodice.labeller, demodice.setting) == ("demodice", "none",
                                                                       "imitation")
     assert cells[1].run_dir(tmp_path).parts[-3] == "demodice-imitation-K1"
-    assert set(reproduce.TABLE4_METHODS) <= set(reproduce.METHODS)
+    assert set(methods.TABLE4_METHODS) <= set(methods.METHODS)
 
 
 def test_unknown_method_is_refused():
@@ -159,8 +161,8 @@ def test_in_process_grid_equals_the_command_lines(tmp_path):
 
 
 def test_failed_cells_exit_nonzero_and_are_marked(tmp_path, monkeypatch):
-    monkeypatch.setattr(reproduce, "run_child", lambda cmd, log: 2)
-    monkeypatch.setattr(reproduce, "validate", lambda *a: None)
+    monkeypatch.setattr(execute, "run_child", lambda cmd, log: 2)
+    monkeypatch.setattr(build, "validate", lambda *a: None)
     with pytest.raises(SystemExit, match="2 of 2 cells FAILED"):
         reproduce.main(["--tasks=a", "--methods=iql", "--seeds=0,1", f"--out={tmp_path}"])
     text = (tmp_path / "results.md").read_text()
@@ -172,26 +174,26 @@ def test_failed_cells_exit_nonzero_and_are_marked(tmp_path, monkeypatch):
 
 def test_aggregates_equal_rliables_own_functions(tmp_path):
     from rliable import library as rly, metrics
-    cells = reproduce.make_grid(["a", "b", "c"], ["iql", "clue"], [1], [0, 1, 2, 3])
+    cells = grid_cells.make_grid(["a", "b", "c"], ["iql", "clue"], [1], [0, 1, 2, 3])
     rng = np.random.default_rng(0)
     rows = [{"task": c.task, "method": c.method, "k": c.k or "", "seed": c.seed,
              "score": float(rng.uniform(0, 100))} for c in cells]
     rows = [r for r in rows if not (r["method"] == "clue" and r["task"] == "c" and r["seed"] == 3)]
-    matrices = reproduce.score_matrices(rows, cells)
+    matrices = tables.score_matrices(rows, cells)
     assert list(matrices) == ["IQL"] and matrices["IQL"].shape == (4, 3)  # CLUE lacks a run
-    stats = reproduce.aggregates(matrices)
-    assert stats == reproduce.aggregates(matrices)  # reproducible
+    stats = tables.aggregates(matrices)
+    assert stats == tables.aggregates(matrices)  # reproducible
     want = matrices["IQL"]
     assert stats["IQL"]["IQM"][0] == pytest.approx(metrics.aggregate_iqm(want))
     assert stats["IQL"]["Mean"][0] == pytest.approx(want.mean())
     np.random.seed(0)  # rliable resamples with NumPy's global RNG
     _, intervals = rly.get_interval_estimates(
         {"IQL": want}, lambda x: np.array([metrics.aggregate_iqm(x)]),
-        reps=reproduce.BOOTSTRAP_REPS)
+        reps=tables.BOOTSTRAP_REPS)
     assert stats["IQL"]["IQM"][1:] == pytest.approx(tuple(intervals["IQL"][:, 0]))
-    text = reproduce.aggregate_table(stats, matrices)
+    text = tables.aggregate_table(stats, matrices)
     assert "| IQL | 12 |" in text
-    reproduce.plot_aggregates(stats, tmp_path / "results.png")
+    tables.plot_aggregates(stats, tmp_path / "results.png")
     assert (tmp_path / "results.png").stat().st_size > 1000
 
 
@@ -234,29 +236,29 @@ def test_ray_backend_and_seed_groups_give_the_process_pools_results(tmp_path):
 
 
 def test_seed_groups_hold_only_unfinished_seeds(tmp_path):
-    cells = reproduce.make_grid(["t"], ["iql", "clue"], [1], [0, 1, 2])
+    cells = grid_cells.make_grid(["t"], ["iql", "clue"], [1], [0, 1, 2])
     done = cells[1].run_dir(tmp_path)  # iql seed 1 finished
     done.mkdir(parents=True)
     (done / "results.json").write_text("{}")
-    units = reproduce.make_units(cells, tmp_path, "seeds")
-    assert reproduce.Cell("t", "iql", None, 1) in units
-    assert reproduce.SeedGroup("t", "iql", None, (0, 2)) in units
-    group = reproduce.SeedGroup("t", "clue", 1, (0, 1, 2))
+    units = grid_cells.make_units(cells, tmp_path, "seeds")
+    assert grid_cells.Cell("t", "iql", None, 1) in units
+    assert grid_cells.SeedGroup("t", "iql", None, (0, 2)) in units
+    group = grid_cells.SeedGroup("t", "clue", 1, (0, 1, 2))
     assert group in units and len(units) == 3
     cmd = group.command(tmp_path, [])
     assert "--seeds=0,1,2" in cmd and not any(c.startswith("--seed=") for c in cmd)
 
 
 def test_dataset_and_method_groups_hold_the_unfinished_cells(tmp_path):
-    cells = reproduce.make_grid(["t", "u"], ["iql", "clue"], [1, 5], [0, 1])
+    cells = grid_cells.make_grid(["t", "u"], ["iql", "clue"], [1, 5], [0, 1])
     done = cells[0].run_dir(tmp_path)  # t iql seed 0 finished
     done.mkdir(parents=True)
     (done / "results.json").write_text("{}")
-    units = reproduce.make_units(cells, tmp_path, "dataset")
-    groups = [u for u in units if isinstance(u, reproduce.CellGroup)]
+    units = grid_cells.make_units(cells, tmp_path, "dataset")
+    groups = [u for u in units if isinstance(u, grid_cells.CellGroup)]
     assert [len(g.cells) for g in groups] == [5, 6] and cells[0] in units
-    by_method = reproduce.make_units(cells, tmp_path, "method")
-    assert sorted(len(reproduce.unit_cells(u)) for u in by_method) == [1, 1, 2, 4, 4]
+    by_method = grid_cells.make_units(cells, tmp_path, "method")
+    assert sorted(len(grid_cells.unit_cells(u)) for u in by_method) == [1, 1, 2, 4, 4]
     started = cells[3].run_dir(tmp_path)  # t clue K=1 seed 1 has a checkpoint
     started.mkdir(parents=True)
     (started / "checkpoint.msgpack").write_bytes(b"x")
@@ -265,21 +267,21 @@ def test_dataset_and_method_groups_hold_the_unfinished_cells(tmp_path):
     members = json.loads(Path(cmd[2].split("=", 1)[1]).read_text())
     assert len(members) == 5 and all("--max_steps=10" in m for m in members)
     assert [("--resume" in m) for m in members] == [False, False, True, False, False]
-    assert all(reproduce.run_flags.parse_settings(["train_iql.py", *m]).env_name == "t"
+    assert all(run_flags.parse_settings(["train_iql.py", *m]).env_name == "t"
                for m in members)
 
 
 def test_stopped_units_are_not_failures_and_exit_3(tmp_path, monkeypatch):
-    monkeypatch.setattr(reproduce, "run_child", lambda cmd, log: 3)
-    monkeypatch.setattr(reproduce, "validate", lambda *a: None)
+    monkeypatch.setattr(execute, "run_child", lambda cmd, log: 3)
+    monkeypatch.setattr(build, "validate", lambda *a: None)
     with pytest.raises(SystemExit) as stop:
         reproduce.main(["--tasks=a", "--methods=iql", "--seeds=0,1", f"--out={tmp_path}",
                         "--time_limit=60"])
-    assert stop.value.code == reproduce.STOPPED_EXIT == 3
+    assert stop.value.code == execute.STOPPED_EXIT == 3
     assert "FAILED" not in (tmp_path / "results.md").read_text()
     log = next((tmp_path / "logs").glob("*.log")).read_text()
     assert "--deadline=" in log
-    status = reproduce.run_cell(reproduce.Cell("a", "iql", None, 5), tmp_path, [],
+    status = execute.run_cell(grid_cells.Cell("a", "iql", None, 5), tmp_path, [],
                                 deadline=0.0)
     assert status.startswith("STOPPED (not started")
 
@@ -305,9 +307,9 @@ def test_presets_plan_the_papers_grids(capsys):
 
 
 def test_every_paper_exception_parses_into_the_learner_config():
-    from clue_jax.experiments import presets
+    from clue_jax.grid import presets
     for (task, k), flags in presets.PAPER_EXCEPTIONS.items():
-        settings = reproduce.run_flags.parse_settings(
+        settings = run_flags.parse_settings(
             ["train_iql.py", f"--env_name={task}", "--labeller=clue", *flags])
         config = settings.agent_config
         if "--config.dropout_rate=0.2" in flags:
@@ -338,7 +340,7 @@ def test_a_tiny_preset_grid_runs_end_to_end_as_one_program(tmp_path):
 
 def test_a_grid_is_validated_before_anything_starts(tmp_path, monkeypatch):
     started = []
-    monkeypatch.setattr(reproduce, "run_child", lambda cmd, log: started.append(cmd) or 0)
+    monkeypatch.setattr(execute, "run_child", lambda cmd, log: started.append(cmd) or 0)
     with pytest.raises(SystemExit, match="names a run twice"):
         reproduce.main(["--tasks=gen-pointmaze-umaze-diverse-v0", "--methods=iql",
                         "--seeds=0,0", f"--out={tmp_path / 'a'}"])
@@ -390,7 +392,7 @@ def test_the_plans_time_estimate_by_hand():
     """10 stacked runs did 10 x 1000 updates in 10 s of training outside evaluation (1000
     seed-updates/s) and 10,000 env steps in 10 s (1 ms each); CLUE labelled for 3 s a run."""
     from types import SimpleNamespace
-    from clue_jax.experiments import presets
+    from clue_jax.grid import presets
     record = {"date": "d", "device": "dev", "env": "e", "runs": 10, "max_steps": 1000,
               "group_phases_s": {"training": 20.0, "evaluation": 10.0, "labelling": 30.0},
               "separate_phases_s": [{"training": 5.0, "evaluation": 1.0}],
@@ -414,7 +416,7 @@ def test_runs_without_evaluations_are_tabled_not_crashed_on(tmp_path, monkeypatc
         (run_dir / "results.json").write_text(json.dumps(
             {"history": [], "final_normalized_score": None, "steps": 10}))
         return 0
-    monkeypatch.setattr(reproduce, "run_child", fake_run)
+    monkeypatch.setattr(execute, "run_child", fake_run)
     reproduce.main(["--tasks=gen-pointmaze-umaze-diverse-v0", "--methods=iql", "--seeds=0,1",
                     f"--out={tmp_path}", "--", "--eval_episodes=0"])
     text = (tmp_path / "results.md").read_text()

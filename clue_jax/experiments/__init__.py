@@ -5,7 +5,10 @@
 
 domains.py  the one per-domain table; a dataset name resolved once into a Task
 settings.py RunSettings (frozen), the run-folder name of a method
-runner.py   experts -> labeller -> agent -> loop (the seam: `label_and_train`)
+checks.py   inputs checked before any data is read or folder made; the resume checks
+plan.py     RunPlan: a run's settings resolved once (configs, loop, experts, folder), frozen
+runner.py   the pipeline: experts -> labeller -> agent -> loop (the seam: `label_seeds`)
+records.py  what a run writes about itself: provenance, experts.json, the labels' summary
 group.py    a dataset's runs (seeds x K x labellers) as one program
 skills.py   the unsupervised setting: K-means clusters through the same seam
 flags.py    absl flags -> RunSettings for the scripts (the only reader of FLAGS)
@@ -17,22 +20,23 @@ from typing import Any, Dict, List, Sequence
 import numpy as np
 
 from clue_jax import timing
-from clue_jax.envs import registry
 from clue_jax.experiments import domains, group, runner, skills
 from clue_jax.experiments.domains import DOMAINS, Domain, Task, load_dataset, resolve_task
+from clue_jax.experiments.plan import RunPlan, make_plan
 from clue_jax.experiments.settings import RunSettings, SettingsError
 
 
 def run(settings: RunSettings) -> Dict[str, Any]:
-    """One run from its settings: inputs checked, task resolved once, then the setting's stages."""
-    check(settings)
+    """One run from its settings: its plan made (every input checked), the task resolved
+    once, then the setting's stages."""
+    plan = make_plan(settings)
     with timing.phase("data"):
         task = resolve_task(settings.env_name, dataset_path=settings.dataset_path,
                             download=settings.download, fraction=settings.dataset_fraction,
                             seed=settings.seed)
     if settings.setting == "unsupervised":
-        return {"skills": skills.run(settings, task)}
-    return group.run_group([settings], task)[0]
+        return {"skills": skills.run(plan, task)}
+    return group.run_group([plan], task)[0]
 
 
 def run_seeds(settings: RunSettings, seeds: Sequence[int]) -> List[Dict[str, Any]]:
@@ -55,33 +59,29 @@ def run_seeds(settings: RunSettings, seeds: Sequence[int]) -> List[Dict[str, Any
         raise SettingsError("--seeds with --dataset_fraction < 1: each seed keeps its own "
                             "random trajectories, so the seeds share no dataset; run them "
                             "separately (--seed=<s>).")
-    settings_list = [dataclasses.replace(settings, seed=s) for s in seeds]
-    for s in settings_list:
-        check(s)
+    plans = [make_plan(dataclasses.replace(settings, seed=s)) for s in seeds]
     with timing.phase("data"):
         task = resolve_task(settings.env_name, dataset_path=settings.dataset_path,
                             download=settings.download)
-    return group.run_group(settings_list, task, sharding=seed_sharding)
+    return group.run_group(plans, task, sharding=seed_sharding)
 
 
 def run_group(settings_list: Sequence[RunSettings]) -> List[Dict[str, Any]]:
     """Runs of one dataset (any mix of seeds, K, labellers, settings), trained as few
     programs as their settings allow (clue_jax.experiments.group). Every member is checked
     before any data is read; each writes the run folder a separate run of it would."""
-    settings_list = list(settings_list)
-    group.check_members(settings_list)
-    for s in settings_list:
-        check(s)
-    if len(settings_list) > 1 and settings_list[0].dataset_fraction < 1.0:
+    plans = [make_plan(s) for s in settings_list]
+    group.check_members(plans)
+    if len(plans) > 1 and plans[0].settings.dataset_fraction < 1.0:
         raise SettingsError("a group with --dataset_fraction < 1: each seed keeps its own "
                             "random trajectories, so the runs share no dataset; run them "
                             "separately.")
-    first = settings_list[0]
+    first = plans[0].settings
     with timing.phase("data"):
         task = resolve_task(first.env_name, dataset_path=first.dataset_path,
                             download=first.download, fraction=first.dataset_fraction,
                             seed=first.seed)
-    return group.run_group(settings_list, task, sharding=seed_sharding)
+    return group.run_group(plans, task, sharding=seed_sharding)
 
 
 def seed_sharding(num_seeds: int):
@@ -101,33 +101,5 @@ def seed_sharding(num_seeds: int):
     return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("seeds"))
 
 
-def check(settings: RunSettings) -> None:
-    """Every input of a run checked before any data is read or folder made."""
-    runner.check_settings(settings)
-    # the configs' fields in range (SettingsError naming --config.<field> or
-    # --<labeller>_config.<field>)
-    domain = domains.domain_of(registry.get_spec(settings.env_name))
-    runner.resolved_agent_config(settings, domain)
-    runner.resolved_labeller_config(settings, domain)
-    if settings.eval_backend == "device" and settings.eval_episodes > 0:
-        family = registry.get_spec(settings.env_name).family
-        if family not in ("locomotion", "gen-locomotion") or settings.env_name.startswith("ant-"):
-            raise SettingsError(f"--eval_backend=device runs the hopper, halfcheetah and walker2d "
-                                f"envs; {settings.env_name} evaluates on the host "
-                                "(--eval_backend=host).")
-        import importlib.util
-        if importlib.util.find_spec("mujoco.mjx") is None:
-            raise SettingsError("--eval_backend=device needs mujoco-mjx: pip install -e "
-                                "'.[mjx]'.")
-    if (settings.eval_episodes > 0 and settings.setting != "unsupervised"
-            and not registry.reference_scores_measured(settings.env_name)):
-        raise SettingsError(
-            f"--env_name={settings.env_name}: its reference returns are not known, so no "
-            "normalized score can be reported; "
-            + registry.UNMEASURED_SCORE_HINTS.get(settings.env_name,
-                                                  "register the spec with measured values.")
-            + " (--eval_episodes=0 trains without evaluating.)")
-
-
-__all__ = ["DOMAINS", "Domain", "RunSettings", "Task", "domains", "load_dataset",
-           "resolve_task", "run", "run_group", "run_seeds", "runner"]
+__all__ = ["DOMAINS", "Domain", "RunPlan", "RunSettings", "Task", "domains", "load_dataset",
+           "make_plan", "resolve_task", "run", "run_group", "run_seeds", "runner"]

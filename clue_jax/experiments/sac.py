@@ -12,7 +12,7 @@ import ml_collections
 
 from clue_jax import sac_loop, training
 from clue_jax.envs import locomotion
-from clue_jax.experiments.runner import run_dir_for
+from clue_jax.experiments.plan import run_dir_for
 from configs import sac_config
 
 

@@ -8,6 +8,7 @@ The run writes skills.json, skills.md (a table a person can read) and
 skills.png (per-skill motion), next to one sub-folder per skill.
 """
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
@@ -18,9 +19,10 @@ from clue_jax import evaluation, training
 from clue_jax.data import experts as expert_lib
 from clue_jax.data.dataset import Dataset
 from clue_jax.envs import layout, registry
-from clue_jax.experiments import domains, runner
+from clue_jax.experiments import checks, domains, records, runner
 from clue_jax.experiments.agents import AGENTS
-from clue_jax.experiments.settings import RunSettings, parse_skills
+from clue_jax.experiments.plan import RunPlan
+from clue_jax.experiments.settings import parse_skills
 
 # Where a locomotion observation holds forward velocity (xy: the domain table's `xy`).
 VELOCITY_INDEX = {"hopper": [5], "halfcheetah": [8], "walker2d": [8], "ant": [13, 14]}
@@ -66,21 +68,22 @@ def describe(paths: Sequence[np.ndarray], spec) -> Dict[str, Any]:
     return out
 
 
-def train_skill(settings: RunSettings, task: domains.Task, dataset: Dataset, expert: Dataset,
-                cluster: int, run_dir: Path) -> Dict[str, Any]:
-    """Label with the cluster as experts, train IQL, roll out; returns its summary row."""
-    training.prepare_run_dir(run_dir, {
+def train_skill(plan: RunPlan, task: domains.Task, dataset: Dataset, expert: Dataset,
+                cluster: int) -> Dict[str, Any]:
+    """Label with the cluster as experts, train IQL, roll out; returns its summary row.
+    `plan.run_dir` is the skill's own folder."""
+    settings = plan.settings
+    training.prepare_run_dir(plan.run_dir, {
         "cluster": cluster, "settings": settings.to_dict(),
-        "labeller_config": runner.resolved_labeller_config(settings, task.domain).to_dict(),
-        settings.agent: runner.resolved_agent_config(settings, task.domain).to_dict()},
-        settings.resume)
+        "labeller_config": plan.labeller_config_copy().to_dict(),
+        settings.agent: plan.agent_config_dict()}, settings.resume)
     selection = expert_lib.ExpertSelection(expert, np.zeros((0, 2), np.int64),
                                            f"K-means cluster {cluster}")
-    results, agent = runner.label_and_train(settings, task, run_dir, dataset, selection, None,
+    results, agent = runner.label_and_train(plan, task, dataset, selection, None,
                                             eval_episodes=0)
     paths = rollout_observations(AGENTS[settings.agent].policy(agent), settings.env_name,
                                  max(settings.eval_episodes, 1), settings.seed)
-    np.savez_compressed(run_dir / "rollouts.npz", *paths)
+    np.savez_compressed(plan.run_dir / "rollouts.npz", *paths)
     return {"skill": cluster, "cluster_size": expert.size, **describe(paths, task.spec),
             "raw_reward_mean": results["labels"].get("raw_reward_mean"),
             "wall_time_s": results["wall_time_s"]}
@@ -128,18 +131,17 @@ def write_summary(run_dir: Path, rows: List[Dict[str, Any]], spec, method: str =
     plt.close(fig)
 
 
-def run(settings: RunSettings, task: domains.Task) -> List[Dict[str, Any]]:
+def run(plan: RunPlan, task: domains.Task) -> List[Dict[str, Any]]:
     """The unsupervised setting end to end; returns the summary rows."""
+    settings, run_dir = plan.settings, plan.run_dir
     dataset = runner.discard_rewards(task.dataset)
-    run_dir = runner.run_dir_for(settings.save_dir, settings.method(), settings.env_name,
-                                 settings.seed)
-    record = {"method": settings.method(), "settings": settings.to_dict(),
-              settings.agent: runner.resolved_agent_config(settings, task.domain).to_dict(),
-              "labeller_config": runner.resolved_labeller_config(settings, task.domain).to_dict(),
+    record = {"method": plan.method, "settings": settings.to_dict(),
+              settings.agent: plan.agent_config_dict(),
+              "labeller_config": plan.labeller_config_copy().to_dict(),
               "dataset_size": dataset.size,
               "skills": parse_skills(settings.skills, settings.n_clusters)}
-    runner.check_resume(run_dir, record, settings)
-    record["provenance"] = runner.provenance()
+    checks.check_resume(run_dir, record, settings)
+    record["provenance"] = records.provenance()
     training.prepare_run_dir(run_dir, record, settings.resume)
     labels_path = run_dir / "kmeans_labels.npy"
     if settings.resume and labels_path.exists():
@@ -150,8 +152,8 @@ def run(settings: RunSettings, task: domains.Task) -> List[Dict[str, Any]]:
     rows = []
     for cluster in parse_skills(settings.skills, settings.n_clusters):
         expert = expert_lib.cluster_experts(dataset, labels, cluster)
-        rows.append(train_skill(settings, task, dataset, expert, cluster,
-                                run_dir / f"skill_{cluster}"))
-        write_summary(run_dir, rows, task.spec, settings.method())
+        rows.append(train_skill(dataclasses.replace(plan, run_dir=run_dir / f"skill_{cluster}"),
+                                task, dataset, expert, cluster))
+        write_summary(run_dir, rows, task.spec, plan.method)
         print(f"[clue_jax] skill {cluster}: {rows[-1]}")
     return rows

@@ -1,0 +1,101 @@
+"""What a run writes about itself beside training: provenance, experts.json, the labels'
+summary, and results.json completed with the labeller."""
+
+import json
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import numpy as np
+
+from clue_jax import training
+from clue_jax.data import experts as expert_lib
+from clue_jax.experiments.settings import RunSettings
+from clue_jax.logging import RunLogger
+from clue_jax.rewards import labellers
+
+
+def provenance() -> Dict[str, Any]:
+    """What produced a run: the git commit (and whether the tree had changes), package
+    versions and the device, for config.json (never compared on --resume)."""
+    import importlib.metadata
+    import subprocess
+
+    import jax
+    root = Path(__file__).resolve().parents[2]
+    out: Dict[str, Any] = {}
+    try:
+        out["commit"] = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, text=True,
+                                       capture_output=True, timeout=10).stdout.strip() or None
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                                cwd=root, text=True, capture_output=True, timeout=10).stdout
+        out["uncommitted_changes"] = bool(status.strip()) if out["commit"] else None
+    except (OSError, subprocess.SubprocessError):
+        out["commit"] = out["uncommitted_changes"] = None
+    versions = {}
+    for package in ("clue-jax", "jax", "jaxlib", "flax", "optax", "numpy", "mujoco",
+                    "gymnasium", "gymnasium-robotics", "ott-jax"):
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = None
+    out["versions"] = versions
+    device = jax.devices()[0]
+    out["device"] = f"{device.platform}: {device.device_kind} (x{jax.device_count()})"
+    return out
+
+
+def write_experts(run_dir, selection: expert_lib.ExpertSelection, settings: RunSettings) -> None:
+    info = {"segments": selection.segments.tolist(), "message": selection.message,
+            "num_transitions": selection.dataset.size, "setting": settings.setting,
+            "num_expert": settings.num_expert, "num_expert_used": len(selection.segments),
+            "expert_selection": settings.expert_selection,
+            "expert_rule": settings.expert_rule()}
+    (Path(run_dir) / "experts.json").write_text(json.dumps(info, indent=2))
+
+
+def finish_results(settings: RunSettings, run_dir: Path, results: Dict[str, Any],
+                   labels: labellers.Labels, expert: Optional[expert_lib.ExpertSelection]
+                   ) -> Dict[str, Any]:
+    """results.json completed with the labeller, its summary and the experts."""
+    results.update({"labeller": settings.labeller, "labels": labels.info,
+                    "method": settings.method()})
+    if expert is not None:
+        results["experts"] = expert.message
+        results["num_expert_used"] = len(expert.segments)
+    training.write_results(run_dir, results)
+    return results
+
+
+def goal_row_rewards(rewards: np.ndarray, ground_truth: Optional[np.ndarray]
+                     ) -> Dict[str, float]:
+    """Mean labelled reward on the rows whose true (sparse) reward is positive vs the rest.
+
+    A labeller whose rewards are lower where the task is achieved than elsewhere
+    invites a policy that loops instead of arriving; empty when there is no ground
+    truth or it has no positive row.
+    """
+    if ground_truth is None:
+        return {}
+    goal = np.asarray(ground_truth) > 0
+    if not goal.any() or goal.all():
+        return {}
+    rewards = np.asarray(rewards, np.float64)
+    return {"goal_rows_reward_mean": float(rewards[goal].mean()),
+            "other_rows_reward_mean": float(rewards[~goal].mean()),
+            "goal_rows": int(goal.sum())}
+
+
+def log_labels(run_dir: Path, settings: RunSettings, info: Dict[str, Any]) -> None:
+    """The labelling summary, once, as TensorBoard stream tb/labels (tags labels/<name>, step 0).
+
+    A resumed run relabels (or restores) and logs again; its writer purges the
+    earlier point, so each tag keeps one.
+    """
+    scalars = {f"labels/{k}": float(v) for k, v in info.items()
+               if isinstance(v, (int, float, np.floating, np.integer)) and not isinstance(v, bool)}
+    if not scalars:
+        return
+    logger = RunLogger(run_dir, settings.seed, resumed_from=-1 if settings.resume else None,
+                       stream="labels")
+    logger.log(scalars, 0)
+    logger.close()

@@ -1,0 +1,105 @@
+"""What a reproduce.py command line asks for: the grid of cells (a preset at a budget, or
+tasks x methods x K x seeds), its plan (runs, programs, a time estimate) and its check
+(every distinct cell parsed and planned as its run would, before anything starts)."""
+
+from pathlib import Path
+from typing import List, NamedTuple
+
+from clue_jax import experiments
+from clue_jax.envs import registry
+from clue_jax.experiments import flags as run_flags
+from clue_jax.grid import presets
+from clue_jax.grid.cells import Cell, make_grid, make_units, unit_cells
+from clue_jax.grid.methods import METHODS, STUDY_METHODS, TABLE4_METHODS
+
+
+class Grid(NamedTuple):
+    """What a command line asks for: cells, the flags every cell gets, the table layout."""
+
+    cells: List[Cell]
+    extra: List[str]
+    k_rows: bool
+    title: str
+
+
+def build_grid(args, extra: List[str]) -> Grid:
+    """The cells of a preset (with --budget) or of --tasks / --methods / --num_experts / --seeds."""
+    groups = {"table4": TABLE4_METHODS, "study": STUDY_METHODS}
+    preset = presets.get(args.preset) if args.preset else None
+    budget = preset.budgets[args.budget] if preset else None
+    tasks = args.tasks.split(",") if args.tasks else list(preset.tasks)
+    method_text = args.methods or (",".join(preset.methods) if preset else "iql,clue,clue-nocalib")
+    methods = list(groups.get(method_text) or method_text.split(","))
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise SystemExit(f"--methods: unknown {unknown}; choose from {sorted(METHODS)}.")
+    try:
+        ks = [int(k) for k in args.num_experts.split(",")] if args.num_experts else (
+            list(preset.num_experts) if preset else [1])
+        seeds = [int(v) for v in args.seeds.split(",")] if args.seeds else (
+            list(budget.seeds) if budget else [0, 1, 2])
+    except ValueError as err:
+        raise SystemExit(f"--num_experts / --seeds: expected comma-separated integers ({err}).")
+    cell_flags = None
+    if preset:
+        extra = budget.flags() + list(preset.extra) + list(extra)  # the user's flags last: win
+        cell_flags = lambda task, method, k: presets.cell_flags(  # noqa: E731
+            preset, args.budget, task, method, k)
+    cells = make_grid(tasks, methods, ks, seeds, cell_flags)
+    if len(set(cells)) != len(cells):
+        raise SystemExit("reproduce.py: the grid names a run twice (a task, method, K or seed "
+                         "repeated in --tasks / --methods / --num_experts / --seeds); two "
+                         "processes would write one run folder. Name each once.")
+    k_rows = args.k_rows or method_text == "table4" or bool(preset and preset.k_rows)
+    title = (f"preset {preset.name} ({preset.title}) at the {args.budget} budget: "
+             f"{budget.note}" if preset else "")
+    return Grid(cells, extra, k_rows, title)
+
+
+def plan_text(grid: Grid, out: Path, args) -> str:
+    """What `main` would run: runs, programs, updates, and a time estimate."""
+    cells = grid.cells
+    done = [c for c in cells if (c.run_dir(out) / "results.json").exists()]
+    units = make_units(cells, out, args.group)
+    todo = [u for u in units if not all((c.run_dir(out) / "results.json").exists()
+                                        for c in unit_cells(u))]
+    loop = run_flags.parse_settings(cells[0].command(out, grid.extra)[1:]) if cells else None
+    tasks = list(dict.fromkeys(c.task for c in cells))
+    methods = list(dict.fromkeys(c.method for c in cells))
+    lines = ["Plan" + (f": {grid.title}" if grid.title else ""),
+             f"  {len(cells)} runs: {len(tasks)} tasks x {len(methods)} methods "
+             f"({', '.join(methods)}) x K {sorted({c.k for c in cells if c.k})} x "
+             f"{len({c.seed for c in cells})} seeds (a method on true rewards has no K); "
+             f"{len(done)} finished in {out}",
+             f"  --group={args.group}: {len(todo)} programs to run, of sizes "
+             f"{sorted({len(unit_cells(u)) for u in todo}) or '-'}"
+             f" (--workers={args.workers})"]
+    exceptions = sorted({(c.task, c.method, c.k, " ".join(c.flags)) for c in cells if c.flags})
+    for task, method, k, flags in exceptions:
+        lines.append(f"  exception: {task} {method} K={k}: {flags}")
+    if loop is not None:
+        steps = loop.max_steps or "the domain's default"
+        lines.append(f"  per run: {steps} updates, {loop.eval_episodes} episodes every "
+                     f"{loop.eval_interval} updates; flags: {' '.join(grid.extra) or 'none'}")
+        clue_runs = sum(c.method.startswith("clue") for u in todo for c in unit_cells(u))
+        lines += presets.estimate_lines([len(unit_cells(u)) for u in todo], loop,
+                                        [registry.get_spec(t).max_episode_steps for t in tasks],
+                                        args.workers, clue_runs=clue_runs)
+    return "\n".join(lines)
+
+
+def validate(cells: List[Cell], out: Path, extra: List[str]) -> None:
+    """Every distinct (task, method, K, flags) parsed and checked as its run would check it,
+    before anything is launched: SystemExit naming the cell and the problem."""
+    from absl import flags as absl_flags
+    seen = set()
+    for cell in cells:
+        key = (cell.task, cell.method, cell.k, cell.flags)
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            experiments.make_plan(run_flags.parse_settings(cell.command(out, extra)[1:]))
+        except (*run_flags.EXPECTED_ERRORS, absl_flags.Error, ValueError) as err:
+            raise SystemExit(f"reproduce.py: {cell.task} {cell.method} K={cell.k}: {err} "
+                             "(nothing was started)") from None
