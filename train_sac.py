@@ -1,6 +1,7 @@
-"""Train SAC online on a MuJoCo locomotion env: the policies behind the gen-* locomotion datasets.
+"""Train SAC online: the policies behind the generated datasets.
 
     python train_sac.py --env_name=Hopper-v5 --seed=0 --max_steps=1000000 --save_dir=runs
+    python train_sac.py --env_name=gen-antgoal-v0 ...    # the goal-reaching ant (AntMaze data)
 
 Writes <save_dir>/sac/<gymnasium id>/seed_<seed>/ (see clue_jax/sac_loop.py):
 a resumable checkpoint every --checkpoint_interval steps (--resume continues
@@ -20,7 +21,8 @@ from clue_jax.experiments.sac import SACSettings, run_sac
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("env_name", "Hopper-v5", "Hopper-v5 | HalfCheetah-v5 | Walker2d-v5, or a "
-                    "dataset name of one of them (e.g. gen-hopper-medium-v0).")
+                    "dataset name of one of them (e.g. gen-hopper-medium-v0); or "
+                    "gen-antgoal-v0, the goal-reaching ant (clue_jax/envs/antgoal.py).")
 flags.DEFINE_integer("seed", 0, "Seed of the networks, the replay sampling and the env resets.")
 flags.DEFINE_integer("max_steps", 1_000_000, "Environment steps (one update each after warm-up).")
 flags.DEFINE_string("save_dir", "./runs/", "Runs go to <save_dir>/sac/<env>/seed_<seed>.")

@@ -94,8 +94,11 @@ class EnvRunner:
     def state_dict(self) -> Dict[str, Any]:
         state = np.empty(mujoco.mj_stateSize(self.sim.model, _PHYSICS))
         mujoco.mj_getState(self.sim.model, self.sim.data, state, _PHYSICS)
-        return {"physics": state, "elapsed": self.env._elapsed_steps, "episode": self.episode,
-                "episode_return": self.episode_return, "episode_length": self.episode_length}
+        out = {"physics": state, "elapsed": self.env._elapsed_steps, "episode": self.episode,
+               "episode_return": self.episode_return, "episode_length": self.episode_length}
+        if hasattr(self.sim, "task_state"):  # an env with more than physics (a goal)
+            out["task"] = self.sim.task_state()
+        return out
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         self.episode = int(state["episode"]) - 1
@@ -104,6 +107,8 @@ class EnvRunner:
         self.env._elapsed_steps = int(state["elapsed"])
         self.episode_return = float(state["episode_return"])
         self.episode_length = int(state["episode_length"])
+        if "task" in state:
+            self.sim.set_task_state(state["task"])
 
 
 def read_snapshots(run_dir) -> List[Dict[str, Any]]:

@@ -115,8 +115,8 @@ def _gymnasium_ant_xml() -> str:
     return os.path.join(os.path.dirname(gymnasium.__file__), "envs", "mujoco", "assets", "ant.xml")
 
 
-def _model_spec(maze: str) -> mujoco.MjSpec:
-    """The maze with D4RL's ant as a mujoco.MjSpec."""
+def _model_spec(maze: Optional[str]) -> mujoco.MjSpec:
+    """The maze (None: the open floor) with D4RL's ant as a mujoco.MjSpec."""
     spec = mujoco.MjSpec.from_file(_gymnasium_ant_xml())
     spec.option.timestep = TIMESTEP
     spec.option.integrator = mujoco.mjtIntegrator.mjINT_RK4
@@ -129,7 +129,8 @@ def _model_spec(maze: str) -> mujoco.MjSpec:
         actuator.gear = [MOTOR_GEAR, 0, 0, 0, 0, 0]
         actuator.ctrlrange = [-CTRL_RANGE, CTRL_RANGE]
     half, half_h = 0.5 * MAZE_SIZE_SCALING, MAZE_HEIGHT / 2 * MAZE_SIZE_SCALING
-    for (row, col) in np.argwhere(maze_grid(maze) == 1):
+    walls = np.argwhere(maze_grid(maze) == 1) if maze is not None else ()
+    for (row, col) in walls:
         x, y = cell_to_d4rl_xy(row, col)
         spec.worldbody.add_geom(
             default=spec.default, name=f"block_{row}_{col}", type=mujoco.mjtGeom.mjGEOM_BOX,
@@ -138,9 +139,10 @@ def _model_spec(maze: str) -> mujoco.MjSpec:
     return spec
 
 
-def build_model(maze: str) -> mujoco.MjModel:
-    """A fresh MjModel of `maze` ('umaze' | 'medium' | 'large') with D4RL's ant: the MjSpec
-    compiled directly, then D4RL's compiled body inertials (envs/d4rl_models.py)."""
+def build_model(maze: Optional[str]) -> mujoco.MjModel:
+    """A fresh MjModel of `maze` ('umaze' | 'medium' | 'large'; None: the open floor of the
+    goal-reaching ant, envs/antgoal.py) with D4RL's ant: the MjSpec compiled directly, then
+    D4RL's compiled body inertials (envs/d4rl_models.py)."""
     model = _model_spec(maze).compile()
     d4rl_models.apply_bodies(model, "ant")
     return model

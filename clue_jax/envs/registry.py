@@ -202,6 +202,17 @@ def _antmaze_factory(maze: str) -> Factory:
     return factory
 
 
+def _antgoal_factory(seed: int) -> gymnasium.Env:
+    del seed
+    from clue_jax.envs.antgoal import AntGoalEnv  # lazy: builds a MuJoCo model
+    return AntGoalEnv()
+
+
+# The goal-reaching ant's training env (envs/antgoal.py): not a dataset; its returns are raw.
+ANTGOAL = "gen-antgoal-v0"
+UNMEASURED_SCORE_HINTS[ANTGOAL] = ("it is the goal-reaching ant's training env "
+                                   "(train_sac.py reports its raw returns), not a dataset.")
+
 # name stem -> (obs_dim, act_dim, ref_min, ref_max, gymnasium id)
 _LOCOMOTION = {
     "hopper": (11, 3, -20.272305, 3234.3, "Hopper-v5"),
@@ -230,6 +241,9 @@ def _builtin_entries():
         for version in ("v0", "v1", "v2"):
             yield (EnvSpec(f"antmaze-{stem}-{version}", "antmaze", 29, 8, steps, 0.0, 1.0, True),
                    _antmaze_factory(maze))
+        # the generated AntMaze datasets (generation/antmaze_datasets.py) evaluate as v2
+        yield (EnvSpec(f"gen-antmaze-{stem}-v0", "antmaze", 29, 8, steps, 0.0, 1.0, True),
+               _antmaze_factory(maze))
     for stem, (obs, act, lo, hi, env_id) in _LOCOMOTION.items():
         # D4RL's compiled models for its hopper/halfcheetah/walker2d (envs/d4rl_models.py)
         extra = ({"include_cfrc_ext_in_observation": False} if stem == "ant"
@@ -248,6 +262,8 @@ def _builtin_entries():
                                          adroit_fix="" if task == "pen" else task))
     for maze, (steps, lo, hi) in _MAZE2D.items():
         yield (EnvSpec(f"maze2d-{maze}-v1", "maze2d", 4, 2, steps, lo, hi, False), None)
+    yield (EnvSpec(ANTGOAL, "antmaze", 29, 8, 500, float("nan"), float("nan"), False),
+           _antgoal_factory)
 
 
 def _ensure_builtin() -> None:

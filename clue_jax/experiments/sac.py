@@ -1,17 +1,19 @@
-"""Online SAC runs (the policies behind the gen-* locomotion datasets), from frozen settings.
+"""Online SAC runs (the policies behind the generated datasets), from frozen settings.
 
     run_sac(SACSettings(env_name="Hopper-v5", seed=0, max_steps=1_000_000, save_dir="runs"))
+    run_sac(SACSettings(env_name="gen-antgoal-v0", ...))   # the goal-reaching ant
 
-Writes <save_dir>/sac/<gymnasium id>/seed_<seed>/ (see clue_jax/sac_loop.py).
+Writes <save_dir>/sac/<gymnasium id or gen-antgoal-v0>/seed_<seed>/ (see
+clue_jax/sac_loop.py).
 """
 
 import dataclasses
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import ml_collections
 
 from clue_jax import sac_loop, training
-from clue_jax.envs import locomotion
+from clue_jax.envs import locomotion, registry
 from clue_jax.experiments.plan import run_dir_for
 from configs import sac_config
 
@@ -38,14 +40,26 @@ class SACSettings:
             object.__setattr__(self, "config", ml_collections.FrozenConfigDict(self.config))
 
 
+def sac_env(name: str) -> Tuple[str, str]:
+    """(run-folder name, registry name of the env SAC trains in) for --env_name: a
+    locomotion env (Hopper-v5, hopper, gen-hopper-medium-v0, ...) or the goal-reaching ant
+    (gen-antgoal-v0, envs/antgoal.py). ValueError naming the choices otherwise."""
+    if name == registry.ANTGOAL:
+        return name, name
+    try:
+        stem = locomotion.env_stem(name)
+    except ValueError as err:
+        raise ValueError(f"{err} Or {registry.ANTGOAL}, the goal-reaching ant.") from None
+    return locomotion.ENVS[stem][0], locomotion.env_name_for(stem)
+
+
 def run_sac(settings: SACSettings) -> List[Dict[str, Any]]:
     """Train SAC; returns the evaluated actor snapshots."""
     config = settings.config if settings.config is not None else sac_config.get_config()
-    stem = locomotion.env_stem(settings.env_name)
-    gym_id = locomotion.ENVS[stem][0]
+    gym_id, env_name = sac_env(settings.env_name)
     run_dir = run_dir_for(settings.save_dir, "sac", gym_id, settings.seed)
     loop = sac_loop.SACLoopConfig(
-        env_name=locomotion.env_name_for(stem), seed=settings.seed,
+        env_name=env_name, seed=settings.seed,
         max_steps=settings.max_steps, start_steps=config.start_steps,
         batch_size=config.batch_size, replay_capacity=config.replay_capacity,
         log_interval=config.log_interval, eval_interval=settings.eval_interval,

@@ -31,7 +31,8 @@ from clue_jax.data.dataset import DatasetError
 
 DEFAULT_SIZE = 1_000_000
 DEFAULT_SEED = 0
-_FAMILIES = ("clue_jax.generation.pointmaze_datasets", "clue_jax.generation.locomotion_datasets")
+_FAMILIES = ("clue_jax.generation.pointmaze_datasets", "clue_jax.generation.locomotion_datasets",
+             "clue_jax.generation.antmaze_datasets")
 
 Generator = Callable[[int, int], Tuple[Dict[str, np.ndarray], Dict[str, Any]]]
 # The cache folder ensure_generated is filling, for generators made of other datasets.

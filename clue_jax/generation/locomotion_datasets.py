@@ -87,7 +87,7 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _fingerprint(paths: Callable[[], List[Path]]) -> str:
+def fingerprint_files(paths: Callable[[], List[Path]]) -> str:
     """SHA-256 (first 16 hex) of the files, 'missing' if any is absent."""
     files = paths()
     if not all(p.is_file() for p in files):
@@ -320,6 +320,6 @@ def generators() -> Dict[str, Callable[[int, int], Tuple[Arrays, dict]]]:
 DEFAULT_SIZES = {**{locomotion.gen_name(env, "medium-expert"): 2_000_000
                     for env in locomotion.ENVS},
                  **{locomotion.demos_name(env): DEMO_SIZE for env in locomotion.ENVS}}
-FINGERPRINTS = {locomotion.gen_name(env, q): functools.partial(_fingerprint, _inputs(env, q))
+FINGERPRINTS = {locomotion.gen_name(env, q): functools.partial(fingerprint_files, _inputs(env, q))
                 for env in locomotion.ENVS for q in locomotion.QUALITIES + ("expert-demos",)
                 if _inputs(env, q) is not None}

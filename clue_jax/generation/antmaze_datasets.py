@@ -1,0 +1,282 @@
+"""Offline AntMaze datasets gen-antmaze-{umaze,umaze-diverse,medium-play,medium-diverse,
+large-play,large-diverse}-v0, made as D4RL made its AntMaze data.
+
+D4RL's generator (scripts/generation/generate_ant_maze_datasets.py with locomotion/maze_env.py)
+steers a goal-reaching ant policy through the maze by waypoints. Kept here:
+- the antmaze ant and walls (`envs.antmaze`, the model the antmaze-*-v2 names evaluate in),
+  D4RL's ant reset (qpos0 + U(-0.1, 0.1), qvel N(0, 0.1^2));
+- waypoints: the next cell on a shortest path (breadth-first search over the free cells,
+  `envs.maze_planner.next_cell_table`) from the torso's cell to the goal's cell, at that
+  cell's centre plus U(0, 1) per axis drawn anew every step (D4RL's `add_random_noise`,
+  U(0, scaling / 4)); the goal itself once the torso is in the goal's cell;
+- goals: a cell's centre + U(0, 1) + U(0, 0.5) per axis, clipped at 0 (D4RL's
+  `goal_sampler`; the evaluation env draws its goal the same way); one goal per episode,
+  kept after the ant arrives (it lingers there until the episode ends);
+- actions: the policy's stochastic sample plus N(0, 0.2^2) noise, clipped to [-1, 1]
+  (D4RL's `--noisy`); 1000-step episodes, `timeouts` on each episode's last row;
+- the D4RL layout: observations = qpos (15) + qvel (14), infos/goal (the episode's goal),
+  infos/qpos, infos/qvel; rewards and terminals relabelled afterwards: 1 where the xy of s'
+  lies within 0.5 of the evaluation goal (`eval_goal`), else 0. IQL's r - 1 is applied at
+  training time (the antmaze domain), not stored.
+The rules per dataset (`RULES`):
+- umaze: start at the start cell, goal in the evaluation goal's cell (D4RL's U_MAZE);
+- play: start at the start cell, goal among the hand-picked cells of D4RL's dataset maps
+  (BIG_MAZE, HARDEST_MAZE: their 'g' cells, `PLAY_GOALS`);
+- diverse: start in a uniformly drawn free cell other than the goal's, its centre +
+  U(0, 1) per axis (D4RL's `--multi_start` reset location), goal in a uniformly drawn free
+  cell (D4RL's sampler on a map without 'g' cells).
+Where D4RL's script is silent or differs, ours (said here, fields of `generate`):
+- the torso's cell is the cell whose square holds it (D4RL's `_xy_to_rowcol` takes
+  int(1 + xy / 4), half a cell off, which sends the ant into wall corners);
+- the policy is this project's goal-reaching ant (`envs.antgoal`: observation without xy,
+  the waypoint relative to the torso, whose length is clipped to `antgoal.GOAL_MAX`, the
+  farthest goal it was trained on; D4RL scaled it to length 10, its training disk's radius);
+- the evaluation goal used for the rewards: the evaluation cell's centre + (0.75, 0.75),
+  the middle of the evaluation env's goal draws; D4RL relabelled with one such draw.
+
+The ants are simulated side by side (`envs.batched.BatchStepper`: MuJoCo on host threads,
+the same steps as each env's own `step`), one policy call per step for all of them.
+"""
+
+import functools
+from typing import Callable, Dict, Tuple
+
+import mujoco
+import numpy as np
+
+from clue_jax.envs import antgoal, antmaze, maze_planner
+from clue_jax.generation import locomotion_datasets
+
+GENERATOR_VERSION = "antmaze-v0.1"
+EPISODE_LENGTH = 1000
+ACTION_NOISE = 0.2
+WAYPOINT_NOISE = 0.25 * antmaze.MAZE_SIZE_SCALING  # U(0, this) per axis
+START_NOISE = 0.25 * antmaze.MAZE_SIZE_SCALING  # D4RL: U(0, 0.5) * 0.5 * scaling
+EVAL_GOAL_OFFSET = 0.75  # the middle of the evaluation goal's U(0, 1) + U(0, 0.5)
+NUM_ENVS = 100  # ants simulated side by side
+POLICY_ENV = "antgoal"  # <policy dir>/antgoal/policy.msgpack
+START_CELL = (1, 1)
+
+# dataset stem -> (maze, rule)
+RULES = {"umaze": ("umaze", "umaze"), "umaze-diverse": ("umaze", "diverse"),
+         "medium-play": ("medium", "play"), "medium-diverse": ("medium", "diverse"),
+         "large-play": ("large", "play"), "large-diverse": ("large", "diverse")}
+# D4RL's dataset-generation maps' 'g' cells (row, col)
+PLAY_GOALS = {"medium": ((2, 6), (5, 1), (6, 5)),
+              "large": ((1, 6), (3, 5), (3, 10), (5, 2), (7, 4), (7, 6), (7, 9))}
+
+Arrays = Dict[str, np.ndarray]
+
+
+def gen_name(stem: str) -> str:
+    return f"gen-antmaze-{stem}-v0"
+
+
+def policy_path():
+    return locomotion_datasets.policy_dir() / POLICY_ENV / "policy.msgpack"
+
+
+MAKE_POLICY = ("  python train_sac.py --env_name=gen-antgoal-v0 --seed=0 --max_steps=1000000 "
+               "--save_dir=runs\n  then copy the snapshot that reaches most goals "
+               "(python bench/bench_antmaze_policy.py --run_dir=runs/sac/gen-antgoal-v0/seed_0) "
+               "to <policy dir>/antgoal/policy.msgpack")
+
+
+def load_policy(dataset: str):
+    """The goal-reaching ant's actor, or PolicyNotFoundError naming how to make it."""
+    from clue_jax.agents import sac_actor  # lazy: jax
+    path = policy_path()
+    if not path.is_file():
+        raise locomotion_datasets.PolicyNotFoundError(
+            f"{dataset} needs the goal-reaching ant's policy {path}, which does not exist "
+            f"(policy dir: $CLUE_JAX_POLICY_DIR or clue_jax/policies). Make it with:\n"
+            f"{MAKE_POLICY}")
+    return sac_actor.load_actor(path)
+
+
+def generators() -> Dict[str, Callable[[int, int], Tuple[Arrays, dict]]]:
+    """name -> generate(size, seed) for every gen-antmaze dataset."""
+    return {gen_name(stem): functools.partial(generate, stem) for stem in RULES}
+
+
+FINGERPRINTS = {gen_name(stem): functools.partial(locomotion_datasets.fingerprint_files,
+                                                  lambda: [policy_path()])
+                for stem in RULES}
+
+
+def eval_goal(maze: str) -> np.ndarray:
+    """The goal the rewards are relabelled with (D4RL xy)."""
+    return antmaze.cell_to_d4rl_xy(*antmaze.MAZES[maze][2]) + EVAL_GOAL_OFFSET
+
+
+def goal_cells(maze: str, rule: str) -> np.ndarray:
+    """(K, 2) int64 cells an episode's goal is drawn from."""
+    if rule == "umaze":
+        return np.asarray([antmaze.MAZES[maze][2]], np.int64)
+    if rule == "play":
+        return np.asarray(PLAY_GOALS[maze], np.int64)
+    if rule == "diverse":
+        return maze_planner.free_cells(antmaze.maze_grid(maze))
+    raise ValueError(f"rule: got {rule!r}, expected umaze, play or diverse.")
+
+
+def start_cells(maze: str, rule: str) -> np.ndarray:
+    """(K, 2) int64 cells an episode starts in (the start cell, or every free cell)."""
+    if rule == "diverse":
+        return maze_planner.free_cells(antmaze.maze_grid(maze))
+    goal_cells(maze, rule)  # validates the rule
+    return np.asarray([START_CELL], np.int64)
+
+
+def cell_of(xy: np.ndarray) -> np.ndarray:
+    """(..., 2) D4RL xy -> (..., 2) int64 (row, col) of the cell whose square holds it."""
+    xy = np.asarray(xy, np.float64)
+    col = np.floor(xy[..., 0] / antmaze.MAZE_SIZE_SCALING + 0.5).astype(np.int64) + START_CELL[1]
+    row = np.floor(xy[..., 1] / antmaze.MAZE_SIZE_SCALING + 0.5).astype(np.int64) + START_CELL[0]
+    return np.stack([row, col], axis=-1)
+
+
+def cell_xy(cells: np.ndarray) -> np.ndarray:
+    """(..., 2) (row, col) -> (..., 2) D4RL xy of the cells' centres."""
+    cells = np.asarray(cells, np.float64)
+    s = antmaze.MAZE_SIZE_SCALING
+    return np.stack([(cells[..., 1] - START_CELL[1]) * s, (cells[..., 0] - START_CELL[0]) * s],
+                    axis=-1)
+
+
+def draw_goals(rng: np.random.Generator, cells: np.ndarray) -> np.ndarray:
+    """(B, 2) goals in `cells` (B, 2): centre + U(0, 1) + U(0, 0.5) per axis, clipped at 0."""
+    quarter = 0.25 * antmaze.MAZE_SIZE_SCALING
+    noise = rng.uniform(0.0, quarter, cells.shape) + rng.uniform(0.0, 0.5, cells.shape) * quarter
+    return np.maximum(cell_xy(cells) + noise, 0.0)
+
+
+def draw_cells(rng: np.random.Generator, cells: np.ndarray, exclude: np.ndarray) -> np.ndarray:
+    """(B, 2) cells drawn uniformly from `cells`, each differing from its `exclude` row when
+    `cells` holds another."""
+    idx = rng.integers(len(cells), size=len(exclude))
+    if len(cells) > 1:
+        same = np.all(cells[idx] == exclude, axis=1)
+        while same.any():
+            idx[same] = rng.integers(len(cells), size=int(same.sum()))
+            same = np.all(cells[idx] == exclude, axis=1)
+    return cells[idx]
+
+
+def waypoints(table: np.ndarray, xy: np.ndarray, goals: np.ndarray, goal_cells_: np.ndarray,
+              rng: np.random.Generator, noise: float = WAYPOINT_NOISE) -> np.ndarray:
+    """(B, 2) where each ant heads now: the next cell's centre + U(0, noise) per axis, or its
+    goal once in the goal's cell (a torso off the free grid heads to its own cell)."""
+    height, width = table.shape[:2]
+    cells = cell_of(xy)
+    cells[:, 0] = np.clip(cells[:, 0], 0, height - 1)
+    cells[:, 1] = np.clip(cells[:, 1], 0, width - 1)
+    nxt = table[goal_cells_[:, 0], goal_cells_[:, 1], cells[:, 0], cells[:, 1]]
+    nxt = np.where(nxt < 0, cells, nxt)
+    out = cell_xy(nxt) + rng.uniform(0.0, noise, xy.shape)
+    at_goal = np.all(cells == goal_cells_, axis=1, keepdims=True)
+    return np.where(at_goal, goals, out)
+
+
+def policy_observations(qpos: np.ndarray, qvel: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """The goal-reaching ant's observations, the target's offset clipped to GOAL_MAX long."""
+    offset = targets - qpos[:, :2]
+    length = np.linalg.norm(offset, axis=1, keepdims=True)
+    offset = offset * np.minimum(1.0, antgoal.GOAL_MAX / np.maximum(length, 1e-9))
+    return antgoal.observation(qpos, qvel, qpos[:, :2] + offset)
+
+
+def _episodes(stepper, policy, rng: np.random.Generator, n: int, maze: str, rule: str,
+              length: int, action_noise: float) -> Arrays:
+    """n episodes of `length` steps side by side (the first n of the stepper's envs)."""
+    grid = antmaze.maze_grid(maze)
+    table = maze_planner.next_cell_table(grid)
+    rows = np.arange(n)
+    g_cells = draw_cells(rng, goal_cells(maze, rule), np.full((n, 2), -1))
+    starts = draw_cells(rng, start_cells(maze, rule), g_cells)
+    goals = draw_goals(rng, g_cells)
+    for i in range(n):
+        env = stepper.envs[i].unwrapped
+        stepper.reset(i, seed=int(rng.integers(2 ** 31)))
+        if rule == "diverse":  # D4RL's multi-start: the torso's xy moved to the start cell
+            env.data.qpos[:2] = cell_xy(starts[i]) + rng.uniform(0.0, START_NOISE, 2)
+            env.data.qpos[:2] = np.maximum(env.data.qpos[:2], 0.0)
+        mujoco.mj_forward(env.model, env.data)
+        stepper.refresh(i)
+    out = {key: np.empty((n, length, dim), np.float32)
+           for key, dim in (("observations", 29), ("actions", 8), ("next_observations", 29),
+                            ("infos/goal", 2), ("infos/qpos", 15), ("infos/qvel", 14))}
+    qpos, qvel = stepper.state(rows)
+    for t in range(length):
+        targets = waypoints(table, qpos[:, :2], goals, g_cells, rng)
+        actions, _ = policy(policy_observations(qpos, qvel, targets),
+                            rng.standard_normal((n, antmaze.ACT_DIM)))
+        actions = np.clip(actions + action_noise * rng.standard_normal(actions.shape), -1, 1)
+        out["observations"][:, t] = antmaze.observation(qpos, qvel)
+        out["infos/qpos"][:, t], out["infos/qvel"][:, t] = qpos[:, :15], qvel[:, :14]
+        out["actions"][:, t] = actions
+        out["infos/goal"][:, t] = goals
+        stepper.step(actions.astype(np.float32), rows)
+        qpos, qvel = stepper.state(rows)
+        out["next_observations"][:, t] = antmaze.observation(qpos, qvel)
+    return out
+
+
+def ant_env(maze: str, max_steps: int):
+    """The antmaze-*-v2 env of `maze` under a TimeLimit (the layout BatchStepper batches)."""
+    import gymnasium
+    return gymnasium.wrappers.TimeLimit(antmaze.D4RLAntMazeEnv(maze), max_episode_steps=max_steps)
+
+
+def generate(stem: str, size: int, seed: int, *, actor=None, num_envs: int = NUM_ENVS,
+             episode_length: int = EPISODE_LENGTH, action_noise: float = ACTION_NOISE
+             ) -> Tuple[Arrays, dict]:
+    """Dataset gen-antmaze-{stem}-v0 of `size` transitions (see the module docstring).
+
+    Deterministic in `seed` on one platform (one np.random.default_rng: starts, goals,
+    waypoint noise, the env resets and the policy's noise). `actor`: the goal-reaching
+    ant's actor (default: the shipped policy, `load_policy`).
+
+    Returns:
+        (data, metadata): N = size rows; observations, next_observations (N, 29) float32;
+        actions (N, 8) float32 in [-1, 1]; rewards (N,) float32; terminals, timeouts (N,)
+        bool; infos/goal (N, 2), infos/qpos (N, 15), infos/qvel (N, 14) float32.
+    """
+    from clue_jax.agents import sac_actor
+    from clue_jax.envs import batched
+    if stem not in RULES:
+        raise ValueError(f"stem: got {stem!r}, expected one of {sorted(RULES)}.")
+    if size < 1:
+        raise ValueError(f"size: got {size}, expected a positive number of transitions.")
+    maze, rule = RULES[stem]
+    actor = actor if actor is not None else load_policy(gen_name(stem))
+    policy = sac_actor.batched_policy(actor)
+    rng = np.random.default_rng(seed)
+    n_episodes = -(-size // episode_length)
+    width = min(num_envs, n_episodes)
+    stepper = batched.BatchStepper([ant_env(maze, episode_length) for _ in range(width)])
+    chunks = []
+    try:
+        for first in range(0, n_episodes, width):
+            n = min(width, n_episodes - first)
+            part = _episodes(stepper, policy, rng, n, maze, rule, episode_length, action_noise)
+            chunks.append({k: v.reshape(n * episode_length, -1) for k, v in part.items()})
+    finally:
+        stepper.close()
+    data = {k: np.concatenate([c[k] for c in chunks])[:size] for k in chunks[0]}
+    timeouts = np.zeros(size, dtype=bool)
+    timeouts[episode_length - 1::episode_length] = True
+    timeouts[-1] = True
+    goal = eval_goal(maze)
+    hit = antmaze.goal_distance(data["next_observations"][:, :2], goal) <= antmaze.GOAL_RADIUS
+    data.update(rewards=hit.astype(np.float32), terminals=hit, timeouts=timeouts)
+    metadata = {"name": gen_name(stem), "seed": int(seed), "size": int(size),
+                "generator_version": GENERATOR_VERSION, "maze": maze, "rule": rule,
+                "eval_goal": goal, "goal_radius": antmaze.GOAL_RADIUS,
+                "episode_length": int(episode_length), "action_noise": float(action_noise),
+                "waypoint_noise": WAYPOINT_NOISE,
+                "goal_cells": goal_cells(maze, rule), "start_cells": start_cells(maze, rule)}
+    for key in ("step", "return", "init_seed"):
+        if key in actor.meta:
+            metadata[f"policy_{key}"] = actor.meta[key]
+    return data, metadata

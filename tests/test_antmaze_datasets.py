@@ -1,0 +1,138 @@
+"""Generated AntMaze datasets (generation/antmaze_datasets.py): rules per dataset, the
+planner's waypoints on each maze, the D4RL layout of a small file made with a stand-in
+actor, determinism, and the missing-policy message."""
+
+import numpy as np
+import pytest
+
+from clue_jax.agents import sac_actor
+from clue_jax.envs import antgoal, antmaze, maze_planner
+from clue_jax.generation import antmaze_datasets as gen
+from clue_jax.generation.locomotion_datasets import PolicyNotFoundError
+
+
+@pytest.fixture(scope="module")
+def actor():
+    return sac_actor.random_actor(0, antgoal.OBS_DIM, antgoal.ACT_DIM, hidden_dims=(16, 16))
+
+
+def test_rules_per_dataset():
+    assert set(gen.RULES) == {"umaze", "umaze-diverse", "medium-play", "medium-diverse",
+                              "large-play", "large-diverse"}
+    np.testing.assert_array_equal(gen.goal_cells("umaze", "umaze"), [[3, 1]])
+    np.testing.assert_array_equal(gen.start_cells("umaze", "umaze"), [[1, 1]])
+    for maze in ("medium", "large"):
+        grid = antmaze.maze_grid(maze)
+        play = gen.goal_cells(maze, "play")
+        assert np.all(grid[play[:, 0], play[:, 1]] == 0)  # hand-picked goals lie in free cells
+        np.testing.assert_array_equal(gen.start_cells(maze, "play"), [[1, 1]])
+        free = maze_planner.free_cells(grid)
+        np.testing.assert_array_equal(gen.goal_cells(maze, "diverse"), free)
+        np.testing.assert_array_equal(gen.start_cells(maze, "diverse"), free)
+    with pytest.raises(ValueError, match="rule"):
+        gen.goal_cells("umaze", "random")
+
+
+def test_cells_and_positions():
+    cells = np.array([[1, 1], [3, 1], [7, 9]])
+    xy = gen.cell_xy(cells)
+    np.testing.assert_array_equal(xy, [[0, 0], [0, 8], [32, 24]])
+    np.testing.assert_array_equal(gen.cell_of(xy), cells)
+    # a cell's square spans its centre +- 2
+    np.testing.assert_array_equal(gen.cell_of(np.array([[1.99, -1.99], [2.01, 0.0]])),
+                                  [[1, 1], [1, 2]])
+    assert np.allclose(gen.eval_goal("umaze"), [0.75, 8.75])
+
+
+@pytest.mark.parametrize("maze,length", [("umaze", 6), ("medium", 10), ("large", 14)])
+def test_waypoints_lead_from_the_start_to_the_goal_cell(maze, length):
+    grid = antmaze.maze_grid(maze)
+    table = maze_planner.next_cell_table(grid)
+    goal_cell = np.array([antmaze.MAZES[maze][2]])
+    goal = gen.draw_goals(np.random.default_rng(0), goal_cell)
+    assert np.all(gen.cell_of(goal) == goal_cell)  # the goal's noise keeps it in its cell
+    rng = np.random.default_rng(1)
+    xy, visited = np.zeros((1, 2)), []
+    for _ in range(40):
+        target = gen.waypoints(table, xy, goal, goal_cell, rng)
+        cell = gen.cell_of(target)[0]
+        assert grid[cell[0], cell[1]] == 0
+        if np.all(gen.cell_of(xy) == goal_cell):
+            np.testing.assert_array_equal(target, goal)
+            break
+        offset = target - gen.cell_xy(cell)
+        assert np.all((0 <= offset) & (offset < gen.WAYPOINT_NOISE))
+        assert np.abs(cell - gen.cell_of(xy)[0]).sum() == 1  # one move to a neighbour cell
+        visited.append(tuple(cell))
+        xy = target  # the ant arrives at the waypoint
+    assert visited[-1] == tuple(goal_cell[0]) and len(visited) == length
+    assert maze_planner.path_length(table, (1, 1), tuple(goal_cell[0])) == length
+
+
+def test_policy_sees_the_target_at_most_goal_max_away():
+    qpos, qvel = np.zeros((2, 15)), np.zeros((2, 14))
+    obs = gen.policy_observations(qpos, qvel, np.array([[3.0, 4.0], [30.0, 40.0]]))
+    np.testing.assert_allclose(obs[:, 27:], [[3.0, 4.0], [3.0, 4.0]], rtol=1e-6)
+
+
+@pytest.mark.parametrize("stem", ["umaze", "medium-diverse"])
+def test_small_file_layout(stem, actor):
+    length, size = 40, 190
+    data, meta = gen.generate(stem, size, 3, actor=actor, num_envs=2, episode_length=length)
+    assert {k: (v.dtype, v.shape) for k, v in data.items()} == {
+        "observations": (np.float32, (size, 29)), "next_observations": (np.float32, (size, 29)),
+        "actions": (np.float32, (size, 8)), "rewards": (np.float32, (size,)),
+        "terminals": (np.bool_, (size,)), "timeouts": (np.bool_, (size,)),
+        "infos/goal": (np.float32, (size, 2)), "infos/qpos": (np.float32, (size, 15)),
+        "infos/qvel": (np.float32, (size, 14))}
+    np.testing.assert_array_equal(np.flatnonzero(data["timeouts"]), [39, 79, 119, 159, 189])
+    assert np.all(np.abs(data["actions"]) <= 1.0)
+    np.testing.assert_array_equal(data["observations"][:, :15], data["infos/qpos"])
+    np.testing.assert_array_equal(data["observations"][:, 15:], data["infos/qvel"])
+    maze, rule = gen.RULES[stem]
+    for first in range(0, size, length):
+        rows = slice(first, min(first + length, size))
+        goals = data["infos/goal"][rows]
+        assert np.all(goals == goals[0])  # one goal per episode
+        assert tuple(gen.cell_of(goals[0])) in set(map(tuple, gen.goal_cells(maze, rule)))
+        obs, nxt = data["observations"][rows], data["next_observations"][rows]
+        np.testing.assert_array_equal(obs[1:], nxt[:-1])  # consecutive within the episode
+        start = gen.cell_of(obs[0, :2])
+        assert tuple(start) in set(map(tuple, gen.start_cells(maze, rule)))
+    hit = np.linalg.norm(data["next_observations"][:, :2] - meta["eval_goal"], axis=1) <= 0.5
+    np.testing.assert_array_equal(data["rewards"], hit.astype(np.float32))
+    np.testing.assert_array_equal(data["terminals"], hit)
+    assert meta["name"] == f"gen-antmaze-{stem}-v0" and meta["rule"] == rule
+    again, _ = gen.generate(stem, size, 3, actor=actor, num_envs=2, episode_length=length)
+    for key in data:
+        np.testing.assert_array_equal(again[key], data[key])
+
+
+def test_diverse_starts_spread_over_the_maze(actor):
+    data, _ = gen.generate("umaze-diverse", 8 * 5, 0, actor=actor, num_envs=8, episode_length=5)
+    starts = {tuple(gen.cell_of(data["observations"][i, :2])) for i in range(0, 40, 5)}
+    assert len(starts) >= 3
+
+
+def test_missing_policy_names_the_commands(tmp_path, monkeypatch):
+    monkeypatch.setenv("CLUE_JAX_POLICY_DIR", str(tmp_path))
+    with pytest.raises(PolicyNotFoundError, match="train_sac.py --env_name=gen-antgoal-v0"):
+        gen.generate("large-play", 10, 0)
+
+
+def test_the_mission_command_on_generated_antmaze_names_the_missing_policy(tmp_path,
+                                                                          monkeypatch):
+    """`train_clue.py --env_name=gen-antmaze-large-play-v0 --num_expert=1` resolves every
+    config (antmaze's) and stops at the data, before any run folder, naming the commands."""
+    from clue_jax import experiments
+    from clue_jax.experiments import RunSettings
+    monkeypatch.setenv("CLUE_JAX_POLICY_DIR", str(tmp_path / "policies"))
+    monkeypatch.setenv("CLUE_JAX_DATA_DIR", str(tmp_path / "data"))
+    settings = RunSettings(env_name="gen-antmaze-large-play-v0", labeller="clue", num_expert=1,
+                           save_dir=str(tmp_path / "runs"))
+    plan = experiments.make_plan(settings)
+    assert plan.domain == experiments.DOMAINS["antmaze"] and plan.loop.max_steps == 1_000_000
+    assert plan.domain.labeller_domain == "antmaze"
+    with pytest.raises(PolicyNotFoundError, match="bench_antmaze_policy.py"):
+        experiments.run(settings)
+    assert not (tmp_path / "runs").exists()
