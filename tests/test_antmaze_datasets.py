@@ -121,7 +121,7 @@ def test_missing_policy_names_the_commands(tmp_path, monkeypatch):
 
 
 def test_the_mission_command_on_generated_antmaze_names_the_missing_policy(tmp_path,
-                                                                          monkeypatch):
+                                                                          monkeypatch, capsys):
     """`train_clue.py --env_name=gen-antmaze-large-play-v0 --num_expert=1` resolves every
     config (antmaze's) and stops at the data, before any run folder, naming the commands."""
     from clue_jax import experiments
@@ -136,3 +136,4 @@ def test_the_mission_command_on_generated_antmaze_names_the_missing_policy(tmp_p
     with pytest.raises(PolicyNotFoundError, match="bench_antmaze_policy.py"):
         experiments.run(settings)
     assert not (tmp_path / "runs").exists()
+    assert "generating" not in capsys.readouterr().err  # refused before announcing anything

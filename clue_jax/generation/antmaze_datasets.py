@@ -82,16 +82,21 @@ MAKE_POLICY = ("  python train_sac.py --env_name=gen-antgoal-v0 --seed=0 --max_s
                "to <policy dir>/antgoal/policy.msgpack")
 
 
-def load_policy(dataset: str):
-    """The goal-reaching ant's actor, or PolicyNotFoundError naming how to make it."""
-    from clue_jax.agents import sac_actor  # lazy: jax
+def require_policy(dataset: str) -> None:
+    """PolicyNotFoundError naming how to make the goal-reaching ant's policy, when missing."""
     path = policy_path()
     if not path.is_file():
         raise locomotion_datasets.PolicyNotFoundError(
             f"{dataset} needs the goal-reaching ant's policy {path}, which does not exist "
             f"(policy dir: $CLUE_JAX_POLICY_DIR or clue_jax/policies). Make it with:\n"
             f"{MAKE_POLICY}")
-    return sac_actor.load_actor(path)
+
+
+def load_policy(dataset: str):
+    """The goal-reaching ant's actor, or PolicyNotFoundError naming how to make it."""
+    from clue_jax.agents import sac_actor  # lazy: jax
+    require_policy(dataset)
+    return sac_actor.load_actor(policy_path())
 
 
 def generators() -> Dict[str, Callable[[int, int], Tuple[Arrays, dict]]]:
@@ -102,6 +107,7 @@ def generators() -> Dict[str, Callable[[int, int], Tuple[Arrays, dict]]]:
 FINGERPRINTS = {gen_name(stem): functools.partial(locomotion_datasets.fingerprint_files,
                                                   lambda: [policy_path()])
                 for stem in RULES}
+REQUIRES = {gen_name(stem): functools.partial(require_policy, gen_name(stem)) for stem in RULES}
 
 
 def eval_goal(maze: str) -> np.ndarray:

@@ -10,9 +10,11 @@ verifies both and regenerates a file that is unreadable, corrupt or stale.
 A new family (e.g. locomotion) adds one entry to `_FAMILIES`: a module with a
 `generators()` function (name -> generate(size, seed)) and a
 `GENERATOR_VERSION` string, or calls `register_generated` itself. Optional
-module dicts: `DEFAULT_SIZES` (name -> size) and `FINGERPRINTS` (name -> a
-function hashing the generator's inputs, e.g. policy files); a fingerprint is
-appended to the version, so a cached file made from other inputs is remade.
+module dicts: `DEFAULT_SIZES` (name -> size), `FINGERPRINTS` (name -> a
+function hashing the generator's inputs, e.g. policy files; a fingerprint is
+appended to the version, so a cached file made from other inputs is remade) and
+`REQUIRES` (name -> a function that raises when an input is missing, called
+before anything is announced or generated).
 """
 
 import contextvars
@@ -51,6 +53,8 @@ class GeneratedSpec:
         default_size: transitions made when no size is asked for.
         default_seed: seed used when none is asked for.
         fingerprint: optional () -> str hash of the generator's inputs (files it reads).
+        requires: optional () -> None that raises (e.g. PolicyNotFoundError) when an input
+            the generator needs is missing; called before generating.
     """
 
     name: str
@@ -59,6 +63,7 @@ class GeneratedSpec:
     default_size: int = DEFAULT_SIZE
     default_seed: int = DEFAULT_SEED
     fingerprint: Optional[Callable[[], str]] = None
+    requires: Optional[Callable[[], None]] = None
 
     def current_version(self) -> str:
         """`version`, plus '+<fingerprint of the inputs>' when the spec has a fingerprint."""
@@ -152,6 +157,8 @@ def ensure_generated(name: str, cache_dir: Optional[str] = None, size: Optional[
     problem = check_cached(path, spec)
     if problem is None:
         return path
+    if spec.requires is not None:
+        spec.requires()
     print(f"[clue_jax] generating {name} ({size} transitions, seed {seed}) into {path} "
           f"({problem}); this happens once", file=sys.stderr, flush=True)
     start = time.perf_counter()
@@ -193,10 +200,12 @@ def _register_families() -> None:
         module = importlib.import_module(module_name)
         sizes = getattr(module, "DEFAULT_SIZES", {})
         fingerprints = getattr(module, "FINGERPRINTS", {})
+        requires = getattr(module, "REQUIRES", {})
         for name, generate in module.generators().items():
             register_generated(GeneratedSpec(name, generate, module.GENERATOR_VERSION,
                                              default_size=sizes.get(name, DEFAULT_SIZE),
-                                             fingerprint=fingerprints.get(name)),
+                                             fingerprint=fingerprints.get(name),
+                                             requires=requires.get(name)),
                                overwrite=True)
 
 
