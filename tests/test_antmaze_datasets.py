@@ -35,7 +35,7 @@ def test_rules_per_dataset():
 
 def test_cells_and_positions():
     cells = np.array([[1, 1], [3, 1], [7, 9]])
-    xy = gen.cell_xy(cells)
+    xy = antmaze.cell_xy(cells)
     np.testing.assert_array_equal(xy, [[0, 0], [0, 8], [32, 24]])
     np.testing.assert_array_equal(gen.cell_of(xy), cells)
     # a cell's square spans its centre +- 2
@@ -49,7 +49,7 @@ def test_waypoints_lead_from_the_start_to_the_goal_cell(maze, length):
     grid = antmaze.maze_grid(maze)
     table = maze_planner.next_cell_table(grid)
     goal_cell = np.array([antmaze.MAZES[maze][2]])
-    goal = gen.draw_goals(np.random.default_rng(0), goal_cell)
+    goal = antmaze.draw_goals(np.random.default_rng(0), goal_cell)
     assert np.all(gen.cell_of(goal) == goal_cell)  # the goal's noise keeps it in its cell
     rng = np.random.default_rng(1)
     xy, visited = np.zeros((1, 2)), []
@@ -60,7 +60,7 @@ def test_waypoints_lead_from_the_start_to_the_goal_cell(maze, length):
         if np.all(gen.cell_of(xy) == goal_cell):
             np.testing.assert_array_equal(target, goal)
             break
-        offset = target - gen.cell_xy(cell)
+        offset = target - antmaze.cell_xy(cell)
         assert np.all((0 <= offset) & (offset < gen.WAYPOINT_NOISE))
         assert np.abs(cell - gen.cell_of(xy)[0]).sum() == 1  # one move to a neighbour cell
         visited.append(tuple(cell))

@@ -84,6 +84,22 @@ def cell_to_d4rl_xy(row: float, col: float, scaling: float = MAZE_SIZE_SCALING,
     return np.array([(col - origin_cell[1]) * scaling, (row - origin_cell[0]) * scaling])
 
 
+def cell_xy(cells: np.ndarray) -> np.ndarray:
+    """(..., 2) (row, col) -> (..., 2) D4RL xy of the cells' centres (`cell_to_d4rl_xy`)."""
+    cells = np.asarray(cells, np.float64)
+    return np.stack(list(cell_to_d4rl_xy(cells[..., 0], cells[..., 1])), axis=-1)
+
+
+def draw_goals(rng: np.random.Generator, cells: np.ndarray) -> np.ndarray:
+    """Goals in `cells` (..., 2) as D4RL v2 draws them: centre + U[0, 1) + U[0, 0.5) per
+    axis, clipped at 0 (the evaluation env's goal and the generated datasets' goals)."""
+    cells = np.asarray(cells)
+    quarter = 0.25 * MAZE_SIZE_SCALING
+    noise = (rng.uniform(0.0, quarter, size=cells.shape)
+             + rng.uniform(0.0, 0.5, size=cells.shape) * quarter)
+    return np.maximum(cell_xy(cells) + noise, 0.0)
+
+
 def gym_to_d4rl_xy(xy_gym: np.ndarray, map_shape: Tuple[int, int],
                    scaling: float = MAZE_SIZE_SCALING,
                    origin_cell: Tuple[int, int] = (1, 1)) -> np.ndarray:
@@ -172,11 +188,7 @@ class D4RLAntMazeEnv(gymnasium.Env):
     def _draw_goal(self) -> np.ndarray:
         if self.fixed_goal is not None:
             return self.fixed_goal.copy()
-        centre = cell_to_d4rl_xy(*self.goal_cell)
-        quarter = 0.25 * MAZE_SIZE_SCALING
-        noise = (self.np_random.uniform(0.0, quarter, size=2)
-                 + self.np_random.uniform(0.0, 0.5, size=2) * quarter)
-        return np.maximum(centre + noise, 0.0)
+        return draw_goals(self.np_random, self.goal_cell)
 
     def _obs(self) -> np.ndarray:
         return observation(self.data.qpos, self.data.qvel)

@@ -65,6 +65,18 @@ def next_cell_table(grid: np.ndarray) -> np.ndarray:
     return table
 
 
+def draw_cells(rng: np.random.Generator, cells: np.ndarray, exclude: np.ndarray) -> np.ndarray:
+    """(B, 2) cells drawn uniformly from `cells` (K, 2), each differing from its `exclude` row
+    when `cells` holds another (a lone cell is drawn as it is)."""
+    idx = rng.integers(len(cells), size=len(exclude))
+    if len(cells) > 1:
+        same = np.all(cells[idx] == exclude, axis=1)
+        while same.any():
+            idx[same] = rng.integers(len(cells), size=int(same.sum()))
+            same = np.all(cells[idx] == exclude, axis=1)
+    return cells[idx]
+
+
 def path_length(table: np.ndarray, start: Tuple[int, int], goal: Tuple[int, int]) -> int:
     """Number of cell moves on the planned path from `start` to `goal` (-1 if unreachable)."""
     cell, steps = tuple(start), 0

@@ -142,33 +142,6 @@ def cell_of(xy: np.ndarray) -> np.ndarray:
     return np.stack([row, col], axis=-1)
 
 
-def cell_xy(cells: np.ndarray) -> np.ndarray:
-    """(..., 2) (row, col) -> (..., 2) D4RL xy of the cells' centres."""
-    cells = np.asarray(cells, np.float64)
-    s = antmaze.MAZE_SIZE_SCALING
-    return np.stack([(cells[..., 1] - START_CELL[1]) * s, (cells[..., 0] - START_CELL[0]) * s],
-                    axis=-1)
-
-
-def draw_goals(rng: np.random.Generator, cells: np.ndarray) -> np.ndarray:
-    """(B, 2) goals in `cells` (B, 2): centre + U(0, 1) + U(0, 0.5) per axis, clipped at 0."""
-    quarter = 0.25 * antmaze.MAZE_SIZE_SCALING
-    noise = rng.uniform(0.0, quarter, cells.shape) + rng.uniform(0.0, 0.5, cells.shape) * quarter
-    return np.maximum(cell_xy(cells) + noise, 0.0)
-
-
-def draw_cells(rng: np.random.Generator, cells: np.ndarray, exclude: np.ndarray) -> np.ndarray:
-    """(B, 2) cells drawn uniformly from `cells`, each differing from its `exclude` row when
-    `cells` holds another."""
-    idx = rng.integers(len(cells), size=len(exclude))
-    if len(cells) > 1:
-        same = np.all(cells[idx] == exclude, axis=1)
-        while same.any():
-            idx[same] = rng.integers(len(cells), size=int(same.sum()))
-            same = np.all(cells[idx] == exclude, axis=1)
-    return cells[idx]
-
-
 def waypoints(table: np.ndarray, xy: np.ndarray, goals: np.ndarray, goal_cells_: np.ndarray,
               rng: np.random.Generator, noise: float = WAYPOINT_NOISE) -> np.ndarray:
     """(B, 2) where each ant heads now: the next cell's centre + U(0, noise) per axis, or its
@@ -179,7 +152,7 @@ def waypoints(table: np.ndarray, xy: np.ndarray, goals: np.ndarray, goal_cells_:
     cells[:, 1] = np.clip(cells[:, 1], 0, width - 1)
     nxt = table[goal_cells_[:, 0], goal_cells_[:, 1], cells[:, 0], cells[:, 1]]
     nxt = np.where(nxt < 0, cells, nxt)
-    out = cell_xy(nxt) + rng.uniform(0.0, noise, xy.shape)
+    out = antmaze.cell_xy(nxt) + rng.uniform(0.0, noise, xy.shape)
     at_goal = np.all(cells == goal_cells_, axis=1, keepdims=True)
     return np.where(at_goal, goals, out)
 
@@ -198,14 +171,14 @@ def _episodes(stepper, policy, rng: np.random.Generator, n: int, maze: str, rule
     grid = antmaze.maze_grid(maze)
     table = maze_planner.next_cell_table(grid)
     rows = np.arange(n)
-    g_cells = draw_cells(rng, goal_cells(maze, rule), np.full((n, 2), -1))
-    starts = draw_cells(rng, start_cells(maze, rule), g_cells)
-    goals = draw_goals(rng, g_cells)
+    g_cells = maze_planner.draw_cells(rng, goal_cells(maze, rule), np.full((n, 2), -1))
+    starts = maze_planner.draw_cells(rng, start_cells(maze, rule), g_cells)
+    goals = antmaze.draw_goals(rng, g_cells)
     for i in range(n):
         env = stepper.envs[i].unwrapped
         stepper.reset(i, seed=int(rng.integers(2 ** 31)))
         if rule == "diverse":  # D4RL's multi-start: the torso's xy moved to the start cell
-            env.data.qpos[:2] = cell_xy(starts[i]) + rng.uniform(0.0, START_NOISE, 2)
+            env.data.qpos[:2] = antmaze.cell_xy(starts[i]) + rng.uniform(0.0, START_NOISE, 2)
             env.data.qpos[:2] = np.maximum(env.data.qpos[:2], 0.0)
         mujoco.mj_forward(env.model, env.data)
         stepper.refresh(i)

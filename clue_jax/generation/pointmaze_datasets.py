@@ -70,16 +70,6 @@ def goal_cells(maze: str, kind: str) -> np.ndarray:
     raise ValueError(f"kind: got {kind!r}, expected one of {pointmaze.GEN_KINDS}.")
 
 
-def draw_cells(rng: np.random.Generator, cells: np.ndarray, exclude: np.ndarray) -> np.ndarray:
-    """(B, 2) cells drawn uniformly from `cells` (K, 2), each differing from its `exclude` row."""
-    idx = rng.integers(len(cells), size=len(exclude))
-    same = np.all(cells[idx] == exclude, axis=1)
-    while same.any():
-        idx[same] = rng.integers(len(cells), size=int(same.sum()))
-        same = np.all(cells[idx] == exclude, axis=1)
-    return cells[idx]
-
-
 class _PointBatch:
     """B point masses of one maze stepped together with mujoco.rollout."""
 
@@ -121,10 +111,11 @@ def _simulate(sim: _PointBatch, rng: np.random.Generator, n_episodes: int, maze:
     grid = pointmaze.maze_grid(maze)
     table = maze_planner.next_cell_table(grid)
     candidates = goal_cells(maze, kind)
-    starts = draw_cells(rng, maze_planner.free_cells(grid), np.full((n_episodes, 2), -1))
+    starts = maze_planner.draw_cells(rng, maze_planner.free_cells(grid),
+                                     np.full((n_episodes, 2), -1))
     sim.set(starts + rng.uniform(-pointmaze.RESET_NOISE, pointmaze.RESET_NOISE, (n_episodes, 2)),
             pointmaze.RESET_NOISE * rng.standard_normal((n_episodes, 2)))
-    goals = draw_cells(rng, candidates, starts)
+    goals = maze_planner.draw_cells(rng, candidates, starts)
     out = {key: np.empty((n_episodes, length, dim), np.float32)
            for key, dim in (("observations", 4), ("actions", 2), ("next_observations", 4),
                             ("infos/goal", 2))}
@@ -132,7 +123,7 @@ def _simulate(sim: _PointBatch, rng: np.random.Generator, n_episodes: int, maze:
     for t in range(length):
         arrived = np.linalg.norm(obs[:, :2] - goals, axis=1) <= pointmaze.GOAL_RADIUS
         if arrived.any():
-            goals[arrived] = draw_cells(rng, candidates, goals[arrived])
+            goals[arrived] = maze_planner.draw_cells(rng, candidates, goals[arrived])
         actions = maze_planner.pd_actions(table, obs, goals, kp, kd)
         actions = np.clip(actions + noise * rng.standard_normal(actions.shape), -1.0, 1.0)
         out["observations"][:, t] = obs
