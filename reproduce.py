@@ -152,7 +152,7 @@ def _main(args, grid: build.Grid, out: Path) -> None:
     if args.time_limit is not None:
         deadline = time.time() + args.time_limit
         extra = extra + [f"--deadline={deadline:.0f}"]
-    units = make_units(cells, out, args.group)
+    units = make_units(cells, out, args.group, extra)
 
     def report(i, unit, status):
         print(f"[reproduce] {i}/{len(units)} {status}", flush=True)

@@ -12,6 +12,12 @@ import reproduce  # noqa: E402
 from clue_jax.grid import build, execute, methods, tables  # noqa: E402
 from clue_jax.grid import cells as grid_cells  # noqa: E402
 from clue_jax.experiments import flags as run_flags  # noqa: E402
+from clue_jax.experiments.settings import read_plan_file  # noqa: E402
+
+
+def planned(cmd):
+    """The settings a unit's process gets: its --plan_file's."""
+    return read_plan_file(next(a for a in cmd if a.startswith("--plan_file=")).split("=", 1)[1])
 
 
 def test_grid_has_one_iql_cell_per_task_and_seed():
@@ -93,7 +99,7 @@ def test_run_cell_skips_done_and_resumes_started(tmp_path, monkeypatch):
     assert execute.run_cell(started, tmp_path, []).startswith("ok")
     fresh = grid_cells.Cell("t", "clue", 1, 1)
     execute.run_cell(fresh, tmp_path, [])
-    assert calls[0][-1] == "--resume" and "--resume" not in calls[1]
+    assert planned(calls[0])[0].resume and not planned(calls[1])[0].resume
 
 
 def test_table_mean_std_and_total(tmp_path):
@@ -230,9 +236,9 @@ def test_ray_backend_and_seed_groups_give_the_process_pools_results(tmp_path):
             for key in ("task", "method", "seed", "steps", "status"):
                 assert grouped[key] == pool[key]
             assert float(grouped["score"]) == pytest.approx(float(pool["score"]), abs=1e-6)
-    assert list((tmp_path / "ray-dataset" / "groups").glob("*_all_2runs.json"))
-    log = (tmp_path / "grouped" / "logs").glob("*seed0-1.log")
-    assert "--seeds=0,1" in next(log).read_text()
+    assert list((tmp_path / "ray-dataset" / "plans").glob("*_all_2runs.json"))
+    log = next((tmp_path / "grouped" / "logs").glob("*seed0-1.log")).read_text()
+    assert "--plan_file=" in log and "seed0-1.json" in log
 
 
 def test_seed_groups_hold_only_unfinished_seeds(tmp_path):
@@ -245,8 +251,19 @@ def test_seed_groups_hold_only_unfinished_seeds(tmp_path):
     assert grid_cells.SeedGroup("t", "iql", None, (0, 2)) in units
     group = grid_cells.SeedGroup("t", "clue", 1, (0, 1, 2))
     assert group in units and len(units) == 3
-    cmd = group.command(tmp_path, [])
-    assert "--seeds=0,1,2" in cmd and not any(c.startswith("--seed=") for c in cmd)
+    cmd = grid_cells.launch_command(group, tmp_path, [])
+    assert cmd[1].endswith("train_iql.py") and cmd[2:] == [
+        f"--plan_file={tmp_path / 'plans' / 't_clue_K1_seed0-1-2.json'}"]
+    runs = read_plan_file(cmd[2].split("=", 1)[1])
+    assert [s.seed for s in runs] == [0, 1, 2] and {s.labeller for s in runs} == {"clue"}
+
+
+def test_cells_on_a_fraction_of_the_data_run_alone(tmp_path):
+    """Each seed keeps its own trajectories: no program shares them."""
+    cells = grid_cells.make_grid(["t"], ["iql"], [1], [0, 1])
+    units = grid_cells.make_units(cells, tmp_path, "seeds", ["--dataset_fraction=0.1"])
+    assert units == cells
+    assert len(grid_cells.make_units(cells, tmp_path, "seeds", [])) == 1
 
 
 def test_dataset_and_method_groups_hold_the_unfinished_cells(tmp_path):
@@ -262,13 +279,17 @@ def test_dataset_and_method_groups_hold_the_unfinished_cells(tmp_path):
     started = cells[3].run_dir(tmp_path)  # t clue K=1 seed 1 has a checkpoint
     started.mkdir(parents=True)
     (started / "checkpoint.msgpack").write_bytes(b"x")
-    cmd = groups[0].command(tmp_path, ["--max_steps=10"])
-    assert cmd[1].endswith("train_iql.py") and cmd[2].startswith("--group_file=")
-    members = json.loads(Path(cmd[2].split("=", 1)[1]).read_text())
-    assert len(members) == 5 and all("--max_steps=10" in m for m in members)
-    assert [("--resume" in m) for m in members] == [False, False, True, False, False]
-    assert all(run_flags.parse_settings(["train_iql.py", *m]).env_name == "t"
-               for m in members)
+    cmd = grid_cells.launch_command(groups[0], tmp_path, ["--max_steps=10"])
+    assert cmd[1].endswith("train_iql.py") and cmd[2].startswith("--plan_file=")
+    path = Path(cmd[2].split("=", 1)[1])
+    runs = read_plan_file(path)
+    assert len(runs) == 5 and all(s.max_steps == 10 and s.env_name == "t" for s in runs)
+    assert [s.resume for s in runs] == [False, False, True, False, False]
+    assert [s.method() for s in runs] == [c.settings(tmp_path).method() for c in groups[0].cells]
+    commands = json.loads(path.read_text())["commands"]  # the command line each run equals
+    for line, settings in zip(commands, runs):
+        assert run_flags.parse_settings(line.split()) == settings
+        assert ("--resume" in line) == settings.resume
 
 
 def test_stopped_units_are_not_failures_and_exit_3(tmp_path, monkeypatch):
@@ -279,8 +300,8 @@ def test_stopped_units_are_not_failures_and_exit_3(tmp_path, monkeypatch):
                         "--time_limit=60"])
     assert stop.value.code == execute.STOPPED_EXIT == 3
     assert "FAILED" not in (tmp_path / "results.md").read_text()
-    log = next((tmp_path / "logs").glob("*.log")).read_text()
-    assert "--deadline=" in log
+    plan = next((tmp_path / "plans").glob("*.json"))
+    assert all(s.deadline is not None for s in read_plan_file(plan))
     status = execute.run_cell(grid_cells.Cell("a", "iql", None, 5), tmp_path, [],
                                 deadline=0.0)
     assert status.startswith("STOPPED (not started")
@@ -377,7 +398,7 @@ def test_ending_reproduce_ends_its_training_processes(tmp_path):
         if list(tmp_path.glob("iql-true/*/seed_0/checkpoint.msgpack")):
             break
         time.sleep(0.2)
-    child = [int(p) for p in subprocess.run(["pgrep", "-f", "--", f"save_dir={tmp_path}"],
+    child = [int(p) for p in subprocess.run(["pgrep", "-f", "--", f"plan_file={tmp_path}"],
                                             capture_output=True, text=True).stdout.split()]
     assert child and log.exists()
     proc.send_signal(signal.SIGTERM)
@@ -409,8 +430,7 @@ def test_the_plans_time_estimate_by_hand():
 
 def test_runs_without_evaluations_are_tabled_not_crashed_on(tmp_path, monkeypatch):
     def fake_run(cmd, log):  # a finished run whose --eval_episodes was 0
-        save = next(a.split("=", 1)[1] for a in cmd if a.startswith("--save_dir="))
-        seed = next(a.split("=", 1)[1] for a in cmd if a.startswith("--seed="))
+        save, seed = planned(cmd)[0].save_dir, planned(cmd)[0].seed
         run_dir = Path(save) / "iql-true" / "gen-pointmaze-umaze-diverse-v0" / f"seed_{seed}"
         run_dir.mkdir(parents=True)
         (run_dir / "results.json").write_text(json.dumps(
@@ -421,3 +441,29 @@ def test_runs_without_evaluations_are_tabled_not_crashed_on(tmp_path, monkeypatc
                     f"--out={tmp_path}", "--", "--eval_episodes=0"])
     text = (tmp_path / "results.md").read_text()
     assert "– (2 without evaluation)" in text and "| total | – |" in text
+
+
+def test_plan_files_give_back_the_settings_exactly(tmp_path):
+    """Every preset's cells (configs with tuples, lists, nested groups, overrides) written to a
+    plan file and read back: the same settings, field for field and type for type."""
+    from clue_jax.experiments.settings import write_plan_file
+    from clue_jax.grid import presets
+    runs = []
+    for name in presets.PRESETS:
+        args = reproduce.parse_args([f"--preset={name}", "--budget=cpu"])[0]
+        grid = build.build_grid(args, ["--config.hidden_dims=(8,8)", "--deadline=1.5e9",
+                                       "--clue_config.hidden_dims=(8,8)"])
+        seen = {}
+        for cell in grid.cells:
+            seen.setdefault((cell.task, cell.method, cell.k, cell.flags), cell)
+        runs += [grid_cells.cell_settings(c, tmp_path, grid.extra) for c in seen.values()]
+    assert len(runs) > 50 and any(s.labeller_config is not None for s in runs)
+    write_plan_file(tmp_path / "all.json", runs)
+    back = read_plan_file(tmp_path / "all.json")
+    assert back == runs
+    for a, b in zip(back, runs):
+        for field in ("agent_config", "labeller_config"):
+            x, y = getattr(a, field), getattr(b, field)
+            if y is not None:
+                assert x.to_dict() == y.to_dict()
+                assert {k: type(v) for k, v in x.items()} == {k: type(v) for k, v in y.items()}

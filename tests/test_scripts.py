@@ -18,6 +18,8 @@ pytestmark = pytest.mark.slow  # every test here starts training processes
 
 from clue_jax.data import d4rl_io
 from clue_jax.generation import generated
+from clue_jax.experiments.flags import parse_settings  # noqa: E402
+from clue_jax.experiments.settings import RunSettings, write_plan_file  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = "gen-pointmaze-umaze-diverse-v0"
@@ -540,16 +542,16 @@ def test_seeds_vmapped_and_sharded_equal_separate_runs(tmp_path, maze_file):
 
 
 def test_a_dataset_group_equals_separate_runs(tmp_path, maze_file):
-    """train_iql.py --group_file: CLUE with K = 1 and 2, seeds 0 and 1, and IQL on the true
+    """train_iql.py --plan_file: CLUE with K = 1 and 2, seeds 0 and 1, and IQL on the true
     rewards, one dataset: the five runs' agents train as one vmapped program (their CVAEs as
     one), and every run folder holds a separate run's numbers."""
     common = [f"--env_name={ENV}", f"--dataset_path={maze_file}", *TINY_IQL, *LOOP]
     members = [[*common, "--labeller=clue", f"--num_expert={k}", f"--seed={seed}", *TINY_CLUE,
                 f"--save_dir={tmp_path / 'g'}"] for k in (1, 2) for seed in (0, 1)]
     members.append([*common, "--labeller=true", "--seed=0", f"--save_dir={tmp_path / 'g'}"])
-    group_file = tmp_path / "group.json"
-    group_file.write_text(json.dumps(members))
-    out = run("train_iql.py", f"--group_file={group_file}")
+    plan_file = tmp_path / "plan.json"
+    write_plan_file(plan_file, [parse_settings(["train_iql.py", *m]) for m in members])
+    out = run("train_iql.py", f"--plan_file={plan_file}")
     assert "iql: 5 runs train as one vmapped program" in out
     for member in members:
         separate = [a.replace(str(tmp_path / "g"), str(tmp_path / "s")) for a in member]
@@ -572,19 +574,21 @@ def test_a_dataset_group_equals_separate_runs(tmp_path, maze_file):
             np.testing.assert_allclose(ra, rb, rtol=1e-3, atol=1e-4)
 
 
-def test_a_bad_group_file_fails_before_any_folder(tmp_path):
-    bad = tmp_path / "group.json"
-    bad.write_text('{"not": "a list"}')
-    proc = subprocess.run([sys.executable, "train_iql.py", f"--group_file={bad}"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 1 and "--group_file" in proc.stderr
-    assert "Traceback" not in proc.stderr
-    two = [["--env_name=gen-pointmaze-umaze-diverse-v0", f"--save_dir={tmp_path}"],
-           ["--env_name=gen-pointmaze-large-diverse-v0", f"--save_dir={tmp_path}"]]
-    bad.write_text(json.dumps(two))
-    proc = subprocess.run([sys.executable, "train_iql.py", f"--group_file={bad}"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 1 and "--env_name differs" in proc.stderr
+def test_a_bad_plan_file_fails_before_any_folder(tmp_path):
+    def fails(*args):
+        proc = subprocess.run([sys.executable, "train_iql.py", *args], cwd=ROOT,
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+        return proc.stderr
+    bad = tmp_path / "plan.json"
+    bad.write_text('{"not": "a plan"}')
+    assert "--plan_file" in fails(f"--plan_file={bad}")
+    two = [RunSettings(env_name=name, save_dir=str(tmp_path)) for name in
+           ("gen-pointmaze-umaze-diverse-v0", "gen-pointmaze-large-diverse-v0")]
+    write_plan_file(bad, two)
+    assert "--env_name differs" in fails(f"--plan_file={bad}")
+    write_plan_file(bad, two[:1])
+    assert "--max_steps was given too" in fails(f"--plan_file={bad}", "--max_steps=10")
     assert not any(tmp_path.glob("iql-true"))
 
 

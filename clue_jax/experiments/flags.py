@@ -8,7 +8,6 @@ The reference IQL's flag names work unchanged (--env_name, --config, --seed,
 
 import errno
 import functools
-import json
 import logging
 import sys
 from pathlib import Path
@@ -24,7 +23,7 @@ from clue_jax.data.dataset import DatasetError
 from clue_jax.data.download import DownloadError
 from clue_jax.envs import registry
 from clue_jax.envs.registry import UnknownEnvError, UnmeasuredScoreError
-from clue_jax.experiments import domains, plugins
+from clue_jax.experiments import domains, plugins, settings as settings_lib
 from clue_jax.experiments.agents import AGENTS
 from clue_jax.experiments.settings import (EVAL_BACKENDS, EXPERT_SELECTIONS, SETTINGS,
                                            SPARSE_EXPERTS, RunSettings, SettingsError)
@@ -161,9 +160,10 @@ def define_flags(default_labeller: str, flag_values: flags.FlagValues = flags.FL
            "have passed (exit status 3; rerun with --resume to continue).")
     float_("deadline", None, "As --time_limit, as a wall-clock time (seconds since the epoch; "
            "reproduce.py gives every run of a grid the same one).")
-    string("group_file", None, "Run the train_iql.py command lines listed in this JSON file "
-           "(a list of argument lists, one dataset) as one program: the runs' agents stacked "
-           "and vmapped, their evaluations stepped together (reproduce.py --group writes it).")
+    string("plan_file", None, "Run the runs whose settings this plan file holds (reproduce.py "
+           "writes one per program it starts: <out>/plans/*.json); several runs of one dataset "
+           "train as one program (agents stacked and vmapped, evaluations stepped together). "
+           "The file decides every setting: other flags are refused.")
     boolean("resume", False, "Continue the run in the run folder from its checkpoint "
             "(refused when a setting that changes training differs from the stored one).")
     boolean("resume_anyway", False, "With --resume: continue even with changed settings; the "
@@ -351,8 +351,11 @@ def run_from_flags(values: flags.FlagValues, program: str) -> Dict[str, Any]:
     # JAX logs an INFO line for every backend it cannot open (e.g. 'tpu' on any CPU/GPU host).
     logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)
     try:
-        if values.group_file:
-            return {"runs": experiments.run_group(read_group_file(values.group_file))}
+        if values.plan_file:
+            runs = read_plan_file(values)
+            if len(runs) == 1:
+                return experiments.run(runs[0])
+            return {"runs": experiments.run_group(runs)}
         settings = settings_from_flags(values)
         if values.seeds:
             return {"runs": experiments.run_seeds(settings, parse_seeds(values.seeds))}
@@ -380,19 +383,17 @@ STOPPED_EXIT = 3  # exit status of a run stopped cleanly at its --time_limit / -
 INTERRUPTED_EXIT = 130  # Ctrl-C (SIGINT), as a shell reports it
 
 
-def read_group_file(path: str) -> List[RunSettings]:
-    """The RunSettings of each command line (a list of train_iql.py arguments) in `path`."""
-    try:
-        commands = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as err:
-        raise SettingsError(f"--group_file={path}: cannot read it as JSON ({err}); pass the "
-                            "file reproduce.py --group wrote (<out>/groups/*.json).") from None
-    if not (isinstance(commands, list) and commands
-            and all(isinstance(c, list) and all(isinstance(a, str) for a in c)
-                    for c in commands)):
-        raise SettingsError(f"--group_file={path}: expected a non-empty JSON list of argument "
-                            "lists (each one train_iql.py command line without the program).")
-    return [parse_settings(["train_iql.py", *command]) for command in commands]
+def read_plan_file(values: flags.FlagValues) -> List[RunSettings]:
+    """--plan_file's runs; SettingsError when another run flag is given beside it (the
+    file decides every setting)."""
+    own = {f.name for f in values.get_flags_for_module(__name__)}
+    given = sorted(name for name in own | set(config_file_flags())
+                   if name in values and values[name].present and name != "plan_file")
+    if given:
+        raise SettingsError(f"--plan_file={values.plan_file} holds every setting of its runs, "
+                            f"but --{given[0]} was given too; drop it (or run without "
+                            "--plan_file).")
+    return settings_lib.read_plan_file(values.plan_file)
 
 
 def parse_settings(argv: List[str], default_labeller: str = "true",

@@ -225,3 +225,78 @@ class RunSettings:
             value = getattr(self, field.name)
             out[field.name] = value.to_dict() if hasattr(value, "to_dict") else value
         return out
+
+
+# A plan file: the settings of the runs one program trains, written by reproduce.py for each
+# program it starts (`train_iql.py --plan_file=<out>/plans/<program>.json`) and read back
+# exactly: the same values and types (tuples stay tuples, lists lists, configs configs).
+PLAN_FORMAT = "clue-jax plan 1"
+
+
+def _encode(value):
+    if isinstance(value, ml_collections.FrozenConfigDict):
+        value = value.as_configdict()  # its lists are lists again
+    if isinstance(value, ml_collections.ConfigDict):
+        return {"config": {k: _encode(v) for k, v in value.items()}}
+    if isinstance(value, dict):
+        return {"dict": {k: _encode(v) for k, v in value.items()}}
+    if isinstance(value, tuple):
+        return {"tuple": [_encode(v) for v in value]}
+    if isinstance(value, list):
+        return [_encode(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"a plan file holds JSON values, tuples and configs, not {value!r}")
+
+
+def _decode(value):
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    (kind, inner), = value.items()
+    if kind == "tuple":
+        return tuple(_decode(v) for v in inner)
+    decoded = {k: _decode(v) for k, v in inner.items()}
+    return ml_collections.ConfigDict(decoded) if kind == "config" else decoded
+
+
+def write_plan_file(path, runs: List[RunSettings], commands: Optional[List[List[str]]] = None
+                    ) -> None:
+    """Write `runs` (and, for the reader, the command line each equals) to `path`."""
+    import json
+    from pathlib import Path
+    record = {"format": PLAN_FORMAT,
+              "runs": [{f.name: _encode(getattr(s, f.name)) for f in dataclasses.fields(s)}
+                       for s in runs]}
+    if commands is not None:
+        record["commands"] = [" ".join(c) for c in commands]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(record, indent=1) + "\n")
+    tmp.replace(path)
+
+
+def read_plan_file(path) -> List[RunSettings]:
+    """The settings `write_plan_file` wrote; SettingsError naming --plan_file otherwise."""
+    import json
+    from pathlib import Path
+    fix = "pass a file reproduce.py wrote (<out>/plans/*.json) or rerun reproduce.py."
+    try:
+        record = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as err:
+        raise SettingsError(f"--plan_file={path}: cannot read it as JSON ({err}); {fix}") from None
+    if not (isinstance(record, dict) and record.get("format") == PLAN_FORMAT
+            and isinstance(record.get("runs"), list) and record["runs"]):
+        raise SettingsError(f"--plan_file={path}: expected a plan file ({{'format': "
+                            f"{PLAN_FORMAT!r}, 'runs': [settings, ...]}}); {fix}")
+    names = {f.name for f in dataclasses.fields(RunSettings)}
+    runs = []
+    for i, fields in enumerate(record["runs"]):
+        unknown = sorted(set(fields) - names) if isinstance(fields, dict) else ["(not a dict)"]
+        if unknown:
+            raise SettingsError(f"--plan_file={path}: run {i} has unknown settings {unknown}; "
+                                f"{fix}")
+        runs.append(RunSettings(**{k: _decode(v) for k, v in fields.items()}))
+    return runs

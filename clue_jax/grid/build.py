@@ -9,7 +9,7 @@ from clue_jax import experiments
 from clue_jax.envs import registry
 from clue_jax.experiments import flags as run_flags
 from clue_jax.grid import presets
-from clue_jax.grid.cells import Cell, make_grid, make_units, unit_cells
+from clue_jax.grid.cells import Cell, cell_settings, make_grid, make_units, unit_cells
 from clue_jax.grid.methods import METHODS, STUDY_METHODS, TABLE4_METHODS
 
 
@@ -60,10 +60,10 @@ def plan_text(grid: Grid, out: Path, args) -> str:
     """What `main` would run: runs, programs, updates, and a time estimate."""
     cells = grid.cells
     done = [c for c in cells if (c.run_dir(out) / "results.json").exists()]
-    units = make_units(cells, out, args.group)
+    units = make_units(cells, out, args.group, grid.extra)
     todo = [u for u in units if not all((c.run_dir(out) / "results.json").exists()
                                         for c in unit_cells(u))]
-    loop = run_flags.parse_settings(cells[0].command(out, grid.extra)[1:]) if cells else None
+    loop = cell_settings(cells[0], out, grid.extra) if cells else None
     tasks = list(dict.fromkeys(c.task for c in cells))
     methods = list(dict.fromkeys(c.method for c in cells))
     lines = ["Plan" + (f": {grid.title}" if grid.title else ""),
@@ -99,7 +99,7 @@ def validate(cells: List[Cell], out: Path, extra: List[str]) -> None:
             continue
         seen.add(key)
         try:
-            experiments.make_plan(run_flags.parse_settings(cell.command(out, extra)[1:]))
+            experiments.make_plan(cell_settings(cell, out, extra))
         except (*run_flags.EXPECTED_ERRORS, absl_flags.Error, ValueError) as err:
             raise SystemExit(f"reproduce.py: {cell.task} {cell.method} K={cell.k}: {err} "
                              "(nothing was started)") from None

@@ -1,21 +1,27 @@
 """A grid's cells (task, method, K, seed) and the units that run them.
 
-A cell is one run: `Cell.settings` its RunSettings, `Cell.command` its train_iql.py
-command line (the same as a shell loop's), `Cell.run_dir` its folder. A unit is what one
-process runs: a Cell, a SeedGroup (the seeds of one cell as one vmapped program,
-`--seeds`) or a CellGroup (cells of one dataset as one program, `--group_file`).
+A cell is one run: `Cell.command` its train_iql.py command line (the same as a shell
+loop's, shown in the plan and the logs), `cell_settings` the RunSettings that command
+line parses to (parsed once, in the grid's process), `Cell.run_dir` its folder. A unit is
+what one process runs: a Cell, a SeedGroup (the seeds of one cell, one vmapped program) or a
+CellGroup (cells of one dataset, one program). A unit's process gets its runs' settings,
+not command lines: `launch_command` writes them to the unit's plan file
+(<out>/plans/<unit>.json) and starts `train_iql.py --plan_file=<it>`.
 """
 
-import json
+import dataclasses
 import sys
+import threading
 from pathlib import Path
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
+from clue_jax.experiments import flags as run_flags
 from clue_jax.experiments.plan import run_dir_for
-from clue_jax.experiments.settings import RunSettings
+from clue_jax.experiments.settings import RunSettings, write_plan_file
 from clue_jax.grid.methods import METHODS, VARIANTS, column_name, route_flags
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: train_iql.py lives here
+PROGRAM = "train_iql.py"  # every unit's program (its --agent picks the learner)
 
 
 class Cell(NamedTuple):
@@ -30,6 +36,8 @@ class Cell(NamedTuple):
         return column_name(self.method, self.k)
 
     def settings(self, out: Path) -> RunSettings:
+        """The run's method, K, seed and folder (the grid's flags not applied: for those,
+        `cell_settings`)."""
         agent, labeller, setting, calibrate = METHODS[self.method]
         tag, selection, _ = VARIANTS.get(self.method, ("", "setting", ()))
         return RunSettings(env_name=self.task, agent=agent, labeller=labeller, setting=setting,
@@ -52,7 +60,7 @@ class Cell(NamedTuple):
         if self.method in VARIANTS:
             flags += [f"--tag={s.tag}", f"--expert_selection={s.expert_selection}",
                       *VARIANTS[self.method][2]]
-        return [sys.executable, str(ROOT / "train_iql.py"), *flags, *route_flags(extra, s.labeller),
+        return [sys.executable, str(ROOT / PROGRAM), *flags, *route_flags(extra, s.labeller),
                 *self.flags]
 
 
@@ -68,7 +76,7 @@ def make_grid(tasks, methods, ks, seeds, cell_flags=None) -> List[Cell]:
 
 
 class SeedGroup(NamedTuple):
-    """The seeds of one (task, method, K) run as one vmapped program (`--seeds=...`)."""
+    """The seeds of one (task, method, K) run as one vmapped program (as `--seeds=...`)."""
 
     task: str
     method: str
@@ -81,19 +89,13 @@ class SeedGroup(NamedTuple):
     def cells(self) -> List[Cell]:
         return [Cell(self.task, self.method, self.k, s, self.flags) for s in self.seeds]
 
-    def command(self, out: Path, extra: List[str]) -> List[str]:
-        cmd = self.cells[0].command(out, extra) + resume_flags(self.cells, out)
-        return [f"--seeds={','.join(map(str, self.seeds))}" if c.startswith("--seed=") else c
-                for c in cmd]
-
     @property
     def name(self) -> str:
         return f"{self.task}_{self.method}_K{self.k}_seed{'-'.join(map(str, self.seeds))}"
 
 
 class CellGroup(NamedTuple):
-    """Cells of one dataset (any methods, K and seeds) as one program: `train_iql.py
-    --group_file=<out>/groups/<name>.json`, the file listing each cell's command line."""
+    """Cells of one dataset (any methods, K and seeds) as one program."""
 
     task: str
     label: str  # the method, or 'all' for a whole dataset
@@ -103,35 +105,31 @@ class CellGroup(NamedTuple):
     def name(self) -> str:
         return f"{self.task}_{self.label}_{len(self.cells)}runs"
 
-    def command(self, out: Path, extra: List[str]) -> List[str]:
-        members = [c.command(out, extra)[2:] + resume_flags([c], out) for c in self.cells]
-        path = out / "groups" / f"{self.name}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(members, indent=1) + "\n")
-        return [sys.executable, str(ROOT / "train_iql.py"), f"--group_file={path}", "--notqdm"]
-
 
 Unit = Union[Cell, SeedGroup, CellGroup]
 GROUPINGS = ("none", "seeds", "method", "dataset")
 
 
-def make_units(cells: List[Cell], out: Path, group: str) -> List[Unit]:
+def make_units(cells: List[Cell], out: Path, group: str, extra: Sequence[str] = ()
+               ) -> List[Unit]:
     """The cells as run units. group 'none': one per cell; 'seeds': the unfinished seeds of
-    each (task, method, K) as one vmapped program (train_iql.py --seeds); 'method': each
-    (task, method)'s unfinished K and seeds as one program; 'dataset': each task's unfinished
-    cells as one program (train_iql.py --group_file). A lone unfinished cell stays a Cell."""
+    each (task, method, K) as one vmapped program; 'method': each (task, method)'s unfinished
+    K and seeds as one program; 'dataset': each task's unfinished cells as one program. A
+    lone unfinished cell stays a Cell, and so does a cell on a fraction of the data
+    (--dataset_fraction < 1: each seed keeps its own trajectories, so it shares no dataset)."""
     if group not in GROUPINGS:
         raise ValueError(f"--group={group!r}: expected one of {GROUPINGS}.")
     if group == "none":
         return list(cells)
-    done = [c for c in cells if (c.run_dir(out) / "results.json").exists()]
+    alone = [c for c in cells if (c.run_dir(out) / "results.json").exists()
+             or cell_settings(c, out, extra).dataset_fraction < 1.0]
     keys = {"seeds": lambda c: (c.task, c.method, c.k, c.flags),
             "method": lambda c: (c.task, c.method), "dataset": lambda c: (c.task,)}[group]
     groups: Dict[Tuple, List[Cell]] = {}
     for c in cells:
-        if c not in done:
+        if c not in alone:
             groups.setdefault(keys(c), []).append(c)
-    units: List[Unit] = list(done)
+    units: List[Unit] = list(alone)
     for key, members in groups.items():
         if len(members) == 1:
             units.append(members[0])
@@ -158,7 +156,37 @@ def unit_name(unit: Unit) -> str:
 STARTED = ("checkpoint.msgpack", "cvae.msgpack", "rewards.npz")
 
 
-def resume_flags(cells: Sequence[Cell], out: Path) -> List[str]:
-    """['--resume'] when any of the cells' folders holds work to continue from."""
-    started = any((c.run_dir(out) / f).exists() for c in cells for f in STARTED)
-    return ["--resume"] if started else []
+def started(cell: Cell, out: Path) -> bool:
+    """Whether the cell's folder holds work to continue from (its run then gets --resume)."""
+    return any((cell.run_dir(out) / f).exists() for f in STARTED)
+
+
+_PARSED: Dict[Tuple, RunSettings] = {}
+_PARSED_LOCK = threading.Lock()
+
+
+def cell_settings(cell: Cell, out: Path, extra: Sequence[str]) -> RunSettings:
+    """The RunSettings of the cell's command line, parsed once per cell but the seed (the
+    seed is the only field the seed flag sets)."""
+    key = (cell._replace(seed=0), str(out), tuple(extra))
+    with _PARSED_LOCK:
+        if key not in _PARSED:
+            _PARSED[key] = run_flags.parse_settings(key[0].command(out, list(extra))[1:])
+    return dataclasses.replace(_PARSED[key], seed=cell.seed)
+
+
+def unit_settings(unit: Unit, out: Path, extra: Sequence[str]) -> List[RunSettings]:
+    """The settings of each run of the unit, with --resume where a run has started."""
+    return [dataclasses.replace(cell_settings(c, out, extra), resume=started(c, out))
+            for c in unit_cells(unit)]
+
+
+def launch_command(unit: Unit, out: Path, extra: Sequence[str]) -> List[str]:
+    """Write the unit's plan file (its runs' settings, and the command lines they equal) and
+    return the command that runs it: `train_iql.py --plan_file=<out>/plans/<unit>.json`."""
+    runs = unit_settings(unit, out, extra)
+    commands = [c.command(out, list(extra))[1:] + (["--resume"] if s.resume else [])
+                for c, s in zip(unit_cells(unit), runs)]
+    path = out / "plans" / f"{unit_name(unit)}.json"
+    write_plan_file(path, runs, commands)
+    return [sys.executable, str(ROOT / PROGRAM), f"--plan_file={path}"]

@@ -5,6 +5,7 @@ A unit's process gets SIGTERM when this one dies (Linux); `end_children` stops e
 running unit at its last checkpoint (SIGINT).
 """
 
+import dataclasses
 import signal
 import subprocess
 import sys
@@ -14,8 +15,8 @@ from pathlib import Path
 from typing import List, Optional
 
 from clue_jax import experiments
-from clue_jax.experiments import flags as run_flags
-from clue_jax.grid.cells import ROOT, STARTED, Cell, Unit, resume_flags, unit_cells, unit_name
+from clue_jax.grid.cells import (ROOT, Cell, Unit, cell_settings, launch_command, started,
+                                 unit_cells, unit_name)
 
 STOPPED_EXIT = 3  # a run stopped cleanly at its deadline (experiments.flags.STOPPED_EXIT)
 
@@ -64,9 +65,7 @@ def run_cell(cell: Unit, out: Path, extra: List[str], cores: Optional[queue.Queu
         return f"skip (done) {unit_name(cell)}"
     if deadline is not None and time.time() >= deadline:
         return f"STOPPED (not started: past the time limit) {unit_name(cell)}"
-    cmd = cell.command(out, extra)
-    if isinstance(cell, Cell):
-        cmd += resume_flags([cell], out)
+    cmd = launch_command(cell, out, extra)
     core = cores.get() if cores is not None else None
     if core is not None:
         cmd = ["taskset", "-c", str(core)] + cmd
@@ -118,15 +117,12 @@ def run_on_ray(units: List[Unit], out: Path, extra: List[str], address: Optional
 
 
 def run_cell_in_process(cell: Cell, out: Path, extra: List[str]) -> str:
-    """Run one cell in this process (same command line, parsed by experiments.flags)."""
-    run_dir = cell.run_dir(out)
-    if (run_dir / "results.json").exists():
+    """Run one cell in this process (the settings its process would get)."""
+    if (cell.run_dir(out) / "results.json").exists():
         return f"skip (done) {cell}"
-    cmd = cell.command(out, extra)[1:]  # the program and its flags, without the interpreter
-    if any((run_dir / f).exists() for f in STARTED):
-        cmd.append("--resume")
     try:
-        experiments.run(run_flags.parse_settings(cmd))
+        experiments.run(dataclasses.replace(cell_settings(cell, out, extra),
+                                            resume=started(cell, out)))
     except Exception as err:  # noqa: BLE001 -- one failed cell must not stop the grid
         return f"FAILED ({type(err).__name__}: {err}) {cell}"
     return f"ok {cell}"
