@@ -131,3 +131,26 @@ def test_sac_runner_restores_an_episode_exactly_goals_included():
     np.testing.assert_array_equal(np.stack([t[0] for t in again]), np.stack([t[0] for t in tail]))
     assert [t[1] for t in again] == [t[1] for t in tail]
     np.testing.assert_array_equal(other.sim.goal, runner.sim.goal)
+
+
+def test_the_shipped_policy_matches_its_manifest_and_reaches_near_goals():
+    """clue_jax/policies/antgoal/policy.msgpack: the snapshot policies.json names, and it
+    reaches three goals 2 m away on the open floor (from rest, 150 steps each at most)."""
+    import json
+    from clue_jax.agents import sac_actor
+    from clue_jax.generation import antmaze_datasets as gen
+    entry = json.loads((gen.policy_path().parents[1] / "policies.json").read_text())["antgoal"]
+    actor = gen.load_policy("gen-antmaze-umaze-v0")
+    assert actor.meta["env"] == antgoal.NAME and int(actor.meta["step"]) == entry["step"]
+    assert float(actor.meta["return"]) == pytest.approx(entry["eval_return"], abs=0.05)
+    policy = sac_actor.deterministic_policy(actor)
+    env = antgoal.AntGoalEnv()
+    for i, heading in enumerate((0.0, 2.0, 4.0)):
+        obs, _ = env.reset(seed=i)
+        env.set_goal(env.data.qpos[:2] + 2.0 * np.array([np.cos(heading), np.sin(heading)]))
+        obs = env._obs()
+        for step in range(150):
+            obs, _, terminated, _, info = env.step(policy(obs[None])[0])
+            if info["success"] or terminated:
+                break
+        assert info["success"] and not terminated, (heading, step, info)
