@@ -25,7 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from clue_jax.agents import sac_actor  # noqa: E402
-from clue_jax.envs import antmaze, batched, maze_planner  # noqa: E402
+from clue_jax.envs import antmaze, batched  # noqa: E402
 from clue_jax.generation import antmaze_datasets as gen  # noqa: E402
 
 STEPS = {"umaze": 700, "medium": 1000, "large": 1000}
@@ -36,7 +36,7 @@ def success_rate(actor, maze: str, episodes: int, seed: int = 0) -> float:
     policy = sac_actor.batched_policy(actor)
     envs = [gen.ant_env(maze, STEPS[maze]) for _ in range(episodes)]
     stepper = batched.BatchStepper(envs)
-    table = maze_planner.next_cell_table(antmaze.maze_grid(maze))
+    table = gen.planner_table(maze)
     rng = np.random.default_rng(seed)
     try:
         for i in range(episodes):

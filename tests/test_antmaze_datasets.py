@@ -38,16 +38,17 @@ def test_cells_and_positions():
     xy = antmaze.cell_xy(cells)
     np.testing.assert_array_equal(xy, [[0, 0], [0, 8], [32, 24]])
     np.testing.assert_array_equal(gen.cell_of(xy), cells)
-    # a cell's square spans its centre +- 2
-    np.testing.assert_array_equal(gen.cell_of(np.array([[1.99, -1.99], [2.01, 0.0]])),
-                                  [[1, 1], [1, 2]])
+    # D4RL's reading, int(1 + max(v, 1e-4) / 4): a cell from its centre to the next one's
+    np.testing.assert_array_equal(gen.cell_of(np.array([[3.99, -1.0], [4.0, 0.0], [-0.1, 7.99],
+                                                        [31.9, 24.1]])),
+                                  [[1, 1], [1, 2], [2, 1], [7, 8]])
     assert np.allclose(gen.eval_goal("umaze"), [0.75, 8.75])
 
 
 @pytest.mark.parametrize("maze,length", [("umaze", 6), ("medium", 10), ("large", 14)])
 def test_waypoints_lead_from_the_start_to_the_goal_cell(maze, length):
     grid = antmaze.maze_grid(maze)
-    table = maze_planner.next_cell_table(grid)
+    table = gen.planner_table(maze)
     goal_cell = np.array([antmaze.MAZES[maze][2]])
     goal = antmaze.draw_goals(np.random.default_rng(0), goal_cell)
     assert np.all(gen.cell_of(goal) == goal_cell)  # the goal's noise keeps it in its cell
@@ -57,8 +58,9 @@ def test_waypoints_lead_from_the_start_to_the_goal_cell(maze, length):
         target = gen.waypoints(table, xy, goal, goal_cell, rng)
         cell = gen.cell_of(target)[0]
         assert grid[cell[0], cell[1]] == 0
-        if np.all(gen.cell_of(xy) == goal_cell):
-            np.testing.assert_array_equal(target, goal)
+        if maze_planner.path_length(table, tuple(gen.cell_of(xy)[0]), tuple(goal_cell[0])) <= 1:
+            np.testing.assert_array_equal(target, goal)  # heads for the goal from next door
+            visited.append(tuple(goal_cell[0]))
             break
         offset = target - antmaze.cell_xy(cell)
         assert np.all((0 <= offset) & (offset < gen.WAYPOINT_NOISE))
@@ -67,6 +69,20 @@ def test_waypoints_lead_from_the_start_to_the_goal_cell(maze, length):
         xy = target  # the ant arrives at the waypoint
     assert visited[-1] == tuple(goal_cell[0]) and len(visited) == length
     assert maze_planner.path_length(table, (1, 1), tuple(goal_cell[0])) == length
+
+
+def test_the_planner_answers_from_a_wall_cell_as_d4rls_bfs_does():
+    """Hugging a wall's far side, the torso reads as in the wall's cell: the next cell is the
+    wall cell's free neighbour nearest the goal; free cells plan as without walls."""
+    grid = antmaze.maze_grid("umaze")  # walls: row 2, cols 1-2; start (1, 1), goal (3, 1)
+    table = gen.planner_table("umaze")
+    plain = maze_planner.next_cell_table(grid)
+    free = grid == 0
+    np.testing.assert_array_equal(table[:, :, free][free], plain[:, :, free][free])
+    assert tuple(table[3, 1, 2, 1]) == (3, 1)  # next to the goal: straight to it
+    assert tuple(table[1, 1, 2, 1]) == (1, 1)
+    assert tuple(table[1, 1, 2, 2]) == (1, 2)  # (2, 3) is farther from (1, 1)
+    assert np.all(plain[:, :, ~free] == -1)
 
 
 def test_policy_sees_the_target_at_most_goal_max_away():

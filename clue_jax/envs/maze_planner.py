@@ -31,7 +31,7 @@ def free_cells(grid: np.ndarray) -> np.ndarray:
     return np.argwhere(np.asarray(grid) == 0).astype(np.int64)
 
 
-def next_cell_table(grid: np.ndarray) -> np.ndarray:
+def next_cell_table(grid: np.ndarray, from_walls: bool = False) -> np.ndarray:
     """First step of a shortest path between every pair of free cells.
 
     Breadth-first search from each goal over 4-connected free cells; ties go to
@@ -39,11 +39,15 @@ def next_cell_table(grid: np.ndarray) -> np.ndarray:
 
     Args:
         grid: (H, W) int, 1 = wall.
+        from_walls: also answer from a wall cell that borders a reachable free cell
+            (the neighbour nearest the goal, ties as above), as D4RL's antmaze BFS does
+            for a torso its truncating cell reading puts in a wall cell.
 
     Returns:
         (H, W, H, W, 2) int64: [goal_r, goal_c, r, c] is the cell to move to
         from (r, c) towards (goal_r, goal_c); the cell itself at the goal, and
-        -1 where either cell is a wall or the goal cannot be reached.
+        -1 where the goal is a wall or cannot be reached (or (r, c) is a wall, unless
+        `from_walls`).
     """
     grid = np.asarray(grid)
     height, width = grid.shape
@@ -62,6 +66,13 @@ def next_cell_table(grid: np.ndarray) -> np.ndarray:
                     dist[nr, nc] = dist[r, c] + 1
                     table[goal][nr, nc] = (r, c)  # first move from (nr, nc) is back to (r, c)
                     queue.append((nr, nc))
+        if not from_walls:
+            continue
+        for r, c in np.argwhere(grid != 0):
+            near = [(dist[r + dr, c + dc], (r + dr, c + dc)) for dr, dc in _MOVES
+                    if 0 <= r + dr < height and 0 <= c + dc < width and dist[r + dr, c + dc] >= 0]
+            if near:
+                table[goal][r, c] = min(near, key=lambda item: item[0])[1]
     return table
 
 

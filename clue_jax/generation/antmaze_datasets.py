@@ -8,7 +8,11 @@ steers a goal-reaching ant policy through the maze by waypoints. Kept here:
 - waypoints: the next cell on a shortest path (breadth-first search over the free cells,
   `envs.maze_planner.next_cell_table`) from the torso's cell to the goal's cell, at that
   cell's centre plus U(0, 1) per axis drawn anew every step (D4RL's `add_random_noise`,
-  U(0, scaling / 4)); the goal itself once the torso is in the goal's cell;
+  U(0, scaling / 4)); the goal itself once that next cell is the goal's; the torso's cell
+  read as D4RL's `_xy_to_rowcol` reads it, int(1 + xy / 4) (`cell_of`: a cell's reading
+  spans its centre to the next cell's, so the ant turns only past a cell's centre line),
+  from a wall cell too when that reading lands in one (the free neighbour nearest the goal,
+  as D4RL's BFS answers);
 - goals: a cell's centre + U(0, 1) + U(0, 0.5) per axis, clipped at 0 (D4RL's
   `goal_sampler`; the evaluation env draws its goal the same way); one goal per episode,
   kept after the ant arrives (it lingers there until the episode ends);
@@ -26,8 +30,6 @@ The rules per dataset (`RULES`):
   U(0, 1) per axis (D4RL's `--multi_start` reset location), goal in a uniformly drawn free
   cell (D4RL's sampler on a map without 'g' cells).
 Where D4RL's script is silent or differs, ours (said here, fields of `generate`):
-- the torso's cell is the cell whose square holds it (D4RL's `_xy_to_rowcol` takes
-  int(1 + xy / 4), half a cell off, which sends the ant into wall corners);
 - the policy is this project's goal-reaching ant (`envs.antgoal`: observation without xy,
   the waypoint relative to the torso, whose length is clipped to `antgoal.GOAL_MAX`, the
   farthest goal it was trained on; D4RL scaled it to length 10, its training disk's radius);
@@ -47,7 +49,7 @@ import numpy as np
 from clue_jax.envs import antgoal, antmaze, maze_planner
 from clue_jax.generation import locomotion_datasets
 
-GENERATOR_VERSION = "antmaze-v0.1"
+GENERATOR_VERSION = "antmaze-v0.2"
 EPISODE_LENGTH = 1000
 ACTION_NOISE = 0.2
 WAYPOINT_NOISE = 0.25 * antmaze.MAZE_SIZE_SCALING  # U(0, this) per axis
@@ -135,17 +137,27 @@ def start_cells(maze: str, rule: str) -> np.ndarray:
 
 
 def cell_of(xy: np.ndarray) -> np.ndarray:
-    """(..., 2) D4RL xy -> (..., 2) int64 (row, col) of the cell whose square holds it."""
-    xy = np.asarray(xy, np.float64)
-    col = np.floor(xy[..., 0] / antmaze.MAZE_SIZE_SCALING + 0.5).astype(np.int64) + START_CELL[1]
-    row = np.floor(xy[..., 1] / antmaze.MAZE_SIZE_SCALING + 0.5).astype(np.int64) + START_CELL[0]
-    return np.stack([row, col], axis=-1)
+    """(..., 2) D4RL xy -> (..., 2) int64 (row, col) as D4RL's planner reads a position
+    (maze_env._xy_to_rowcol: int(1 + max(v, 1e-4) / scaling)): a cell's reading spans
+    [centre, centre + scaling) per axis, so an ant counts as in the next cell only once past
+    its centre line, and turns there."""
+    xy = np.maximum(np.asarray(xy, np.float64), 1e-4)
+    cells = np.floor(xy[..., ::-1] / antmaze.MAZE_SIZE_SCALING).astype(np.int64)
+    return cells + np.asarray(START_CELL, np.int64)
+
+
+def planner_table(maze: str) -> np.ndarray:
+    """The waypoint planner's next-cell table of `maze` (`maze_planner.next_cell_table`,
+    answering from wall cells too: the truncating cell reading puts a torso hugging a wall's
+    far side in the wall's cell, where D4RL's BFS still finds the way)."""
+    return maze_planner.next_cell_table(antmaze.maze_grid(maze), from_walls=True)
 
 
 def waypoints(table: np.ndarray, xy: np.ndarray, goals: np.ndarray, goal_cells_: np.ndarray,
               rng: np.random.Generator, noise: float = WAYPOINT_NOISE) -> np.ndarray:
-    """(B, 2) where each ant heads now: the next cell's centre + U(0, noise) per axis, or its
-    goal once in the goal's cell (a torso off the free grid heads to its own cell)."""
+    """(B, 2) where each ant heads now, as D4RL's navigation policy steers: the next cell on
+    a shortest path from the cell it reads (`cell_of`), its centre + U(0, noise) per axis, or
+    the goal itself once that next cell is the goal's (from the goal's cell or a neighbour)."""
     height, width = table.shape[:2]
     cells = cell_of(xy)
     cells[:, 0] = np.clip(cells[:, 0], 0, height - 1)
@@ -153,7 +165,7 @@ def waypoints(table: np.ndarray, xy: np.ndarray, goals: np.ndarray, goal_cells_:
     nxt = table[goal_cells_[:, 0], goal_cells_[:, 1], cells[:, 0], cells[:, 1]]
     nxt = np.where(nxt < 0, cells, nxt)
     out = antmaze.cell_xy(nxt) + rng.uniform(0.0, noise, xy.shape)
-    at_goal = np.all(cells == goal_cells_, axis=1, keepdims=True)
+    at_goal = np.all(nxt == goal_cells_, axis=1, keepdims=True)
     return np.where(at_goal, goals, out)
 
 
@@ -168,8 +180,7 @@ def policy_observations(qpos: np.ndarray, qvel: np.ndarray, targets: np.ndarray)
 def _episodes(stepper, policy, rng: np.random.Generator, n: int, maze: str, rule: str,
               length: int, action_noise: float) -> Arrays:
     """n episodes of `length` steps side by side (the first n of the stepper's envs)."""
-    grid = antmaze.maze_grid(maze)
-    table = maze_planner.next_cell_table(grid)
+    table = planner_table(maze)
     rows = np.arange(n)
     g_cells = maze_planner.draw_cells(rng, goal_cells(maze, rule), np.full((n, 2), -1))
     starts = maze_planner.draw_cells(rng, start_cells(maze, rule), g_cells)
