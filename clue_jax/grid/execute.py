@@ -5,7 +5,6 @@ A unit's process gets SIGTERM when this one dies (Linux); `end_children` stops e
 running unit at its last checkpoint (SIGINT).
 """
 
-import dataclasses
 import signal
 import subprocess
 import sys
@@ -15,8 +14,8 @@ from pathlib import Path
 from typing import List, Optional
 
 from clue_jax import experiments
-from clue_jax.grid.cells import (ROOT, Cell, Unit, cell_settings, launch_command, started,
-                                 unit_cells, unit_name)
+from clue_jax.grid.cells import (ROOT, Cell, Unit, launch_command, unit_cells, unit_name,
+                                 unit_settings)
 
 STOPPED_EXIT = 3  # a run stopped cleanly at its deadline (experiments.flags.STOPPED_EXIT)
 
@@ -121,8 +120,7 @@ def run_cell_in_process(cell: Cell, out: Path, extra: List[str]) -> str:
     if (cell.run_dir(out) / "results.json").exists():
         return f"skip (done) {cell}"
     try:
-        experiments.run(dataclasses.replace(cell_settings(cell, out, extra),
-                                            resume=started(cell, out)))
+        experiments.run(unit_settings(cell, out, extra)[0])
     except Exception as err:  # noqa: BLE001 -- one failed cell must not stop the grid
         return f"FAILED ({type(err).__name__}: {err}) {cell}"
     return f"ok {cell}"
