@@ -27,9 +27,10 @@ import queue
 import signal
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
+from clue_jax import interrupts
 from clue_jax.experiments import plugins
 
 try:  # learners and labellers of the user's own ($CLUE_JAX_PLUGINS) get methods too
@@ -121,6 +122,7 @@ def parse_args(argv):
 
 
 def main(argv=None):
+    interrupts.install(signal.SIGTERM)  # SIGTERM stops the grid as Ctrl-C does
     args, extra = parse_args(sys.argv[1:] if argv is None else argv)
     grid = build.build_grid(args, extra)
     cells, extra, k_rows = grid.cells, grid.extra, grid.k_rows
@@ -130,7 +132,6 @@ def main(argv=None):
         return
     if not args.table_only:
         build.validate(cells, out, extra)
-    signal.signal(signal.SIGTERM, _interrupt)
     try:
         _main(args, grid, out)
     except KeyboardInterrupt:
@@ -138,10 +139,6 @@ def main(argv=None):
         sys.exit(f"[reproduce] interrupted: the runs that were training stopped at their last "
                  f"checkpoint; rerun the same command to resume them (finished runs are "
                  f"skipped). Logs in {out / 'logs'}.")
-
-
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
 
 
 def _main(args, grid: build.Grid, out: Path) -> None:
@@ -182,8 +179,13 @@ def _main(args, grid: build.Grid, out: Path) -> None:
             futures = {pool.submit(execute.run_cell, u, out, extra, cores, deadline): u
                        for u in units}
             try:
-                for i, future in enumerate(as_completed(futures), 1):
-                    report(i, futures[future], future.result())
+                pending, i = set(futures), 0
+                while pending:
+                    done, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+                    interrupts.check()  # a Ctrl-C or SIGTERM that Python dropped
+                    for future in done:
+                        i += 1
+                        report(i, futures[future], future.result())
             except KeyboardInterrupt:  # before the pool waits for its workers' children
                 for future in futures:
                     future.cancel()

@@ -11,9 +11,13 @@ Ablations: --nocalibrate (plain CVAE), --temperature=5, --dataset_fraction=0.1,
 (then --clue_config.<field>=... overrides single fields).
 """
 
-from absl import app, flags
+from clue_jax import interrupts
 
-from clue_jax.experiments import flags as run_flags
+interrupts.install(raise_now=False)  # first: a Ctrl-C during the imports is kept for later
+
+from absl import app, flags  # noqa: E402
+
+from clue_jax.experiments import flags as run_flags  # noqa: E402
 
 FLAGS = flags.FLAGS
 run_flags.define_flags(default_labeller="clue")

@@ -14,10 +14,14 @@ and batch size. SMODICE's discriminator reward is the ORIL labeller's
 train_iql.py's. Runs land in <save_dir>/<algo>-[oril-]imitation-K<k>/<env_name>/seed_<seed>/.
 """
 
-from absl import app, flags
+from clue_jax import interrupts
 
-from clue_jax.experiments import flags as run_flags
-from clue_jax.experiments.agents import IMITATION_AGENTS
+interrupts.install(raise_now=False)  # first: a Ctrl-C during the imports is kept for later
+
+from absl import app, flags  # noqa: E402
+
+from clue_jax.experiments import flags as run_flags  # noqa: E402
+from clue_jax.experiments.agents import IMITATION_AGENTS  # noqa: E402
 
 FLAGS = flags.FLAGS
 run_flags.define_flags(default_labeller="none", default_agent="demodice",

@@ -10,9 +10,13 @@ them from K expert trajectories (--setting, --num_expert, --expert_dataset). Wit
 flags it trains on the project's generated point-maze dataset (see README).
 """
 
-from absl import app, flags
+from clue_jax import interrupts
 
-from clue_jax.experiments import flags as run_flags
+interrupts.install(raise_now=False)  # first: a Ctrl-C during the imports is kept for later
+
+from absl import app, flags  # noqa: E402
+
+from clue_jax.experiments import flags as run_flags  # noqa: E402
 
 FLAGS = flags.FLAGS
 run_flags.define_flags(default_labeller="true")

@@ -14,10 +14,15 @@ after a kill), an actor snapshot and its evaluated return at every
 import sys
 from pathlib import Path
 
-from absl import app, flags
-from ml_collections import config_flags
+from clue_jax import interrupts
 
-from clue_jax.experiments.sac import SACSettings, run_sac
+interrupts.install(raise_now=False)  # first: a Ctrl-C during the imports is kept for later
+
+from absl import app, flags  # noqa: E402
+from ml_collections import config_flags  # noqa: E402
+
+from clue_jax.experiments.flags import INTERRUPTED_EXIT  # noqa: E402
+from clue_jax.experiments.sac import SACSettings, run_sac  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("env_name", "Hopper-v5", "Hopper-v5 | HalfCheetah-v5 | Walker2d-v5, or a "
@@ -36,11 +41,17 @@ config_flags.DEFINE_config_file("config", None, "SAC hyperparameter file; defaul
 
 
 def main(_):
-    run_sac(SACSettings(env_name=FLAGS.env_name, seed=FLAGS.seed, max_steps=FLAGS.max_steps,
-                        save_dir=FLAGS.save_dir, checkpoint_interval=FLAGS.checkpoint_interval,
-                        eval_interval=FLAGS.eval_interval, eval_episodes=FLAGS.eval_episodes,
-                        resume=FLAGS.resume, progress=FLAGS.tqdm, config=FLAGS.config,
-                        argv=[Path(sys.argv[0]).name] + sys.argv[1:]))
+    try:
+        interrupts.arm()  # a Ctrl-C during the imports ends the run here
+        run_sac(SACSettings(env_name=FLAGS.env_name, seed=FLAGS.seed, max_steps=FLAGS.max_steps,
+                            save_dir=FLAGS.save_dir, checkpoint_interval=FLAGS.checkpoint_interval,
+                            eval_interval=FLAGS.eval_interval, eval_episodes=FLAGS.eval_episodes,
+                            resume=FLAGS.resume, progress=FLAGS.tqdm, config=FLAGS.config,
+                            argv=[Path(sys.argv[0]).name] + sys.argv[1:]))
+    except KeyboardInterrupt:
+        print("train_sac.py: interrupted. The run keeps its last checkpoint; rerun the same "
+              "command with --resume to continue.", file=sys.stderr)
+        sys.exit(INTERRUPTED_EXIT)
 
 
 if __name__ == "__main__":

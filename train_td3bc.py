@@ -9,9 +9,13 @@ the loop flags (--max_steps, --batch_size, --eval_interval, --eval_episodes, --s
 <save_dir>/td3bc-<labeller...>/<env_name>/seed_<seed>/.
 """
 
-from absl import app, flags
+from clue_jax import interrupts
 
-from clue_jax.experiments import flags as run_flags
+interrupts.install(raise_now=False)  # first: a Ctrl-C during the imports is kept for later
+
+from absl import app, flags  # noqa: E402
+
+from clue_jax.experiments import flags as run_flags  # noqa: E402
 
 FLAGS = flags.FLAGS
 run_flags.define_flags(default_labeller="true", default_agent="td3bc")

@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from clue_jax import interrupts
 from clue_jax.envs.batched import BatchStepper
 from clue_jax.envs.registry import get_spec, make_env, normalized_score
 
@@ -70,6 +71,7 @@ def stepper_episodes(policy_fn: PolicyFn, stepper: BatchStepper, seeds: Sequence
     running = np.ones(num_envs, dtype=bool)
     paths = [[o.copy()] for o in obs] if record else None
     while running.any():
+        interrupts.check()
         actions = _check_actions(policy_fn(obs), num_envs, act_dim)
         rows = np.flatnonzero(running)
         out = stepper.step(actions[rows], rows)

@@ -30,7 +30,7 @@ import mujoco
 import numpy as np
 from flax import serialization
 
-from clue_jax import checkpoints, evaluation
+from clue_jax import checkpoints, evaluation, interrupts
 from clue_jax.agents import sac, sac_actor
 from clue_jax.data import replay
 from clue_jax.envs import registry
@@ -191,6 +191,7 @@ def train_sac(config: SACLoopConfig, agent_kwargs: Dict[str, Any], run_dir
     info, t0, t0_step = {}, time.perf_counter(), step
     try:
         while step < config.max_steps:
+            interrupts.check()
             qpos, qvel = runner.physics()
             action = np.asarray(action)
             next_obs, reward, terminated, truncated = runner.step(action)

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from clue_jax import checkpoints, locks
+from clue_jax import checkpoints, interrupts, locks
 from clue_jax.trees import stack_trees, unstack_tree
 from clue_jax.data.dataset import Dataset, to_device
 from clue_jax.logging import RunLogger
@@ -292,6 +292,7 @@ def _train_group(agents: List[Any], data: Any, update_n: UpdateFn, policy_factor
     _past_deadline(loop, step, 0.0, run_dirs)
     try:
         while step < loop.max_steps:
+            interrupts.check()  # a Ctrl-C that Python dropped (see clue_jax.interrupts)
             n = min(chunk, loop.max_steps - step)
             t0 = time.perf_counter()
             agent, key, info = update(agent, data, key, n)

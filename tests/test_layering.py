@@ -10,7 +10,7 @@ PKG = Path(__file__).resolve().parents[1] / "clue_jax"
 # Lower number = lower layer. A module may import its own layer's or lower layers' modules.
 LAYERS = {
     "types": 0, "checkpoints": 0, "logging": 0, "networks": 0, "trees": 0, "rules": 0,
-    "timing": 0, "compat": 0, "locks": 0,
+    "timing": 0, "compat": 0, "locks": 0, "interrupts": 0,
     "data": 1,
     "envs": 2, "evaluation": 2,
     "agents": 3,

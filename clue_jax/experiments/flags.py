@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Optional
 from absl import flags
 from ml_collections import config_flags
 
-from clue_jax import experiments, training
+from clue_jax import experiments, interrupts, training
 from clue_jax.locks import RunFolderBusy
 from clue_jax.data.d4rl_io import DatasetNotFoundError
 from clue_jax.data.dataset import DatasetError
@@ -351,6 +351,7 @@ def run_from_flags(values: flags.FlagValues, program: str) -> Dict[str, Any]:
     # JAX logs an INFO line for every backend it cannot open (e.g. 'tpu' on any CPU/GPU host).
     logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)
     try:
+        interrupts.arm()  # a Ctrl-C during the imports ends the run here
         if values.plan_file:
             runs = read_plan_file(values)
             if len(runs) == 1:

@@ -46,6 +46,7 @@ from typing import Callable, Dict, Tuple
 import mujoco
 import numpy as np
 
+from clue_jax import interrupts
 from clue_jax.envs import antgoal, antmaze, maze_planner
 from clue_jax.generation import locomotion_datasets
 
@@ -198,6 +199,7 @@ def _episodes(stepper, policy, rng: np.random.Generator, n: int, maze: str, rule
                             ("infos/goal", 2), ("infos/qpos", 15), ("infos/qvel", 14))}
     qpos, qvel = stepper.state(rows)
     for t in range(length):
+        interrupts.check()
         targets = waypoints(table, qpos[:, :2], goals, g_cells, rng)
         actions, _ = policy(policy_observations(qpos, qvel, targets),
                             rng.standard_normal((n, antmaze.ACT_DIM)))

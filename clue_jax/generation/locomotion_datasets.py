@@ -33,6 +33,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from clue_jax import interrupts
 from clue_jax.data.d4rl_io import DatasetNotFoundError
 from clue_jax.envs import locomotion
 
@@ -150,6 +151,7 @@ def rollout(env: str, actor, budgets: List[int], rng: np.random.Generator,
         rows = np.zeros(n_envs, np.int64)
         active = np.asarray(budgets) > 0
         while active.any():
+            interrupts.check()
             bar.update(int(active.sum()))
             actions, log_probs = policy(obs, rng.standard_normal((n_envs, act_dim)))
             live = np.flatnonzero(active)

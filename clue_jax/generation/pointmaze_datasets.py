@@ -25,6 +25,7 @@ from typing import Callable, Dict, Tuple
 
 import numpy as np
 
+from clue_jax import interrupts
 from clue_jax.envs import maze_planner, pointmaze
 
 GENERATOR_VERSION = "pointmaze-v0.1"
@@ -208,6 +209,7 @@ def generate_demos(maze: str, size: int, seed: int, *, kp: float = maze_planner.
                 pointmaze.RESET_NOISE * rng.standard_normal((batch, 2)))
         obs, trace = sim.obs(), []
         for _ in range(protocol.max_episode_steps):
+            interrupts.check()
             actions = np.clip(maze_planner.pd_actions(table, obs, goals, kp, kd), -1.0, 1.0)
             next_obs = sim.step(actions)
             trace.append((obs, actions, next_obs))

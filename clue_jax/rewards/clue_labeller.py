@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
-from clue_jax import timing
+from clue_jax import interrupts, timing
 from clue_jax.data.dataset import Dataset, to_device
 from clue_jax.logging import RunLogger
 from clue_jax.rewards import clue, labelling, plots, storage
@@ -152,6 +152,7 @@ def _train_group(config, data, experts: List[Dataset], states: List[clue.CLUESta
               dynamic_ncols=True) as bar:
         chunks = 0
         while done < total:
+            interrupts.check()
             n = min(chunk, total - done)
             state, infos = step(state, n)
             done += n
