@@ -1,0 +1,76 @@
+"""Fig. 5/6's curve: each method's score as the fraction of the dataset grows, from the
+results.csv files of grids run with --dataset_fraction (one file per fraction).
+
+    python scripts/fraction_curve.py --task=gen-hopper-medium-v0 \
+        --methods=iql,otr-imitation:1,clue-imitation:1 \
+        --point=0.1=grid_exp/fraction_0.1/results.csv --point=0.25=grid_exp/fraction_0.25/results.csv \
+        --point=1.0=results/table4/results.csv --point=1.0=grid_exp/fraction_1.0_otr/results.csv \
+        --plot=results/ablations/fraction.png
+
+A method is `name` or `name:K` (reproduce.py's method name and number of demonstrations).
+Every `ok` row of a fraction's files counts (several files may hold one fraction). Prints a
+markdown table (mean ± std over seeds, n = runs) and, with --plot, draws each method's mean
+with its std as error bars against the fraction (log scale).
+"""
+
+import argparse
+import csv
+from collections import defaultdict
+
+import numpy as np
+
+
+def read_points(points, task: str):
+    """{(method, k): {fraction: [scores]}} from FRACTION=CSV pairs."""
+    scores = defaultdict(lambda: defaultdict(list))
+    for point in points:
+        fraction, path = point.split("=", 1)
+        with open(path) as f:
+            for row in csv.DictReader(f):
+                if row["task"] == task and row["status"] == "ok":
+                    scores[(row["method"], row["k"])][float(fraction)].append(float(row["score"]))
+    return scores
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--task", required=True)
+    parser.add_argument("--methods", required=True, help="name or name:K, comma-separated")
+    parser.add_argument("--point", action="append", required=True,
+                        help="FRACTION=results.csv (repeat; a fraction may have several files)")
+    parser.add_argument("--plot", default=None, help="write the curve here (png)")
+    args = parser.parse_args()
+    methods = [tuple((m.split(":") + [""])[:2]) for m in args.methods.split(",")]
+    scores = read_points(args.point, args.task)
+    fractions = sorted({f for m in methods for f in scores[m]})
+    print("| method | " + " | ".join(f"{f:g} of the data" for f in fractions) + " |")
+    print("|---" * (len(fractions) + 1) + "|")
+    for method in methods:
+        cells = [f"{np.mean(v):.1f} ± {np.std(v):.1f} (n={len(v)})"
+                 if (v := scores[method].get(f)) else "–" for f in fractions]
+        name = method[0] + (f" (K={method[1]})" if method[1] else "")
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    if args.plot:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for i, method in enumerate(methods):
+            xs = [f for f in fractions if scores[method].get(f)]
+            ys = [np.mean(scores[method][f]) for f in xs]
+            es = [np.std(scores[method][f]) for f in xs]
+            name = method[0] + (f" (K={method[1]})" if method[1] else "")
+            ax.errorbar(xs, ys, yerr=es, marker="o", capsize=3, color=f"C{i}", label=name)
+        ax.set_xscale("log")
+        ax.set_xticks(fractions, [f"{f:g}" for f in fractions])
+        ax.set_xlabel("fraction of the dataset's trajectories")
+        ax.set_ylabel("normalized score (mean ± std over seeds)")
+        ax.set_title(args.task, fontsize=9)
+        ax.legend(fontsize=8)
+        fig.savefig(args.plot, dpi=110, bbox_inches="tight")
+        plt.close(fig)
+        print(f"curve -> {args.plot}")
+
+
+if __name__ == "__main__":
+    main()
