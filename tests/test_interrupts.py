@@ -1,10 +1,17 @@
 """A Ctrl-C that Python drops (raised inside a gc callback) still ends the program."""
 
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def sigint_default():
+    """A child's SIGINT as an interactive shell leaves it (a background job of a script
+    starts with it ignored, and Python then installs no handler)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 DROPPED_IN_GC = """
 import gc, os, signal, sys
@@ -30,7 +37,8 @@ except KeyboardInterrupt:
 
 def _run(install: str, then: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", DROPPED_IN_GC.format(install=install, then=then)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+                          cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          preexec_fn=sigint_default)
 
 
 def test_a_ctrl_c_dropped_in_a_gc_callback_raises_at_the_next_check():
@@ -50,5 +58,5 @@ def test_without_the_handler_python_loses_it():
     script = DROPPED_IN_GC.format(install="", then="check").replace(
         "interrupts.install()", "pass")
     proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60)
+                          text=True, timeout=60, preexec_fn=sigint_default)
     assert "Exception ignored" in proc.stderr and proc.returncode == 0

@@ -381,18 +381,23 @@ def test_a_grid_is_validated_before_anything_starts(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_ending_reproduce_ends_its_training_processes(tmp_path):
-    """SIGTERM to reproduce.py: its running unit gets SIGINT (it keeps its last checkpoint),
-    reproduce says how to resume and exits non-zero; nothing is left running."""
+@pytest.mark.parametrize("sigint", ["default", "ignored"])
+def test_ending_reproduce_ends_its_training_processes(tmp_path, sigint):
+    """SIGTERM to reproduce.py: its running unit gets SIGINT and stops at its last checkpoint
+    (its log says so), reproduce says how to resume and exits non-zero; nothing is left
+    running. Also when reproduce.py starts with SIGINT ignored, as a script's background job
+    (`nohup python reproduce.py ... &`) does: its units get SIGINT back."""
     import os
     import signal
     import subprocess
     import time
+    handler = signal.SIG_IGN if sigint == "ignored" else signal.SIG_DFL
     proc = subprocess.Popen(
         [sys.executable, "reproduce.py", "--tasks=gen-pointmaze-umaze-diverse-v0",
          "--methods=iql", "--seeds=0", f"--out={tmp_path}", "--", "--max_steps=1000000",
          "--config.hidden_dims=(8,8)", "--eval_interval=500", "--eval_episodes=1"],
-        cwd=Path(__file__).resolve().parents[1], stderr=subprocess.PIPE, text=True)
+        cwd=Path(__file__).resolve().parents[1], stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, handler))
     log = tmp_path / "logs"
     for _ in range(600):  # until the training process has written a checkpoint
         if list(tmp_path.glob("iql-true/*/seed_0/checkpoint.msgpack")):
@@ -407,6 +412,7 @@ def test_ending_reproduce_ends_its_training_processes(tmp_path):
     for pid in child:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+    assert "train_iql.py: interrupted" in "".join(p.read_text() for p in log.iterdir())
 
 
 def test_the_plans_time_estimate_by_hand():

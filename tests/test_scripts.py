@@ -20,6 +20,7 @@ from clue_jax.data import d4rl_io
 from clue_jax.generation import generated
 from clue_jax.experiments.flags import parse_settings  # noqa: E402
 from clue_jax.experiments.settings import RunSettings, write_plan_file  # noqa: E402
+from test_interrupts import sigint_default  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = "gen-pointmaze-umaze-diverse-v0"
@@ -615,7 +616,7 @@ def test_a_second_writer_fails_at_once_and_the_first_finishes_intact(tmp_path, m
     assert [p.name for p in (tmp_path / "iql-true" / ENV).iterdir()] == ["seed_42"]
     # Ctrl-C: one line with the resume command, exit status 130
     third = subprocess.Popen(args + ["--max_steps=1000000"], cwd=ROOT, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+                             stderr=subprocess.PIPE, text=True, preexec_fn=sigint_default)
     time.sleep(8)
     third.send_signal(signal.SIGINT)
     _, err = third.communicate(timeout=120)
@@ -634,7 +635,7 @@ def test_a_ctrl_c_during_the_imports_ends_the_run_before_any_folder(tmp_path, ma
             "train_sac.py": ["--env_name=Hopper-v5", "--max_steps=1000"]}[script]
     proc = subprocess.Popen([sys.executable, script, *args, f"--save_dir={tmp_path / 'runs'}",
                              "--notqdm"], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=sigint_default)
     time.sleep(1.5)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)

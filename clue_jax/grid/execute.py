@@ -5,9 +5,9 @@ A unit's process gets SIGTERM when this one dies (Linux); `end_children` stops e
 running unit at its last checkpoint (SIGINT).
 """
 
+import os
 import signal
 import subprocess
-import sys
 import time
 import queue
 from pathlib import Path
@@ -22,8 +22,12 @@ STOPPED_EXIT = 3  # a run stopped cleanly at its deadline (experiments.flags.STO
 _CHILDREN = set()  # the training processes running now, ended with this process
 
 
-def _end_with_parent() -> None:
-    """In a child before exec: get SIGTERM when reproduce.py dies, even by SIGKILL (Linux)."""
+def _prepare_child() -> None:
+    """In a child before exec: SIGINT back to its default, as `end_children` stops units with
+    it (a grid started in the background of a script, e.g. `nohup python reproduce.py ... &`,
+    has SIGINT ignored, and so would its units); and SIGTERM when reproduce.py dies, even by
+    SIGKILL (Linux)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     try:
         import ctypes
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
@@ -34,7 +38,7 @@ def _end_with_parent() -> None:
 def run_child(cmd: List[str], log) -> int:
     """Run one unit's command to its end, output to `log`; returns its exit status."""
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                            preexec_fn=_end_with_parent if sys.platform == "linux" else None)
+                            preexec_fn=_prepare_child if os.name == "posix" else None)
     _CHILDREN.add(proc)
     try:
         return proc.wait()
