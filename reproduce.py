@@ -122,7 +122,6 @@ def parse_args(argv):
 
 
 def main(argv=None):
-    interrupts.install(signal.SIGTERM)  # SIGTERM stops the grid as Ctrl-C does
     args, extra = parse_args(sys.argv[1:] if argv is None else argv)
     grid = build.build_grid(args, extra)
     cells, extra, k_rows = grid.cells, grid.extra, grid.k_rows
@@ -132,6 +131,7 @@ def main(argv=None):
         return
     if not args.table_only:
         build.validate(cells, out, extra)
+    interrupts.install(signal.SIGTERM)  # SIGTERM stops the grid as Ctrl-C does
     try:
         _main(args, grid, out)
     except KeyboardInterrupt:
