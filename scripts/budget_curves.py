@@ -21,6 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from clue_jax.grid import tables  # noqa: E402
 from clue_jax.grid.tables import LAST_N  # noqa: E402
 
 
@@ -66,10 +67,7 @@ def main():
                          if values else "–")
         print(f"| {method} | " + " | ".join(cells) + " |")
     if args.plot:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        fig, ax = plt.subplots(figsize=(7, 4))
+        fig, ax = tables.line_figure((7, 4))
         for i, method in enumerate(methods):
             series = list(runs[method].values())
             if not series:
@@ -84,12 +82,9 @@ def main():
                     label=f"{method} ({len(series)} runs)")
             ax.fill_between(steps, [v.min() for v in values], [v.max() for v in values],
                             color=f"C{i}", alpha=0.2)
-        ax.set_xlabel("IQL updates")
-        ax.set_ylabel("normalized score (one evaluation)")
-        ax.set_title(f"{args.task}: mean over the runs, min-max band", fontsize=9)
-        ax.legend(fontsize=8)
-        fig.savefig(args.plot, dpi=110, bbox_inches="tight")
-        plt.close(fig)
+        tables.save_line_figure(fig, ax, args.plot, "IQL updates",
+                                "normalized score (one evaluation)",
+                                f"{args.task}: mean over the runs, min-max band")
         print(f"curves -> {args.plot}")
 
 

@@ -15,9 +15,15 @@ with its std as error bars against the fraction (log scale).
 
 import argparse
 import csv
+import sys
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from clue_jax.grid import tables  # noqa: E402
 
 
 def read_points(points, task: str):
@@ -51,10 +57,7 @@ def main():
         name = method[0] + (f" (K={method[1]})" if method[1] else "")
         print(f"| {name} | " + " | ".join(cells) + " |")
     if args.plot:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        fig, ax = plt.subplots(figsize=(6, 4))
+        fig, ax = tables.line_figure((6, 4))
         for i, method in enumerate(methods):
             xs = [f for f in fractions if scores[method].get(f)]
             ys = [np.mean(scores[method][f]) for f in xs]
@@ -63,12 +66,8 @@ def main():
             ax.errorbar(xs, ys, yerr=es, marker="o", capsize=3, color=f"C{i}", label=name)
         ax.set_xscale("log")
         ax.set_xticks(fractions, [f"{f:g}" for f in fractions])
-        ax.set_xlabel("fraction of the dataset's trajectories")
-        ax.set_ylabel("normalized score (mean ± std over seeds)")
-        ax.set_title(args.task, fontsize=9)
-        ax.legend(fontsize=8)
-        fig.savefig(args.plot, dpi=110, bbox_inches="tight")
-        plt.close(fig)
+        tables.save_line_figure(fig, ax, args.plot, "fraction of the dataset's trajectories",
+                                "normalized score (mean ± std over seeds)", args.task)
         print(f"curve -> {args.plot}")
 
 

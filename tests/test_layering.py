@@ -92,3 +92,12 @@ def test_every_study_in_the_results_index_exists():
     folders = {p.name for p in results.iterdir() if p.is_dir()}
     linked = {link.split("/")[0] for link in links}
     assert folders <= linked, folders - linked
+
+
+def test_ci_runs_the_readmes_test_command():
+    """.ci/run installs and tests as the README's first screen tells a fresh clone to."""
+    import re
+    readme = (PKG.parent / "README.md").read_text().split("## Contents")[0]
+    ci = (PKG.parent / ".ci" / "run").read_text()
+    tests = re.search(r'pip install -e "\.\[test\]" && (python -m pytest [^\n]+)', readme)
+    assert tests and tests.group(1) in ci, ci

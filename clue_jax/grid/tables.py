@@ -167,6 +167,25 @@ def plot_aggregates(stats, path: Path) -> None:
     plt.close(fig)
 
 
+def line_figure(size=(6, 4)):
+    """A figure and axes for a curve plot (matplotlib without a display)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt.subplots(figsize=size)
+
+
+def save_line_figure(fig, ax, path, xlabel: str, ylabel: str, title: str) -> None:
+    """Label a line_figure, give it a legend, write it to `path` and close it."""
+    import matplotlib.pyplot as plt
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
 def write_outputs(rows: List[Dict], cells: List[Cell], out: Path, extra: List[str],
                   failed: Sequence[Cell] = (), k_rows: bool = False,
                   with_aggregates: bool = False) -> None:
