@@ -17,7 +17,7 @@ setup(
     python_requires=">=3.10,<3.13",
     install_requires=requirements,
     extras_require={
-        # pytest-xdist: the README's test command spreads the tests over the cores (-n auto)
+        # pytest-xdist: the README's test command spreads the tests over up to 4 cores
         "test": ["pytest>=8", "pytest-xdist==3.8.0", "ray==2.60.0", "mujoco-mjx==3.17.0"],
         # --eval_backend=device: episodes on the accelerator with MuJoCo XLA (locomotion)
         "mjx": ["mujoco-mjx==3.17.0"],
