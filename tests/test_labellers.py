@@ -1,6 +1,8 @@
 """The labeller seam and the experiment layer: one agent code path for every labeller."""
 
 import json
+import subprocess
+import sys
 
 import ml_collections
 import numpy as np
@@ -285,3 +287,33 @@ def test_the_stack_check_names_the_known_bad_pair_and_its_fix():
     assert compat.stack_problem({"jax": (0, 11, 2), "flax": (0, 12, 10)}) is None
     assert compat.stack_problem({"jax": (0, 10, 2), "flax": (0, 12, 8)}) is None  # the pins
     assert compat.stack_problem() is None  # what is installed here works
+
+
+def test_a_labeller_that_cannot_import_its_dependency_is_refused_before_any_folder(
+        monkeypatch, tmp_path):
+    """OTR imports ott-jax only when a run uses it; a stack that cannot import it is named,
+    with its fix, by the run checks, before any data is read or folder made."""
+    import dataclasses
+    from clue_jax import compat
+    from clue_jax.experiments.settings import SettingsError
+
+    def broken():
+        raise compat.explain(ImportError("cannot import name 'HiPrimitive'"))
+
+    monkeypatch.setattr(compat, "stack_problem", lambda: "jax 0.11.2 needs flax >= 0.12.10")
+    monkeypatch.setitem(labellers.LABELLERS, "otr",
+                        dataclasses.replace(labellers.LABELLERS["otr"], requires=broken))
+    with pytest.raises(SettingsError, match="--labeller=otr cannot run on this installation: "
+                                            "jax 0.11.2 needs flax >= 0.12.10"):
+        experiments.run(RunSettings(env_name=ENV, labeller="otr", save_dir=str(tmp_path / "r"),
+                                    max_steps=10, progress=False))
+    assert not (tmp_path / "r").exists()
+
+
+def test_the_run_modules_do_not_import_ott():
+    """ott-jax (and the scipy.stats, jaxopt and matplotlib it pulls in, about 2 s) is imported
+    by OTR's runs only: every other run and every refused input starts without it."""
+    code = ("import sys, clue_jax.experiments, clue_jax.experiments.flags, clue_jax.grid; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('ott', 'jaxopt')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

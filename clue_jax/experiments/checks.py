@@ -90,6 +90,12 @@ def check_settings(settings: RunSettings) -> labellers.Labeller:
         raise SettingsError(f"--labeller=true trains on the dataset's own rewards, which "
                             f"--setting={settings.setting} discards; use --setting=sparse or a "
                             f"labeller that learns from experts ({with_experts}).")
+    if labeller.requires is not None:
+        try:
+            labeller.requires()
+        except ImportError as err:
+            raise SettingsError(f"--labeller={settings.labeller} cannot run on this "
+                                f"installation: {err}") from err
     return labeller
 
 

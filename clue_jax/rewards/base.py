@@ -84,6 +84,9 @@ class Labeller:
             ('antmaze', 'pointmaze', 'locomotion', 'adroit'): `<file>:<domain>`.
         own_flags: flags only this labeller reads (reproduce.py gives them to its cells
             only), e.g. CLUE's ('--cvae_steps', '--temperature').
+        requires: optional; imports what `label` needs beyond the project's core (OTR:
+            ott-jax, imported lazily). The run checks call it before any data is read or
+            folder made; an ImportError there refuses the run with its message.
     """
 
     name: str
@@ -95,6 +98,7 @@ class Labeller:
     config_file: Optional[str] = None
     config_by_domain: bool = False
     own_flags: Tuple[str, ...] = ()
+    requires: Optional[Callable[[], Any]] = None
 
     @property
     def config_flag(self) -> Optional[str]:

@@ -128,7 +128,7 @@ LABELLERS: Dict[str, Labeller] = {
                                 "--nocompare_uncalibrated")),
     "otr": Labeller("otr", True, _otr_config, _label_otr, _label_otr_seeds,
                     config_rules=otr.CONFIG_RULES, config_file="otr_config.py",
-                    config_by_domain=True),
+                    config_by_domain=True, requires=otr.ott_modules),
     "oril": Labeller("oril", True, lambda domain: oril_config.get_config(), oril.label,
                      config_rules=oril.CONFIG_RULES, config_file="oril_config.py"),
     "sqil": Labeller("sqil", True, lambda domain: ml_collections.ConfigDict(), _label_sqil),

@@ -42,17 +42,25 @@ import numpy as np
 
 from clue_jax import compat, rules
 
-try:
-    from ott.geometry import costs, geometry
-    from ott.problems.linear import linear_problem
-    from ott.solvers.linear import sinkhorn
-except (ImportError, AttributeError) as err:  # a jax / flax pair that cannot import ott
-    raise compat.explain(err) from err
-
 from clue_jax.data.dataset import Dataset, DatasetError, trajectory_bounds
 from clue_jax.rewards.processing import REWARD_RULES
 
 MIN_PAD = 16
+
+
+@functools.lru_cache(maxsize=None)
+def ott_modules():
+    """ott-jax's modules OTR solves with, imported on first use: ott and what it pulls in
+    (scipy.stats, jaxopt, matplotlib) take about 2 s to import, which runs without OTR and
+    refused inputs skip. The run checks call it before any data is read or folder made
+    (the labeller's `requires`), so a JAX stack that cannot import ott fails there."""
+    try:
+        from ott.geometry import costs, geometry
+        from ott.problems.linear import linear_problem
+        from ott.solvers.linear import sinkhorn
+    except (ImportError, AttributeError) as err:  # a jax / flax pair that cannot import ott
+        raise compat.explain(err) from err
+    return costs, geometry, linear_problem, sinkhorn
 # configs/otr_config.py's fields that can be wrong, checked before any run folder exists
 CONFIG_RULES = {**REWARD_RULES, "episode_length": rules.positive(),
                 "epsilon": rules.positive(), "max_iterations": rules.positive(),
@@ -94,6 +102,7 @@ def per_step_costs(x: jax.Array, a: jax.Array, y: jax.Array, b: jax.Array, epsil
     Returns:
         (n,) cost per agent atom.
     """
+    costs, geometry, linear_problem, sinkhorn = ott_modules()
     cost = costs.Cosine().all_pairs(x, y)
     geom = geometry.Geometry(cost_matrix=cost, epsilon=epsilon)
     solver = sinkhorn.Sinkhorn(threshold=threshold, max_iterations=max_iterations)
