@@ -52,6 +52,8 @@ print("devices:", jax.devices(), "| cores:", __import__("os").cpu_count())
 print("versions:", {p: m.version(p) for p in ("jax", "jaxlib", "flax", "optax", "mujoco",
                                                 "gymnasium", "ott-jax", "numpy")})
 import clue_jax.experiments  # noqa: F401 -- every module the runs import
+from clue_jax.rewards import otr
+otr.ott_modules()  # OTR's ott-jax, which the runs import when they reach OTR
 EOF
 
 pack() {
