@@ -7,6 +7,9 @@
 One process-wide table (runs in one process add up; `reset()` starts afresh). Phases may
 nest: an inner phase's time is also counted in the outer one's (e.g. "evaluation" inside
 "training"), so the figures are not meant to sum to the wall time.
+
+StoppedAtDeadline is what a loop raises when it stops at a checkpoint because its next
+stretch would pass a run's deadline (IQL's training loop, CLUE's CVAE).
 """
 
 import contextlib
@@ -14,6 +17,10 @@ import time
 from typing import Dict, Iterator
 
 _TOTALS: Dict[str, float] = {}
+
+
+class StoppedAtDeadline(RuntimeError):
+    """A loop stopped cleanly at a checkpoint: its next stretch would pass the deadline."""
 
 
 @contextlib.contextmanager

@@ -28,6 +28,7 @@ from clue_jax import checkpoints, interrupts, locks
 from clue_jax.trees import stack_trees, unstack_tree
 from clue_jax.data.dataset import Dataset, to_device
 from clue_jax.logging import RunLogger
+from clue_jax.timing import StoppedAtDeadline  # noqa: F401 -- training.StoppedAtDeadline
 
 # (agent, data, key, num_steps, batch_size) -> (agent, key, info)
 UpdateFn = Callable[..., Tuple[Any, jax.Array, Dict[str, jax.Array]]]
@@ -205,10 +206,6 @@ def train_offline_seeds(agents: List[Any], datas: List[Any], update_n: UpdateFn,
     data, axes = share_data(datas)
     return _train_group(agents, data, update_n, stacked_policy_factory, eval_fn, loops,
                         run_dirs, data_axes=axes, sharding=sharding, desc=desc)
-
-
-class StoppedAtDeadline(RuntimeError):
-    """Training stopped cleanly at a checkpoint: the next interval would pass the deadline."""
 
 
 def _past_deadline(loop: LoopConfig, step: int, interval_s: float, run_dirs: List[Path]) -> None:

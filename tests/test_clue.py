@@ -457,6 +457,52 @@ def test_cvae_killed_mid_training_resumes_to_the_same_cvae(tmp_path, monkeypatch
     assert steps(tmp_path / "run") == steps(tmp_path / "full")
 
 
+def test_cvae_stops_at_a_checkpoint_before_the_deadline_and_resumes_to_the_same_cvae(
+        tmp_path, monkeypatch):
+    """A run's deadline reaches CLUE's CVAE: it stops at the checkpoint whose next stretch
+    would pass the deadline (timing.StoppedAtDeadline, as IQL's loop), and --resume finishes
+    it to the CVAE an uninterrupted training gives."""
+    from clue_jax import timing
+    from clue_jax.rewards import clue_labeller
+    data, expert = synthetic_task(n=400, n_expert=50)
+    config = tiny_config(num_steps=60)
+    monkeypatch.setattr(clue_labeller, "CVAE_CHECKPOINT_EVERY", 2)
+    full = clue_labeller.fit_cvae(config, data, expert, 0, tmp_path / "full", progress=False,
+                                  chunk=10)
+
+    class Clock:  # each chunk of 10 updates takes 10 s
+        now = 1000.0
+
+        def time(self):
+            return self.now
+
+    clock, real = Clock(), clue.train_cvae
+
+    def timed(*args, **kwargs):
+        clock.now += 10.0
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(clue_labeller, "time", clock)
+    monkeypatch.setattr(clue, "train_cvae", timed)
+    with pytest.raises(timing.StoppedAtDeadline, match="CVAE stopped at update 0 of 60 "
+                                                       r"\(nothing trained yet\)"):
+        clue_labeller.fit_cvae(config, data, expert, 0, tmp_path / "late", progress=False,
+                               chunk=10, deadline=999.0)
+    assert not (tmp_path / "late" / "cvae.msgpack.partial").exists()
+    # stretches of 2 chunks = 20 s: at update 20 (t = 1020) the next ends at 1040, in time;
+    # at update 40 (t = 1040) it would end at 1060, after the deadline
+    with pytest.raises(timing.StoppedAtDeadline, match="CVAE stopped at update 40 of 60 "
+                                                       r"\(checkpoint saved in .*run\): the next 20 s"):
+        clue_labeller.fit_cvae(config, data, expert, 0, tmp_path / "run", progress=False,
+                               chunk=10, deadline=1045.0)
+    assert (tmp_path / "run" / "cvae.msgpack.partial").exists()
+    assert not (tmp_path / "run" / "cvae.msgpack").exists()
+    resumed = clue_labeller.fit_cvae(config, data, expert, 0, tmp_path / "run", resume=True,
+                                     progress=False, chunk=10, deadline=2000.0)
+    for a, b in zip(jax.tree.leaves(full), jax.tree.leaves(resumed)):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_train_cvae_with_an_expert_count_ignores_the_padding():
     data, expert = synthetic_task(n=100, n_expert=20)
     padded = to_device(flat_dataset(np.concatenate([expert.observations, np.full((7, 2), 9.)]),

@@ -221,6 +221,18 @@ def test_resume_refuses_changed_settings_unless_asked(maze_file, tmp_path):
     assert any("temperature" in d for d in overrides[0]["differences"])
 
 
+def test_a_runs_deadline_reaches_clues_cvae(maze_file, tmp_path):
+    """The run's deadline (reproduce.py --time_limit) is passed to the labeller: a run
+    whose deadline has passed stops before its CVAE trains, and --resume finishes it."""
+    import dataclasses
+    from clue_jax import training
+    settings = tiny_settings(maze_file, tmp_path, "clue", deadline=1.0)
+    with pytest.raises(training.StoppedAtDeadline, match="CVAE stopped at update 0 of 50"):
+        experiments.run(settings)
+    results = experiments.run(dataclasses.replace(settings, deadline=None, resume=True))
+    assert results["steps"] == 20
+
+
 def test_every_default_config_keeps_its_rules_and_a_broken_field_is_named():
     """Each learner's and labeller's default config, in every domain, passes its
     config_rules (so the rules refuse only what the references never use), and a field out

@@ -107,8 +107,9 @@ class RunSettings:
         eval_backend: 'host' (envs stepped together on host threads) or 'reference'
             (each env through its own step), the same episodes; 'device' (MuJoCo XLA on
             the accelerator, locomotion only, other episodes) (evaluation.Evaluator).
-        deadline: a wall-clock time (seconds since the epoch); training stops cleanly at
-            the last checkpoint before it (resume later with --resume). None: no limit.
+        deadline: a wall-clock time (seconds since the epoch); training (IQL's loop and
+            CLUE's CVAE) stops cleanly at the last checkpoint before it (resume later with
+            --resume); OTR's and ORIL's labelling run to their end. None: no limit.
     """
 
     env_name: str = "gen-pointmaze-umaze-diverse-v0"

@@ -34,6 +34,9 @@ class LabelRequest:
         ground_truth: (N,) true rewards for figures (sparse setting), else None.
         title: what the run is, for figure titles (e.g. 'clue-sparse-K1 on
             gen-pointmaze-large-diverse-v0, seed 0').
+        deadline: the run's wall-clock deadline (time.time()) or None; a labeller with
+            checkpoints stops at one before it (timing.StoppedAtDeadline; CLUE's CVAE),
+            one without (OTR) runs to its end.
     """
 
     dataset: Dataset
@@ -46,6 +49,7 @@ class LabelRequest:
     ground_truth: Optional[np.ndarray] = None
     title: str = ""
     absorbing: bool = False
+    deadline: Optional[float] = None
 
 
 class Labels(NamedTuple):

@@ -6,6 +6,7 @@ latent_embeddings.png (Fig. 2) and, with ground-truth rewards,
 reward_correlation.png (Fig. 7).
 """
 
+import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -34,7 +35,7 @@ def label_seeds(requests: List[LabelRequest]) -> List[Labels]:
     states = fit_cvaes(first.config, first.dataset, [r.expert for r in requests],
                        [r.seed for r in requests], [r.run_dir for r in requests],
                        resume=any(r.resume for r in requests),  # fresh runs have no files
-                       progress=first.progress)
+                       progress=first.progress, deadline=first.deadline)
     return [_label_with(request, state) for request, state in zip(requests, states)]
 
 
@@ -53,7 +54,7 @@ def _label_with(request: LabelRequest, state: clue.CLUEState) -> Labels:
         plain.calibrate = False
         uncalibrated = fit_cvae(plain, data, expert, request.seed, request.run_dir,
                                 resume=request.resume, progress=request.progress,
-                                name="cvae_uncalibrated.msgpack")
+                                name="cvae_uncalibrated.msgpack", deadline=request.deadline)
     info.update(figures(state, data, expert, cfg, request.run_dir, request.ground_truth,
                         uncalibrated, title=request.title))
     return Labels(relabelled.rewards, info)
@@ -64,21 +65,24 @@ CVAE_CHECKPOINT_EVERY = 5  # chunks (of `chunk` updates) between mid-training ch
 
 def fit_cvae(config, dataset: Dataset, expert: Dataset, seed: int, run_dir, *,
              resume: bool = False, progress: bool = True, chunk: int = 1000,
-             name: str = "cvae.msgpack") -> clue.CLUEState:
+             name: str = "cvae.msgpack", deadline: Optional[float] = None) -> clue.CLUEState:
     """Train (or, with resume, restore) the calibrated CVAE; logs clue/* scalars.
 
     The learner is checkpointed every CVAE_CHECKPOINT_EVERY chunks to
     `<name>.partial` (params, Adam state, step, rng); with `resume` a killed
     training continues from there to the same CVAE as an uninterrupted one.
-    The finished CVAE is `<name>`, and the partial file is removed.
+    The finished CVAE is `<name>`, and the partial file is removed. With a `deadline`
+    (time.time()) the training stops at a checkpoint when the next stretch of
+    CVAE_CHECKPOINT_EVERY chunks would pass it (timing.StoppedAtDeadline; resume continues).
     """
     return fit_cvaes(config, dataset, [expert], [seed], [run_dir], resume=resume,
-                     progress=progress, chunk=chunk, name=name)[0]
+                     progress=progress, chunk=chunk, name=name, deadline=deadline)[0]
 
 
 def fit_cvaes(config, dataset: Dataset, experts: List[Dataset], seeds: List[int],
               run_dirs: List[Any], *, resume: bool = False, progress: bool = True,
-              chunk: int = 1000, name: str = "cvae.msgpack") -> List[clue.CLUEState]:
+              chunk: int = 1000, name: str = "cvae.msgpack",
+              deadline: Optional[float] = None) -> List[clue.CLUEState]:
     """`fit_cvae` for S seeds (each its experts and run folder) on one dataset.
 
     Seeds that start from the same update (all of them, unless a resume finds them
@@ -106,7 +110,8 @@ def fit_cvaes(config, dataset: Dataset, experts: List[Dataset], seeds: List[int]
         with timing.phase("cvae"):
             trained = _train_group(config, data, [experts[i] for i in group],
                                    [states[i] for i in group], [seeds[i] for i in group],
-                                   [paths[i] for i in group], done, progress, chunk)
+                                   [paths[i] for i in group], done, progress, chunk,
+                                   deadline)
         for i, state in zip(group, trained):
             states[i] = state
     return states
@@ -118,7 +123,7 @@ def _partial(path: Path) -> Path:
 
 def _train_group(config, data, experts: List[Dataset], states: List[clue.CLUEState],
                  seeds: List[int], paths: List[Path], done: int, progress: bool,
-                 chunk: int) -> List[clue.CLUEState]:
+                 chunk: int, deadline: Optional[float] = None) -> List[clue.CLUEState]:
     """Train seeds that are all at update `done` to config.num_steps; one seed trains
     alone (`clue.train_cvae`), several vmapped (`clue.train_cvae_seeds`)."""
     if len(states) == 1:
@@ -150,7 +155,8 @@ def _train_group(config, data, experts: List[Dataset], states: List[clue.CLUESta
     desc = "CVAE" if len(states) == 1 else f"CVAE x{len(states)} seeds"
     with tqdm(total=total, initial=done, disable=not progress, desc=desc, unit="upd",
               dynamic_ncols=True) as bar:
-        chunks = 0
+        chunks, stretch_start = 0, time.time()
+        _past_deadline(deadline, 0.0, done, total, paths)
         while done < total:
             interrupts.check()
             n = min(chunk, total - done)
@@ -164,6 +170,9 @@ def _train_group(config, data, experts: List[Dataset], states: List[clue.CLUESta
                 for logger, path, member in zip(loggers, paths, members(state)):
                     logger.flush()  # every point up to the checkpoint is on disk
                     storage.save_cvae(_partial(path), member)
+                now = time.time()
+                _past_deadline(deadline, now - stretch_start, done, total, paths)
+                stretch_start = now
             bar.update(n)
             bar.set_postfix({"loss": f"{infos[0]['cvae_loss']:.3f}",
                              "calib": f"{infos[0]['calibration_loss']:.3f}"}, refresh=False)
@@ -173,6 +182,20 @@ def _train_group(config, data, experts: List[Dataset], states: List[clue.CLUESta
         storage.save_cvae(path, member)
         _partial(path).unlink(missing_ok=True)
     return trained
+
+
+def _past_deadline(deadline: Optional[float], stretch_s: float, done: int, total: int,
+                   paths: List[Path]) -> None:
+    """StoppedAtDeadline when another `stretch_s` of CVAE training would end after
+    `deadline` (the CVAEs are at a checkpoint: update `done`)."""
+    if deadline is None or time.time() + stretch_s <= deadline:
+        return
+    where = str(paths[0].parent) if len(paths) == 1 else f"{len(paths)} run folders"
+    saved = f"checkpoint saved in {where}" if done else "nothing trained yet"
+    raise timing.StoppedAtDeadline(
+        f"CVAE stopped at update {done} of {total} ({saved}): the next {stretch_s:.0f} s of "
+        "its training would pass the deadline. Rerun the same command with --resume to "
+        "continue from there.")
 
 
 def _pad_rows(batch, length: int):
