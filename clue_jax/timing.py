@@ -14,13 +14,24 @@ stretch would pass a run's deadline (IQL's training loop, CLUE's CVAE).
 
 import contextlib
 import time
-from typing import Dict, Iterator
+from typing import Dict, Iterator, Optional
 
 _TOTALS: Dict[str, float] = {}
 
 
 class StoppedAtDeadline(RuntimeError):
     """A loop stopped cleanly at a checkpoint: its next stretch would pass the deadline."""
+
+
+def stop_before_deadline(deadline: Optional[float], now: float, stretch_s: float,
+                         where: str) -> None:
+    """StoppedAtDeadline when a loop at a checkpoint, at wall time `now`, would end its next
+    `stretch_s` of training after `deadline` (None: no limit). `where` says where it stopped,
+    e.g. 'stopped at update 10 of 20 (checkpoint saved in <run>)'."""
+    if deadline is not None and now + stretch_s > deadline:
+        raise StoppedAtDeadline(
+            f"{where}: the next {stretch_s:.0f} s of training would pass the deadline. Rerun "
+            "the same command with --resume to continue from there.")
 
 
 @contextlib.contextmanager

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from clue_jax import checkpoints, interrupts, locks
+from clue_jax import checkpoints, interrupts, locks, timing
 from clue_jax.trees import stack_trees, unstack_tree
 from clue_jax.data.dataset import Dataset, to_device
 from clue_jax.logging import RunLogger
@@ -212,12 +212,10 @@ def _past_deadline(loop: LoopConfig, step: int, interval_s: float, run_dirs: Lis
     """StoppedAtDeadline when another `interval_s` of training would end after loop.deadline."""
     if loop.deadline is None or step >= loop.max_steps:
         return
-    if time.time() + interval_s > loop.deadline:
-        where = str(run_dirs[0]) if len(run_dirs) == 1 else f"{len(run_dirs)} run folders"
-        raise StoppedAtDeadline(
-            f"stopped at update {step} of {loop.max_steps} (checkpoint saved in {where}): the "
-            f"next {interval_s:.0f} s of training would pass the deadline. Rerun the same "
-            "command with --resume to continue from there.")
+    where = str(run_dirs[0]) if len(run_dirs) == 1 else f"{len(run_dirs)} run folders"
+    timing.stop_before_deadline(loop.deadline, time.time(), interval_s,
+                                f"stopped at update {step} of {loop.max_steps} "
+                                f"(checkpoint saved in {where})")
 
 
 class SeedsOutOfStepError(RuntimeError):

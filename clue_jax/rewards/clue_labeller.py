@@ -188,14 +188,12 @@ def _past_deadline(deadline: Optional[float], stretch_s: float, done: int, total
                    paths: List[Path]) -> None:
     """StoppedAtDeadline when another `stretch_s` of CVAE training would end after
     `deadline` (the CVAEs are at a checkpoint: update `done`)."""
-    if deadline is None or time.time() + stretch_s <= deadline:
+    if deadline is None:
         return
     where = str(paths[0].parent) if len(paths) == 1 else f"{len(paths)} run folders"
     saved = f"checkpoint saved in {where}" if done else "nothing trained yet"
-    raise timing.StoppedAtDeadline(
-        f"CVAE stopped at update {done} of {total} ({saved}): the next {stretch_s:.0f} s of "
-        "its training would pass the deadline. Rerun the same command with --resume to "
-        "continue from there.")
+    timing.stop_before_deadline(deadline, time.time(), stretch_s,
+                                f"CVAE stopped at update {done} of {total} ({saved})")
 
 
 def _pad_rows(batch, length: int):
