@@ -38,6 +38,11 @@ def read_points(points, task: str):
     return scores
 
 
+def label(method) -> str:
+    """('clue-imitation', '1') -> 'clue-imitation (K=1)'; ('iql', '') -> 'iql'."""
+    return method[0] + (f" (K={method[1]})" if method[1] else "")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--task", required=True)
@@ -54,16 +59,15 @@ def main():
     for method in methods:
         cells = [f"{np.mean(v):.1f} ± {np.std(v):.1f} (n={len(v)})"
                  if (v := scores[method].get(f)) else "–" for f in fractions]
-        name = method[0] + (f" (K={method[1]})" if method[1] else "")
-        print(f"| {name} | " + " | ".join(cells) + " |")
+        print(f"| {label(method)} | " + " | ".join(cells) + " |")
     if args.plot:
         fig, ax = tables.line_figure((6, 4))
         for i, method in enumerate(methods):
             xs = [f for f in fractions if scores[method].get(f)]
             ys = [np.mean(scores[method][f]) for f in xs]
             es = [np.std(scores[method][f]) for f in xs]
-            name = method[0] + (f" (K={method[1]})" if method[1] else "")
-            ax.errorbar(xs, ys, yerr=es, marker="o", capsize=3, color=f"C{i}", label=name)
+            ax.errorbar(xs, ys, yerr=es, marker="o", capsize=3, color=f"C{i}",
+                        label=label(method))
         ax.set_xscale("log")
         ax.set_xticks(fractions, [f"{f:g}" for f in fractions])
         tables.save_line_figure(fig, ax, args.plot, "fraction of the dataset's trajectories",
