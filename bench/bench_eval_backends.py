@@ -4,12 +4,12 @@
     python bench/bench_eval_backends.py --envs=hopper --episodes=500 --backends=host,device
 
 For each env, `--episodes` envs run the shipped SAC expert (deterministic) twice (reset
-seeds 0.. and 1000..) on every backend, from the same reset states (the envs' own resets):
-`reference` (each env through its own step), `host` (mujoco.batch on host threads; equal
-episodes to the reference) and `device` (MuJoCo XLA, float32, needs mujoco-mjx). Printed
-per backend: the first call's seconds (compilation included), the second's, and the mean
-normalized score; then the device's difference from the host, paired over the episodes,
-with its standard error. The device named is JAX's default.
+seeds 0.. and max(1000, --episodes).., so no episode repeats) on every backend, from the same
+reset states (the envs' own resets): `reference` (each env through its own step), `host`
+(mujoco.batch on host threads; equal episodes to the reference) and `device` (MuJoCo XLA,
+float32, needs mujoco-mjx). Printed per backend: the first call's seconds (compilation
+included), the second's, and the mean normalized score; then the device's difference from the
+host, paired over the episodes, with its standard error. The device named is JAX's default.
 """
 
 import argparse
@@ -46,7 +46,7 @@ def main():
             with evaluation.Evaluator(name, args.episodes, max_steps=args.max_steps,
                                       backend=backend) as ev:
                 times, returns, steps = [], [], 0
-                for offset in (0, 1000):
+                for offset in (0, max(1000, args.episodes)):
                     start = time.perf_counter()
                     out = ev.run(policy, [offset + i for i in range(args.episodes)])
                     times.append(time.perf_counter() - start)

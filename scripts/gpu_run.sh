@@ -8,15 +8,21 @@
 #   BENCH_ARGS="--seeds=2 --max_steps=1000 --cvae_steps=500 --eval_interval=500 \
 #   --eval_episodes=2" TABLE_ARGS="--seeds=0,1" \
 #   TABLE_FLAGS="--max_steps=1000 --eval_interval=500 --eval_episodes=2 --cvae_steps=200" \
-#   TIME_LIMIT=900 bash scripts/gpu_run.sh runs/dry
+#   EVAL_ARGS="--envs=hopper --episodes=4 --max_steps=50" TIME_LIMIT=900 \
+#   bash scripts/gpu_run.sh runs/dry
 #
 # 1. One row of Table 3 at the paper's budget (reproduce.py --preset=table3 --budget=paper):
 #    gen-hopper-medium-v0, CLUE with K = 1, 5, 10 x 10 seeds, 1M updates each, as one
 #    program (--group=method);
 # 2. bench/bench_e2e.py: the main job (CLUE, point maze, CVAE 1e4 + IQL 2e4 updates, 10
 #    episodes every 5e3) as one run and as --seeds=0-9; once per RUNS_DIR;
-# 3. the rest of the row: IQL on the true rewards (10 runs), then OTR with K = 1, 5, 10;
-# 4. bench/bench_eval_backends.py: hopper's expert on 500 envs, host vs device (MJX).
+# 3. IQL on the true rewards (10 runs as one program, about 6 minutes on an H200);
+# 4. bench/bench_eval_backends.py: the shipped experts, host vs device (MJX), walker2d (whose
+#    difference 100 paired episodes on a CPU could not settle) and hopper, 2 x 2000 envs each;
+# 5. OTR with K = 1, 5, 10 (30 runs as one program, about 11 minutes: more than one call
+#    may run, so it needs a call and its rerun on the same machine). It comes last because
+#    its checkpoints cannot leave the machine (about 4 MB per run): started in a lease that
+#    ends before it does, its work is lost, while steps 2-4 each finish within one call.
 # The benchmarks are stopped at the time limit too (a stopped one is rerun next time).
 # Runs already in results/table3_paper/runs (measured in an earlier lease and committed)
 # are copied into RUNS_DIR first, so they are skipped. Every run stops cleanly at a
@@ -96,16 +102,16 @@ if [ ! -s "$RUNS/bench_e2e.json" ] && [ "$(left)" -gt 240 ]; then
         --eval_episodes=10} --out="$RUNS/bench_e2e" --json="$RUNS/bench_e2e.json" \
         || echo "== bench_e2e: exit $? (124: stopped at the time limit; rerun to measure)"
 fi
-for method in iql otr-imitation; do
-    [ "$(left)" -gt 180 ] && table $method  # OTR labels for ~1 min on a GPU before training
-done
+[ "$(left)" -gt 180 ] && table iql
 if [ ! -s "$RUNS/eval_backends.txt" ] && [ "$(left)" -gt 240 ]; then
     echo "== the evaluation backends, host vs device ($(left) s left)"
-    timeout $(( $(left) - 30 )) python3 bench/bench_eval_backends.py --envs=hopper \
-        --episodes=500 > "$RUNS/eval_backends.partial" \
+    # shellcheck disable=SC2086
+    timeout $(( $(left) - 30 )) python3 bench/bench_eval_backends.py ${EVAL_ARGS:---envs=walker2d,hopper \
+        --episodes=2000} > "$RUNS/eval_backends.partial" \
         && mv "$RUNS/eval_backends.partial" "$RUNS/eval_backends.txt"
     cat "$RUNS/eval_backends.partial" "$RUNS/eval_backends.txt" 2>/dev/null
 fi
+[ "$(left)" -gt 180 ] && table otr-imitation  # OTR labels for ~1 min on a GPU before training
 # shellcheck disable=SC2086
 python3 reproduce.py --preset=table3 --budget=paper --tasks=gen-hopper-medium-v0 \
     --methods=iql,otr-imitation,clue-imitation ${TABLE_ARGS:-} --out="$RUNS/table3_paper" \
