@@ -319,6 +319,15 @@ def test_presets_plan_the_papers_grids(capsys):
     text = capsys.readouterr().out
     assert "180 runs: 6 tasks" in text and "antmaze-large-play" not in text.split("exception")[-1]
     assert "exception: antmaze-medium-play-v2 clue K=1: --config.dropout_rate=0.2" in text
+    # the AntMaze data made here get their D4RL twins' exceptions; the cpu budget none
+    reproduce.main(["--preset=table1", "--budget=paper", "--tasks=gen-antmaze-umaze-diverse-v0",
+                    "--plan"])
+    text = capsys.readouterr().out
+    assert ("exception: gen-antmaze-umaze-diverse-v0 clue K=1: --config.actor_lr=0.0005 "
+            "--config.critic_lr=0.0005 --config.value_lr=0.0005") in text
+    reproduce.main(["--preset=table1", "--budget=cpu", "--tasks=gen-antmaze-umaze-diverse-v0",
+                    "--plan"])
+    assert "exception" not in capsys.readouterr().out
     reproduce.main(["--preset=table4", "--budget=cpu", "--plan"])
     text = capsys.readouterr().out
     assert "8 methods" in text and "x 3 seeds" in text and "--max_steps=10000" in text

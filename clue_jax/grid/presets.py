@@ -17,7 +17,9 @@ Where the paper is silent the choice is ours and said here:
   with D4RL's data has.
 - Sec. 8.2's learning-rate and dropout exceptions are applied to CLUE's cells (the
   section describes CLUE's IQL); IQL and OTR keep the reference configuration. A learning
-  rate sets IQL's actor, critic and value rates alike.
+  rate sets IQL's actor, critic and value rates alike. The AntMaze datasets made here
+  (gen-antmaze-<stem>-v0) get the exceptions of their D4RL twins (antmaze-<stem>-v2): the
+  same maze, task and recipe.
 """
 
 import dataclasses
@@ -118,13 +120,16 @@ PAPER_EXCEPTIONS: Dict[Tuple[str, int], Tuple[str, ...]] = {
     ("antmaze-large-play-v2", 10): ("--config.dropout_rate=0.2",),
 }
 
+# The AntMaze datasets made here -> the D4RL datasets they are made after.
+D4RL_TWINS = {f"gen-{name[:-len('-v2')]}-v0": name for name in ANTMAZE}
+
 
 def cell_flags(preset: Preset, budget: str, task: str, method: str, k: Optional[int]
                ) -> Tuple[str, ...]:
     """The flags one cell of `preset` gets beyond the budget's (the paper's exceptions)."""
     if budget != "paper" or not method.startswith("clue") or k is None:
         return ()
-    return PAPER_EXCEPTIONS.get((task, k), ())
+    return PAPER_EXCEPTIONS.get((D4RL_TWINS.get(task, task), k), ())
 
 
 def get(name: str) -> Preset:
