@@ -207,6 +207,38 @@ def test_rewards_in_unit_interval_and_decrease_with_latent_distance(trained):
     assert np.all(np.diff(rewards[np.argsort(dist)]) <= 1e-6)
 
 
+def test_flat_rewards_are_reported_and_warned_about(trained):
+    """raw_reward_std is the raw Eq. 6 rewards' std; rewards that hardly vary (here a tiny c
+    puts every embedding 'near' z_e, as a collapsed latent does) get the warning."""
+    from clue_jax.rewards import clue_labeller
+    state, data, expert, _ = trained
+    config = tiny_config(temperature=3.0)
+    _, info = labelling.relabel_dataset(state.model, data, expert, config)
+    z_e = labelling.expert_embedding(state.model, expert.observations, expert.actions)
+    raw = labelling.label_rewards(state.model, data.observations, data.actions, z_e, 3.0)
+    assert info["raw_reward_std"] == pytest.approx(float(raw.std()), rel=1e-5)
+    assert info["raw_reward_std"] > clue_labeller.FLAT_REWARD_STD
+    assert clue_labeller.flat_reward_warning(info, "run") is None
+    _, flat = labelling.relabel_dataset(state.model, data, expert, tiny_config(temperature=1e-4))
+    assert flat["raw_reward_std"] < 1e-3 and flat["raw_reward_min"] > 0.99
+    warning = clue_labeller.flat_reward_warning(flat, "clue-sparse-K1 on maze, seed 0")
+    assert "clue-sparse-K1 on maze, seed 0" in warning and "--cvae_steps" in warning
+    assert f"std {flat['raw_reward_std']:.3f} < 0.05" in warning
+
+
+def test_a_clue_run_with_flat_rewards_warns(tmp_path, capsys):
+    from clue_jax.rewards import clue_labeller
+    from clue_jax.rewards.base import LabelRequest
+    data, expert = synthetic_task(n=500, n_expert=50)
+    request = LabelRequest(dataset=data, expert=expert, progress=False, run_dir=tmp_path,
+                           config=tiny_config(num_steps=20, temperature=1e-4), seed=0,
+                           title="clue on the synthetic task, seed 0")
+    labels, = clue_labeller.label_seeds([request])
+    assert labels.info["raw_reward_std"] < clue_labeller.FLAT_REWARD_STD
+    err = capsys.readouterr().err
+    assert "warning: clue on the synthetic task, seed 0: CLUE's rewards hardly vary" in err
+
+
 def test_chunked_labelling_equals_unchunked_and_compiles_once(trained):
     state, data, expert, _ = trained
     model = state.model

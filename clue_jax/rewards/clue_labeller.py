@@ -6,6 +6,7 @@ latent_embeddings.png (Fig. 2) and, with ground-truth rewards,
 reward_correlation.png (Fig. 7).
 """
 
+import sys
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -57,7 +58,28 @@ def _label_with(request: LabelRequest, state: clue.CLUEState) -> Labels:
                                 name="cvae_uncalibrated.msgpack", deadline=request.deadline)
     info.update(figures(state, data, expert, cfg, request.run_dir, request.ground_truth,
                         uncalibrated, title=request.title))
+    warning = flat_reward_warning(info, request.title)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     return Labels(relabelled.rewards, info)
+
+
+# Eq. 6 rewards whose std over the dataset is below this carry almost no signal: the
+# CVAE's latent has collapsed (every embedding near z_e), so every row earns about 1.
+FLAT_REWARD_STD = 0.05
+
+
+def flat_reward_warning(info: Dict[str, float], title: str) -> Optional[str]:
+    """The warning for rewards that hardly vary over the dataset (a collapsed latent), else None."""
+    std = info["raw_reward_std"]
+    if std >= FLAT_REWARD_STD:
+        return None
+    return (f"[clue_jax] warning: {title}: CLUE's rewards hardly vary over the dataset (std "
+            f"{std:.3f} < {FLAT_REWARD_STD}, from {info['raw_reward_min']:.3f} to "
+            f"{info['raw_reward_max']:.3f}), so the agent will learn little from them: every "
+            f"embedding lies close to the expert's at temperature c, most likely a collapsed "
+            f"latent (see latent_embeddings.png). Train the CVAE longer (--cvae_steps) or "
+            f"raise c (--temperature).")
 
 
 CVAE_CHECKPOINT_EVERY = 5  # chunks (of `chunk` updates) between mid-training checkpoints

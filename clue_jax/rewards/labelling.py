@@ -154,6 +154,7 @@ def relabel_dataset(model: CVAEModel, dataset: Dataset, expert: Dataset, config,
     rewards = postprocess_rewards(raw, dataset.dones_float, config.reward_scaling,
                                   config.reward_shift)
     info = {"raw_reward_mean": float(raw.mean()), "raw_reward_min": float(raw.min()),
-            "raw_reward_max": float(raw.max()), "expert_raw_reward_mean": float(expert_raw.mean()),
+            "raw_reward_max": float(raw.max()), "raw_reward_std": float(raw.std()),
+            "expert_raw_reward_mean": float(expert_raw.mean()),
             "reward_mean": float(rewards.mean()), "z_e_norm": float(np.linalg.norm(z_e))}
     return dataset.with_rewards(rewards), info
