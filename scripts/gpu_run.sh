@@ -16,13 +16,15 @@
 #    program (--group=method);
 # 2. bench/bench_e2e.py: the main job (CLUE, point maze, CVAE 1e4 + IQL 2e4 updates, 10
 #    episodes every 5e3) as one run and as --seeds=0-9; once per RUNS_DIR;
-# 3. IQL on the true rewards (10 runs as one program, about 6 minutes on an H200);
+# 3. IQL on the true rewards (10 runs as one program; about 5-6 minutes on an H200,
+#    estimated from CLUE's 30 stacked runs there);
 # 4. bench/bench_eval_backends.py: the shipped experts, host vs device (MJX), walker2d (whose
 #    difference 100 paired episodes on a CPU could not settle) and hopper, 2 x 2000 envs each;
-# 5. OTR with K = 1, 5, 10 (30 runs as one program, about 11 minutes: more than one call
-#    may run, so it needs a call and its rerun on the same machine). It comes last because
-#    its checkpoints cannot leave the machine (about 4 MB per run): started in a lease that
-#    ends before it does, its work is lost, while steps 2-4 each finish within one call.
+# 5. OTR with K = 1, 5, 10 (30 runs as one program, about 11 minutes, estimated likewise:
+#    more than one call may run, so it needs a call and its rerun on the same machine). It
+#    comes last because its checkpoints cannot leave the machine (about 4 MB per run):
+#    started in a lease that ends before it does, its work is lost, while steps 2-4 each
+#    finish within one call.
 # The benchmarks are stopped at the time limit too (a stopped one is rerun next time).
 # Runs already in results/table3_paper/runs (measured in an earlier lease and committed)
 # are copied into RUNS_DIR first, so they are skipped. Every run stops cleanly at a
