@@ -23,6 +23,12 @@ class StoppedAtDeadline(RuntimeError):
     """A loop stopped cleanly at a checkpoint: its next stretch would pass the deadline."""
 
 
+def run_folders(run_dirs) -> str:
+    """Where a stopped loop's checkpoints are, for its message: the folder, or 'S run folders'."""
+    run_dirs = list(run_dirs)
+    return str(run_dirs[0]) if len(run_dirs) == 1 else f"{len(run_dirs)} run folders"
+
+
 def stop_before_deadline(deadline: Optional[float], now: float, stretch_s: float,
                          where: str) -> None:
     """StoppedAtDeadline when a loop at a checkpoint, at wall time `now`, would end its next

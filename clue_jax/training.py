@@ -212,10 +212,9 @@ def _past_deadline(loop: LoopConfig, step: int, interval_s: float, run_dirs: Lis
     """StoppedAtDeadline when another `interval_s` of training would end after loop.deadline."""
     if loop.deadline is None or step >= loop.max_steps:
         return
-    where = str(run_dirs[0]) if len(run_dirs) == 1 else f"{len(run_dirs)} run folders"
     timing.stop_before_deadline(loop.deadline, time.time(), interval_s,
                                 f"stopped at update {step} of {loop.max_steps} "
-                                f"(checkpoint saved in {where})")
+                                f"(checkpoint saved in {timing.run_folders(run_dirs)})")
 
 
 class SeedsOutOfStepError(RuntimeError):

@@ -212,7 +212,7 @@ def _past_deadline(deadline: Optional[float], stretch_s: float, done: int, total
     `deadline` (the CVAEs are at a checkpoint: update `done`)."""
     if deadline is None:
         return
-    where = str(paths[0].parent) if len(paths) == 1 else f"{len(paths)} run folders"
+    where = timing.run_folders(path.parent for path in paths)
     saved = f"checkpoint saved in {where}" if done else "nothing trained yet"
     timing.stop_before_deadline(deadline, time.time(), stretch_s,
                                 f"CVAE stopped at update {done} of {total} ({saved})")
