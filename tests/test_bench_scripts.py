@@ -5,25 +5,13 @@ they record adds up, and that the host evaluator they time equals the reference 
 """
 
 import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from clue_jax.generation import generated
-
-ROOT = Path(__file__).resolve().parents[1]
-MAZE = "gen-pointmaze-umaze-diverse-v0"
-
-
-def run(args, env=None):
-    proc = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
-                          env=env, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc.stdout
+from test_scripts import ENV as MAZE, ROOT, maze_file, run  # noqa: F401 -- maze_file: a fixture
 
 
 def test_the_gpu_script_parses():
@@ -33,22 +21,20 @@ def test_the_gpu_script_parses():
 
 
 def test_bench_eval_backends_host_scores_equal_the_reference():
-    out = run(["bench/bench_eval_backends.py", "--envs=hopper", "--episodes=3", "--max_steps=20",
-               "--backends=reference,host"])
+    out = run("bench/bench_eval_backends.py", "--envs=hopper", "--episodes=3", "--max_steps=20",
+              "--backends=reference,host")
     scores = dict(re.findall(r"gen-hopper-expert-v0 (\w+)\s*:.*score (\S+ ± \S+) \(se\)", out))
     assert set(scores) == {"reference", "host"}, out
     assert scores["host"] == scores["reference"]  # the same episodes, step for step
 
 
 @pytest.mark.slow
-def test_bench_e2e_records_a_group_against_separate_runs(tmp_path):
-    data = tmp_path / "data"
-    generated.ensure_generated(MAZE, cache_dir=str(data), size=6000, seed=0)
+def test_bench_e2e_records_a_group_against_separate_runs(tmp_path, maze_file):
     record_file = tmp_path / "e2e.json"
-    args = ["bench/bench_e2e.py", f"--env={MAZE}", "--seeds=2", "--separate=1",
-            "--max_steps=100", "--cvae_steps=50", "--eval_interval=50", "--eval_episodes=2",
-            f"--out={tmp_path / 'runs'}", f"--json={record_file}"]
-    out = run(args, env=dict(os.environ, CLUE_JAX_DATA_DIR=str(data)))
+    out = run("bench/bench_e2e.py", f"--env={MAZE}", "--seeds=2", "--separate=1",
+              "--max_steps=100", "--cvae_steps=50", "--eval_interval=50", "--eval_episodes=2",
+              f"--out={tmp_path / 'runs'}", f"--json={record_file}",
+              CLUE_JAX_DATA_DIR=str(Path(maze_file).parent))
     assert "seed-throughput: group" in out
     record = json.loads(record_file.read_text())[-1]
     assert record["runs"] == 2 and len(record["separate_wall_s"]) == 1

@@ -37,8 +37,9 @@ def maze_file(tmp_path_factory):
                                       size=6000, seed=0)
 
 
-def run(script, *args, cwd=ROOT):
-    env = dict(os.environ, JAX_PLATFORMS=os.environ.get("JAX_PLATFORMS", ""))
+def run(script, *args, cwd=ROOT, **env_vars):
+    """`python script args` from `cwd` (env_vars added to its environment); its output."""
+    env = dict(os.environ, JAX_PLATFORMS=os.environ.get("JAX_PLATFORMS", ""), **env_vars)
     proc = subprocess.run([sys.executable, script, *args], cwd=cwd, capture_output=True,
                           text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
