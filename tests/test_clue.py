@@ -207,6 +207,44 @@ def test_rewards_in_unit_interval_and_decrease_with_latent_distance(trained):
     assert np.all(np.diff(rewards[np.argsort(dist)]) <= 1e-6)
 
 
+def test_sampled_rewards_draw_each_rows_noise_from_its_index(trained):
+    """use_mean=False: z = mu + sigma * eps_i, eps_i ~ N(0, I) from fold_in(key, i), i the row's
+    position in the labelled array (Eq. 6's z(s, a) ~ q(z | s, a))."""
+    state, data, expert, _ = trained
+    model = state.model
+    z_e = labelling.expert_embedding(model, expert.observations, expert.actions)
+    key = jax.random.PRNGKey(7)
+    rewards = labelling.label_rewards(model, data.observations[:300], data.actions[:300], z_e,
+                                      2.0, use_mean=False, key=key)
+    means, log_std = labelling.encode_dataset(model, data.observations[:300], data.actions[:300])
+    eps = np.stack([np.asarray(jax.random.normal(jax.random.fold_in(key, i), (model.latent_dim,)))
+                    for i in range(300)])
+    z = means + np.exp(log_std) * eps
+    np.testing.assert_allclose(rewards, np.exp(-2.0 * np.sum((z - z_e) ** 2, axis=1)),
+                               rtol=1e-4, atol=1e-7)
+    tail = labelling.label_rewards(model, data.observations[100:300], data.actions[100:300],
+                                   z_e, 2.0, use_mean=False, key=key)
+    assert not np.allclose(tail, rewards[100:])  # rows 100.. drew eps_0.. here, not eps_100..
+    with pytest.raises(ValueError, match="needs a PRNG key"):
+        labelling.label_rewards(model, data.observations, data.actions, z_e, 2.0, use_mean=False)
+
+
+def test_labelling_reports_how_the_encoder_spreads(trained):
+    state, data, expert, _ = trained
+    _, info = labelling.relabel_dataset(state.model, data, expert, tiny_config(temperature=3.0))
+    mu_e, log_std_e = labelling.encode_dataset(state.model, expert.observations, expert.actions)
+    mu, log_std = labelling.encode_dataset(state.model, data.observations, data.actions)
+    assert data.size < labelling.ENCODER_STATS_ROWS  # every row counts
+    assert info["expert_sigma_mean"] == pytest.approx(float(np.exp(log_std_e).mean()), rel=1e-5)
+    assert info["data_sigma_mean"] == pytest.approx(float(np.exp(log_std).mean()), rel=1e-5)
+    assert info["expert_latent_norm"] == pytest.approx(
+        float(np.linalg.norm(mu_e, axis=1).mean()), rel=1e-5)
+    assert info["data_latent_norm"] == pytest.approx(
+        float(np.linalg.norm(mu, axis=1).mean()), rel=1e-5)
+    # calibration (Eq. 7) holds the experts' q(z | s, a) tighter than the data's
+    assert info["expert_sigma_mean"] < info["data_sigma_mean"]
+
+
 def test_flat_rewards_are_reported_and_warned_about(trained):
     """raw_reward_std is the raw Eq. 6 rewards' std; rewards that hardly vary (here a tiny c
     puts every embedding 'near' z_e, as a collapsed latent does) get the warning."""
@@ -224,6 +262,28 @@ def test_flat_rewards_are_reported_and_warned_about(trained):
     warning = clue_labeller.flat_reward_warning(flat, "clue-sparse-K1 on maze, seed 0")
     assert "clue-sparse-K1 on maze, seed 0" in warning and "--cvae_steps" in warning
     assert f"std {flat['raw_reward_std']:.3f} < 0.05" in warning
+
+
+def test_a_collapsed_posterior_is_named_and_sampling_keeps_the_experts_apart():
+    """A heavy KL (beta 5) collapses q(z | s, a) to the prior on the data: the encoder means
+    all sit near z_e, Eq. 6 on them is flat, and the warning says so and names the sampled z,
+    whose rewards still single out the expert rows (their sigma is held down by Eq. 7)."""
+    from clue_jax.rewards import clue_labeller
+    data, expert = synthetic_task(n=500, n_expert=50)
+    state = clue.create_clue_state(tiny_config(beta=5.0), data, seed=0)
+    state, _ = clue.train_cvae(state, to_device(data), to_device(expert), 300)
+    _, info = labelling.relabel_dataset(state.model, data, expert, tiny_config(beta=5.0))
+    assert info["data_sigma_mean"] > clue_labeller.COLLAPSED_SIGMA
+    assert info["raw_reward_std"] < clue_labeller.FLAT_REWARD_STD
+    assert info["expert_sigma_mean"] < 0.5 * info["data_sigma_mean"]
+    warning = clue_labeller.flat_reward_warning(info, "run")
+    assert f"collapsed to the prior on the data (mean sigma {info['data_sigma_mean']:.3f}" in \
+        warning and "--clue_config.use_mean=False" in warning and "--cvae_steps" not in warning
+    _, sampled = labelling.relabel_dataset(state.model, data, expert,
+                                           tiny_config(beta=5.0, use_mean=False),
+                                           key=jax.random.PRNGKey(0))
+    assert sampled["expert_raw_reward_mean"] > 5 * sampled["raw_reward_mean"]
+    assert clue_labeller.flat_reward_warning(sampled, "run", use_mean=False) is None
 
 
 def test_a_clue_run_with_flat_rewards_warns(tmp_path, capsys):

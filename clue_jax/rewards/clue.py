@@ -250,7 +250,8 @@ def clue_loss(model: CVAEModel, vae_batch: Batch, expert_batch: Batch, key: PRNG
     info = {**recon_info, **kl_info, **calib_info, "cvae_loss": loss,
             "data_latent_norm": jnp.linalg.norm(mean[:b], axis=-1).mean(),
             "expert_latent_norm": jnp.linalg.norm(mean[b:], axis=-1).mean(),
-            "expert_sigma": jnp.exp(log_std[b:]).mean()}
+            "expert_sigma": jnp.exp(log_std[b:]).mean(),
+            "data_sigma": jnp.exp(log_std[:b]).mean()}
     return loss, info
 
 

@@ -58,28 +58,46 @@ def _label_with(request: LabelRequest, state: clue.CLUEState) -> Labels:
                                 name="cvae_uncalibrated.msgpack", deadline=request.deadline)
     info.update(figures(state, data, expert, cfg, request.run_dir, request.ground_truth,
                         uncalibrated, title=request.title))
-    warning = flat_reward_warning(info, request.title)
+    warning = flat_reward_warning(info, request.title, cfg.use_mean)
     if warning:
         print(warning, file=sys.stderr, flush=True)
     return Labels(relabelled.rewards, info)
 
 
-# Eq. 6 rewards whose std over the dataset is below this carry almost no signal: the
-# CVAE's latent has collapsed (every embedding near z_e), so every row earns about 1.
+# Eq. 6 rewards near 1 whose std over the dataset is below this carry almost no signal:
+# every embedding sits near z_e, so every row earns about 1.
 FLAT_REWARD_STD = 0.05
+# The encoder's sigma on the data (mean over latent dims and rows) from which on its
+# posterior counts as collapsed to the prior N(0, I): its means carry next to nothing.
+COLLAPSED_SIGMA = 0.9
 
 
-def flat_reward_warning(info: Dict[str, float], title: str) -> Optional[str]:
-    """The warning for rewards that hardly vary over the dataset (a collapsed latent), else None."""
+def flat_reward_warning(info: Dict[str, float], title: str, use_mean: bool = True
+                        ) -> Optional[str]:
+    """The warning for rewards near 1 that hardly vary over the dataset, else None.
+
+    When the encoder's posterior has collapsed on the data (`COLLAPSED_SIGMA`) and z is
+    its mean, the warning names the collapse and the sampled z that keeps the
+    calibration's separation (the expert's sigma stays small); otherwise it points at the
+    latent figure, the CVAE's budget and c.
+    """
     std = info["raw_reward_std"]
-    if std >= FLAT_REWARD_STD:
+    if std >= FLAT_REWARD_STD or info["raw_reward_mean"] < 0.5:
         return None
-    return (f"[clue_jax] warning: {title}: CLUE's rewards hardly vary over the dataset (std "
+    head = (f"[clue_jax] warning: {title}: CLUE's rewards hardly vary over the dataset (std "
             f"{std:.3f} < {FLAT_REWARD_STD}, from {info['raw_reward_min']:.3f} to "
             f"{info['raw_reward_max']:.3f}), so the agent will learn little from them: every "
-            f"embedding lies close to the expert's at temperature c, most likely a collapsed "
-            f"latent (see latent_embeddings.png). Train the CVAE longer (--cvae_steps) or "
-            f"raise c (--temperature).")
+            f"embedding lies close to the expert's at temperature c")
+    sigma = info.get("data_sigma_mean")
+    if use_mean and sigma is not None and sigma >= COLLAPSED_SIGMA:
+        return head + (
+            f". The encoder's posterior has collapsed to the prior on the data (mean sigma "
+            f"{sigma:.3f}, mean |mu| {info['data_latent_norm']:.3f}), so the encoder means of "
+            f"all rows sit near z_e; a sample of q(z | s, a) keeps the calibration's "
+            f"separation (expert sigma {info['expert_sigma_mean']:.3f}): pass "
+            f"--clue_config.use_mean=False (reproduce.py: the clue-sampled method).")
+    return head + (", most likely a collapsed latent (see latent_embeddings.png). Train the "
+                   "CVAE longer (--cvae_steps) or raise c (--temperature).")
 
 
 CVAE_CHECKPOINT_EVERY = 5  # chunks (of `chunk` updates) between mid-training checkpoints

@@ -4,7 +4,11 @@
     r(s, a) = exp(-c * ||z_e - z(s, a)||^2)          (Eq. 6), in (0, 1]
 
 z(s, a) is the encoder mean by default (deterministic rewards) or a sample
-mu + sigma * eps (`use_mean=False`; the paper leaves the choice open). Very
+mu + sigma * eps (`use_mean=False`; Eq. 6 writes z(s, a) ~ q(z | s, a), and no code
+of the authors' says which they used). The two differ most where the posterior has
+collapsed to the prior on the data (sigma near 1, `encoder_stats`): every mean then
+sits near z_e, while a sample still tells the expert rows (sigma held down by Eq. 7)
+from the rest. Very
 distant points can underflow to exactly 0 in float32 (c * d^2 > ~103).
 
 Datasets are processed in fixed-size chunks by one jitted function: the last
@@ -135,6 +139,25 @@ def label_rewards(model: CVAEModel, observations: np.ndarray, actions: np.ndarra
     return _map_chunks(lambda o, a, off: fn(o, a, off), obs, act, chunk_size).astype(np.float32)
 
 
+ENCODER_STATS_ROWS = 65536  # dataset rows (evenly spaced) that `encoder_stats` encodes
+
+
+def encoder_stats(model: CVAEModel, dataset: Dataset, expert: Dataset,
+                  chunk_size: int = DEFAULT_CHUNK) -> Dict[str, float]:
+    """How q(z | s, a) spreads: mean |mu| and mean sigma (over latent dims and rows) on the
+    expert rows and on up to ENCODER_STATS_ROWS evenly spaced dataset rows. Data sigma near 1
+    with |mu| near 0 is the prior itself: the posterior has collapsed, and the encoder means
+    of all rows sit near z_e."""
+    rows = np.arange(0, dataset.size, max(1, dataset.size // ENCODER_STATS_ROWS))
+    out = {}
+    for name, obs, act in (("expert", expert.observations, expert.actions),
+                           ("data", dataset.observations[rows], dataset.actions[rows])):
+        mean, log_std = encode_dataset(model, obs, act, chunk_size)
+        out[f"{name}_latent_norm"] = float(np.linalg.norm(mean, axis=1).mean())
+        out[f"{name}_sigma_mean"] = float(np.exp(log_std).mean())
+    return out
+
+
 def relabel_dataset(model: CVAEModel, dataset: Dataset, expert: Dataset, config,
                     key: Optional[PRNGKey] = None) -> Tuple[Dataset, Dict[str, float]]:
     """The whole labelling step: z_e, Eq. 6 rewards, post-processing, a relabelled copy.
@@ -143,7 +166,8 @@ def relabel_dataset(model: CVAEModel, dataset: Dataset, expert: Dataset, config,
         config: a `configs/clue_config.py` config (temperature, use_mean,
             label_chunk_size, reward_scaling, reward_shift).
     Returns:
-        (dataset with rewards replaced, summary numbers of the raw rewards).
+        (dataset with rewards replaced, summary numbers of the raw rewards and of the
+        encoder (`encoder_stats`)).
     """
     z_e = expert_embedding(model, expert.observations, expert.actions, config.label_chunk_size)
     raw = label_rewards(model, dataset.observations, dataset.actions, z_e, config.temperature,
@@ -156,5 +180,6 @@ def relabel_dataset(model: CVAEModel, dataset: Dataset, expert: Dataset, config,
     info = {"raw_reward_mean": float(raw.mean()), "raw_reward_min": float(raw.min()),
             "raw_reward_max": float(raw.max()), "raw_reward_std": float(raw.std()),
             "expert_raw_reward_mean": float(expert_raw.mean()),
-            "reward_mean": float(rewards.mean()), "z_e_norm": float(np.linalg.norm(z_e))}
+            "reward_mean": float(rewards.mean()), "z_e_norm": float(np.linalg.norm(z_e)),
+            **encoder_stats(model, dataset, expert, config.label_chunk_size)}
     return dataset.with_rewards(rewards), info
