@@ -76,6 +76,20 @@ def test_study_cells_name_their_variant_and_parse_to_it(tmp_path):
         "clue-sparse-K1-top_return-calibmean"
 
 
+def test_sampled_cells_label_with_a_sample_of_the_encoder(tmp_path):
+    for method, folder in (("clue-sampled", "clue-sparse-K1-sampled"),
+                           ("clue-imitation-sampled", "clue-imitation-K1-sampled")):
+        cell = grid_cells.Cell("gen-pointmaze-umaze-diverse-v0", method, 1, 0)
+        assert cell.run_dir(tmp_path).parts[-3] == folder
+        settings = run_flags.parse_settings(cell.command(tmp_path, [])[1:],
+                                            default_labeller="true")
+        assert settings.method() == folder and settings.calibrate
+        assert settings.labeller_config.use_mean is False
+    plain = run_flags.parse_settings(grid_cells.Cell(
+        "gen-pointmaze-umaze-diverse-v0", "clue", 1, 0).command(tmp_path, [])[1:])
+    assert plain.labeller_config is None or plain.labeller_config.use_mean is True
+
+
 def test_labeller_flags_go_only_to_their_cells(tmp_path):
     extra = ["--max_steps=10", "--cvae_steps=5", "--clue_config.temperature=3",
              "--otr_config.epsilon=0.1"]

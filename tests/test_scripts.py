@@ -114,6 +114,37 @@ def test_train_clue_sparse_then_iql_reuses_rewards(tmp_path, maze_file):
     assert bad.returncode != 0 and "rewards but the dataset has" in bad.stderr
 
 
+def test_clue_reward_signal_relabels_a_runs_cvae(tmp_path, maze_file):
+    run("train_clue.py", f"--env_name={ENV}", f"--dataset_path={maze_file}",
+        f"--save_dir={tmp_path}", "--seed=3", *TINY_IQL, *TINY_CLUE, "--max_steps=100",
+        "--log_interval=100", "--eval_interval=100", "--eval_episodes=1", "--notqdm")
+    run_dir = tmp_path / "clue-sparse-K1" / ENV / "seed_3"
+    out = run("scripts/clue_reward_signal.py", f"--run={run_dir}",
+              "--variants=mean:10,sample:10,sample:1", f"--save={tmp_path / 'signal'}")
+    with np.load(run_dir / "rewards.npz") as f:
+        own, meta = f["rewards"], json.loads(str(f["metadata"]))
+    saved = {}
+    for name in ("mean_c10", "sample_c10", "sample_c1"):
+        with np.load(tmp_path / "signal" / f"rewards_{name}.npz") as f:
+            saved[name] = f["rewards"]
+    # the run's own labelling (z = mean, c = 10) again, from its CVAE file
+    np.testing.assert_allclose(saved["mean_c10"], own, atol=1e-6)
+    rows = {line.split(" | ")[0][2:]: line.split(" | ") for line in out.splitlines()
+            if line.startswith("| mean:") or line.startswith("| sample:")}
+    assert set(rows) == {"mean:10", "sample:10", "sample:1"}, out
+    assert rows["mean:10"][2] == f"{meta['raw_reward_std']:.3f}"
+    assert float(rows["mean:10"][1]) == pytest.approx(own.mean() + 1, abs=1e-3)  # raw = r + 1
+    # the same samples (the run's key) at c = 10 and c = 1: exp(-10 d) < exp(-d) for d > 0
+    assert saved["sample_c10"].mean() < saved["sample_c1"].mean()
+    assert np.all(saved["sample_c10"] >= -1.0) and np.all(saved["sample_c10"] <= 0.0)
+    assert "encoder: |z_e|" in out and "data_sigma_mean" in out and "(200 updates)" in out
+    # a variant it does not know is refused, naming it and the form expected
+    bad = subprocess.run([sys.executable, "scripts/clue_reward_signal.py",
+                          f"--run={run_dir}", "--variants=median:3"], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert bad.returncode != 0 and "'median:3' is not 'mean:<c>'" in bad.stderr
+
+
 def test_train_clue_study_variant_goal_segments_tag_and_config_fields(tmp_path, maze_file):
     run("train_clue.py", f"--env_name={ENV}", f"--dataset_path={maze_file}",
         f"--save_dir={tmp_path}", "--expert_selection=goal_segments", "--tag=rr",

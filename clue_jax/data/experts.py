@@ -80,7 +80,7 @@ def goal_episode_bounds(dataset: Dataset, goals: np.ndarray, tol: float = BOUNDA
     return new_starts, np.append(new_starts[1:], dataset.size)
 
 
-def _segments_dataset(dataset: Dataset, segments: np.ndarray) -> Dataset:
+def segments_dataset(dataset: Dataset, segments: np.ndarray) -> Dataset:
     rows = np.concatenate([np.arange(s, e) for s, e in segments])
     dones = np.zeros(len(rows), np.float32)
     dones[np.cumsum(segments[:, 1] - segments[:, 0]) - 1] = 1.0
@@ -143,7 +143,7 @@ def select_experts(dataset: Dataset, k: int, seed: int, episode_bounds: Optional
         note = f"selected {k} of {m} successful trajectories (seed {seed})"
     segments = segments[chosen]
     lengths = (segments[:, 1] - segments[:, 0]).tolist()
-    return ExpertSelection(_segments_dataset(dataset, segments), segments,
+    return ExpertSelection(segments_dataset(dataset, segments), segments,
                            f"{note}; lengths {_short(lengths)}")
 
 
@@ -201,7 +201,7 @@ def top_return_trajectories(dataset: Dataset, k: int, xy: Optional[Tuple[int, in
     note = (f"the {len(chosen)} best of {len(starts)} trajectories by {rule} (OTR's rule); "
             f"returns {_short(returns[chosen].round(3).tolist())}, lengths "
             f"{_short((segments[:, 1] - segments[:, 0]).tolist())}")
-    return ExpertSelection(_segments_dataset(dataset, segments), segments, note)
+    return ExpertSelection(segments_dataset(dataset, segments), segments, note)
 
 
 def expert_from_demonstrations(demo_dataset: Dataset, k: int,
@@ -220,7 +220,7 @@ def expert_from_demonstrations(demo_dataset: Dataset, k: int,
     note = (f"asked for {k} demonstrations but the file has {m}; using all {m}" if m < k
             else f"using the first {k} of {m} demonstrations")
     segments = np.stack([starts, ends], axis=1)[:k].astype(np.int64)
-    return ExpertSelection(_segments_dataset(demo_dataset, segments), segments, note)
+    return ExpertSelection(segments_dataset(demo_dataset, segments), segments, note)
 
 
 def kmeans_clusters(dataset: Dataset, n_clusters: int = 100, random_state: int = 1,

@@ -78,6 +78,13 @@ for _name, _variant in STUDY_VARIANTS.items():
         METHODS[f"clue-{_name}-nocalib"] = METHODS["clue-nocalib"]
 STUDY_METHODS = tuple(VARIANTS)
 VARIANTS.update(BASELINE_VARIANTS)
+# CLUE with Eq. 6's z(s, a) a sample of q(z | s, a) instead of its mean (the config's use_mean;
+# README "CLUE's settings"): method -> (tag, expert selection, CLUE config overrides).
+SAMPLED_VARIANTS = {f"{name}-sampled": ("sampled", "setting", ("--clue_config.use_mean=False",))
+                    for name in ("clue", "clue-imitation")}
+for _name in SAMPLED_VARIANTS:
+    METHODS[_name] = METHODS[_name[:-len("-sampled")]]
+VARIANTS.update(SAMPLED_VARIANTS)
 # Table 4 of the paper (offline imitation, K = 1 and 10): every method in its column order.
 TABLE4_METHODS = presets.TABLE4_METHODS
 plugins.load_plugins()  # learners and labellers of the user's own ($CLUE_JAX_PLUGINS)
