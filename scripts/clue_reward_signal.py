@@ -50,10 +50,14 @@ def parse_variants(text: str) -> List[Tuple[bool, float]]:
     out = []
     for item in text.split(","):
         kind, _, c = item.strip().partition(":")
-        if kind not in ("mean", "sample") or not c:
-            raise SystemExit(f"--variants: {item!r} is not 'mean:<c>' or 'sample:<c>' "
-                             "(e.g. --variants=mean:10,sample:10).")
-        out.append((kind == "mean", float(c)))
+        try:
+            temperature = float(c)
+        except ValueError:
+            temperature = float("nan")
+        if kind not in ("mean", "sample") or not temperature > 0:
+            raise SystemExit(f"--variants: {item!r} is not 'mean:<c>' or 'sample:<c>' with a "
+                             "temperature c > 0 (e.g. --variants=mean:10,sample:10).")
+        out.append((kind == "mean", temperature))
     return out
 
 
