@@ -22,7 +22,10 @@ Choices the paper leaves open, made here:
   temperature c = 10: Tables 6-7 sweep c in 1..10 on AntMaze; c = 10 has the
       best K=1 total (Table 6) and the best or near-best scores on most tasks.
       The paper gives no c for locomotion/adroit; 10 is used there unverified.
-  use_mean = True: z(s, a) is the encoder mean (deterministic rewards).
+  use_mean = True: z(s, a) is the encoder mean (deterministic rewards). False draws
+      it from q(z | s, a) as Eq. 6 writes it (the grid's clue-sampled method); only a
+      sample keeps the expert rows apart once the posterior has collapsed on the data
+      (results/table1_antmaze).
   reward_scaling 'return_range' (r * 1000 / (max_return - min_return), Sec.
       8.2) for locomotion and adroit. AntMaze: 'none' and reward_shift -1,
       i.e. r - 1 in (-1, 0] like the reference IQL's AntMaze rewards (r - 1),
