@@ -148,7 +148,7 @@ def encoder_stats(model: CVAEModel, dataset: Dataset, expert: Dataset,
     expert rows and on up to ENCODER_STATS_ROWS evenly spaced dataset rows. Data sigma near 1
     with |mu| near 0 is the prior itself: the posterior has collapsed, and the encoder means
     of all rows sit near z_e."""
-    rows = np.arange(0, dataset.size, max(1, dataset.size // ENCODER_STATS_ROWS))
+    rows = np.arange(0, dataset.size, max(1, -(-dataset.size // ENCODER_STATS_ROWS)))
     out = {}
     for name, obs, act in (("expert", expert.observations, expert.actions),
                            ("data", dataset.observations[rows], dataset.actions[rows])):
