@@ -70,6 +70,28 @@ def test_every_labeller_feeds_the_same_agent_code_path(maze_file, tmp_path, monk
     assert results["labeller"] == "otr" and results["method"] == "otr-sparse-K1"
 
 
+def test_constant_labeller_keeps_only_the_terminals(maze_file, tmp_path, monkeypatch):
+    """'constant': value 0 plus the domain's shift on every row (mazes: -1, as the true
+    rewards' r - 1 away from the goal); the data, masks included, are the true run's."""
+    seen = {}
+    real = runner.train_agents
+
+    def spy(datasets, *args, **kw):
+        seen["data"] = datasets[0]
+        return real(datasets, *args, **kw)
+
+    monkeypatch.setattr(runner, "train_agents", spy)
+    experiments.run(tiny_settings(maze_file, tmp_path, "constant"))
+    data, truth = seen["data"], experiments.load_dataset(ENV, dataset_path=maze_file)
+    np.testing.assert_array_equal(data.rewards, np.full(truth.size, -1.0, np.float32))
+    assert data.masks.min() == 0.0  # the goal rows' terminals stay
+    results = json.loads((tmp_path / "constant-sparse-K1" / ENV / "seed_3" / "results.json")
+                         .read_text())
+    assert results["labeller"] == "constant" and results["labels"]["reward_mean"] == -1.0
+    locomotion = labellers.get_labeller("constant").default_config(domains.DOMAINS["locomotion"])
+    assert float(locomotion.value) + float(locomotion.reward_shift) == 0.0
+
+
 def test_otr_resume_reuses_its_reward_file(maze_file, tmp_path):
     settings = tiny_settings(maze_file, tmp_path, "otr")
     experiments.run(settings)

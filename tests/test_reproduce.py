@@ -21,10 +21,11 @@ def planned(cmd):
 
 
 def test_grid_has_one_iql_cell_per_task_and_seed():
-    cells = grid_cells.make_grid(["a", "b"], ["iql", "clue", "clue-nocalib"], [1, 5], [0, 1, 2])
-    assert len(cells) == 2 * (1 + 2 + 2) * 3
+    cells = grid_cells.make_grid(["a", "b"], ["iql", "clue", "clue-nocalib", "constant"], [1, 5],
+                                 [0, 1, 2])
+    assert len(cells) == 2 * (1 + 2 + 2 + 1) * 3  # no K for the labellers without experts
     assert {c.column for c in cells} == {"IQL", "CLUE (K=1)", "CLUE (K=5)",
-                                         "CLUE-NOCALIB (K=1)", "CLUE-NOCALIB (K=5)"}
+                                         "CLUE-NOCALIB (K=1)", "CLUE-NOCALIB (K=5)", "CONSTANT"}
 
 
 def test_commands_and_run_dirs(tmp_path):

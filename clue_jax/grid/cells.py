@@ -18,7 +18,7 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 from clue_jax.experiments import flags as run_flags
 from clue_jax.experiments.plan import run_dir_for
 from clue_jax.experiments.settings import RunSettings, write_plan_file
-from clue_jax.grid.methods import METHODS, VARIANTS, column_name, route_flags
+from clue_jax.grid.methods import METHODS, VARIANTS, column_name, route_flags, uses_experts
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: train_iql.py lives here
 PROGRAM = "train_iql.py"  # every unit's program (its --agent picks the learner)
@@ -69,7 +69,7 @@ def make_grid(tasks, methods, ks, seeds, cell_flags=None) -> List[Cell]:
     cells = []
     for task in tasks:
         for method in methods:
-            for k in ([None] if METHODS[method][1] == "true" else ks):
+            for k in (ks if uses_experts(method) else [None]):
                 flags = tuple(cell_flags(task, method, k)) if cell_flags else ()
                 cells.extend(Cell(task, method, k, seed, flags) for seed in seeds)
     return cells

@@ -127,6 +127,12 @@ def route_flags(extra: List[str], labeller: str) -> List[str]:
                                         for f in foreign)]
 
 
+def uses_experts(method: str) -> bool:
+    """Whether a method's runs depend on K: its labeller reads experts (not 'true' or
+    'constant', whose grids have one cell per task and seed)."""
+    return LABELLERS[METHODS[method][1]].needs_experts
+
+
 def column_name(method: str, k) -> str:
-    """Table column: 'IQL' / 'TD3BC' for true rewards, else '<METHOD> (K=k)'."""
-    return method.upper() if METHODS[method][1] == "true" else f"{method.upper()} (K={k})"
+    """Table column: 'IQL' / 'TD3BC' / 'CONSTANT' without experts, else '<METHOD> (K=k)'."""
+    return f"{method.upper()} (K={k})" if uses_experts(method) else method.upper()

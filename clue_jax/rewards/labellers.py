@@ -14,6 +14,9 @@ never knows which labeller made them. Labellers are registered by name in
            samples beside the dataset (B rows of each per batch, IQ-Learn's mix)
     none   no reward (all 0): for the learners that imitate the demonstrations directly
            (DemoDICE, ValueDICE, IQ-Learn); refused for learners that need rewards
+    constant  the same reward on every row: `value` (0) plus the domain's shift (AntMaze:
+           -1, every step a cost, the goal rows' terminals alone saying where the task
+           ends); the control that says what a labeller adds to the data's own terminals
 
 A new labeller is one `Labeller` entry: its name, whether it needs experts, a
 per-domain default config, and `label(request) -> Labels` (optionally its
@@ -34,6 +37,7 @@ from typing import Dict, List
 import ml_collections
 import numpy as np
 
+from clue_jax import rules
 from clue_jax.rewards import clue, clue_labeller, oril, otr, storage
 from clue_jax.rewards.base import REWARD_FILE, Labeller, LabelRequest, Labels, saved_rewards
 from clue_jax.rewards.processing import REWARD_RULES, postprocess_rewards
@@ -115,6 +119,17 @@ def _label_none(request: LabelRequest) -> Labels:
                   {"rewards": "none (the learner imitates the demonstrations directly)"})
 
 
+def _constant_config(domain) -> ml_collections.ConfigDict:
+    return ml_collections.ConfigDict({"value": 0.0, "reward_shift": float(domain.reward_shift)})
+
+
+def _label_constant(request: LabelRequest) -> Labels:
+    """value + reward_shift on every row; the dataset's own rewards are never read."""
+    cfg = request.config
+    reward = float(cfg.value) + float(cfg.reward_shift)
+    return Labels(np.full(request.dataset.size, reward, np.float32), {"reward_mean": reward})
+
+
 def _clue_config(domain) -> ml_collections.ConfigDict:
     return clue_config.get_config(domain.labeller_domain)
 
@@ -133,6 +148,8 @@ LABELLERS: Dict[str, Labeller] = {
                      config_rules=oril.CONFIG_RULES, config_file="oril_config.py"),
     "sqil": Labeller("sqil", True, lambda domain: ml_collections.ConfigDict(), _label_sqil),
     "none": Labeller("none", True, lambda domain: ml_collections.ConfigDict(), _label_none),
+    "constant": Labeller("constant", False, _constant_config, _label_constant,
+                         config_rules={"value": rules.finite(), "reward_shift": rules.finite()}),
 }
 
 
