@@ -28,7 +28,6 @@ import sys
 from pathlib import Path
 from typing import List, Optional, Tuple
 
-import jax
 import ml_collections
 import numpy as np
 
@@ -38,7 +37,7 @@ from clue_jax.data.dataset import Dataset  # noqa: E402
 from clue_jax.data.experts import segments_dataset  # noqa: E402
 from clue_jax.experiments import domains  # noqa: E402
 from clue_jax.experiments.records import goal_row_rewards  # noqa: E402
-from clue_jax.rewards import clue, labelling, storage  # noqa: E402
+from clue_jax.rewards import clue, clue_labeller, labelling, storage  # noqa: E402
 from clue_jax.rewards.plots import spearman  # noqa: E402
 from clue_jax.rewards.processing import postprocess_rewards  # noqa: E402
 
@@ -92,7 +91,7 @@ def signal_row(model, data: Dataset, expert: Dataset, z_e: np.ndarray, variant: 
                seed: int, rows: np.ndarray, distance: Optional[np.ndarray]):
     """(table cells, raw Eq. 6 rewards (N,)) of one variant (use_mean, temperature)."""
     use_mean, c = variant
-    key = None if use_mean else jax.random.PRNGKey(seed)  # the labeller's key (clue_labeller)
+    key = clue_labeller.label_key(use_mean, seed)  # a run's own labelling draws the same z
     raw = labelling.label_rewards(model, data.observations, data.actions, z_e, c,
                                   use_mean=use_mean, key=key)
     expert_raw = labelling.label_rewards(model, expert.observations, expert.actions, z_e, c,

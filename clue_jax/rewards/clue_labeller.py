@@ -40,10 +40,15 @@ def label_seeds(requests: List[LabelRequest]) -> List[Labels]:
     return [_label_with(request, state) for request, state in zip(requests, states)]
 
 
+def label_key(use_mean: bool, seed: int) -> Optional[jax.Array]:
+    """The key a run's Eq. 6 labelling draws z with: None for z = the mean, else PRNGKey(seed)."""
+    return None if use_mean else jax.random.PRNGKey(seed)
+
+
 def _label_with(request: LabelRequest, state: clue.CLUEState) -> Labels:
     """Eq. 6 rewards from a trained CVAE, saved as rewards.npz, and the figures."""
     cfg, data, expert = request.config, request.dataset, request.expert
-    key = None if cfg.use_mean else jax.random.PRNGKey(request.seed)
+    key = label_key(cfg.use_mean, request.seed)
     relabelled, info = labelling.relabel_dataset(state.model, data, expert, cfg, key=key)
     storage.save_rewards(Path(request.run_dir) / REWARD_FILE, relabelled.rewards, data,
                          metadata={"temperature": cfg.temperature, "use_mean": cfg.use_mean,
