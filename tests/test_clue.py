@@ -225,8 +225,15 @@ def test_sampled_rewards_draw_each_rows_noise_from_its_index(trained):
     tail = labelling.label_rewards(model, data.observations[100:300], data.actions[100:300],
                                    z_e, 2.0, use_mean=False, key=key)
     assert not np.allclose(tail, rewards[100:])  # rows 100.. drew eps_0.. here, not eps_100..
+    rows = np.array([299, 5, 100, 42])  # with their indices, a subset gets its rows' rewards
+    subset = labelling.label_rewards(model, data.observations[rows], data.actions[rows], z_e,
+                                     2.0, use_mean=False, key=key, row_ids=rows, chunk_size=3)
+    np.testing.assert_allclose(subset, rewards[rows], rtol=1e-5, atol=1e-7)
     with pytest.raises(ValueError, match="needs a PRNG key"):
         labelling.label_rewards(model, data.observations, data.actions, z_e, 2.0, use_mean=False)
+    with pytest.raises(ValueError, match="row_ids has shape"):
+        labelling.label_rewards(model, data.observations[:3], data.actions[:3], z_e, 2.0,
+                                row_ids=np.arange(4))
 
 
 def test_labelling_reports_how_the_encoder_spreads(trained):
@@ -674,6 +681,26 @@ def test_figures_carry_the_runs_title_and_both_panel_names(tmp_path, trained, mo
                           uncalibrated=state, title=title)
     assert seen == {"panels": ["CLUE (calibrated)", "CVAE without calibration"],
                     "suptitle": title, "corr": title}
+
+
+def test_reward_figure_correlates_the_runs_own_rewards(tmp_path, trained, monkeypatch):
+    """With a sampled z, reward_correlation.png and `spearman` show the sampled rewards the
+    run trains on (each row's own noise), not the encoder mean's."""
+    from clue_jax.rewards import clue_labeller, plots
+    state, data, expert, _ = trained
+    seen = []
+    monkeypatch.setattr(plots, "plot_latent_embeddings", lambda *a, **kw: None)
+    monkeypatch.setattr(plots, "plot_reward_correlation",
+                        lambda path, raw, truth, title=None, **kw: seen.append(raw) or 0.5)
+    config = tiny_config(use_mean=False)
+    key = clue_labeller.label_key(False, 3)
+    clue_labeller.figures(state, data, expert, config, tmp_path, np.ones(data.size),
+                          max_points=50, key=key)
+    z_e = labelling.expert_embedding(state.model, expert.observations, expert.actions)
+    run = labelling.label_rewards(state.model, data.observations, data.actions, z_e,
+                                  config.temperature, use_mean=False, key=key)
+    rows = np.random.default_rng(0).choice(data.size, size=50, replace=False)
+    np.testing.assert_allclose(seen[0], run[rows], rtol=1e-5, atol=1e-7)
 
 
 def test_expert_messages_stay_one_short_line_for_a_huge_k():

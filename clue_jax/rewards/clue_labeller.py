@@ -62,7 +62,7 @@ def _label_with(request: LabelRequest, state: clue.CLUEState) -> Labels:
                                 resume=request.resume, progress=request.progress,
                                 name="cvae_uncalibrated.msgpack", deadline=request.deadline)
     info.update(figures(state, data, expert, cfg, request.run_dir, request.ground_truth,
-                        uncalibrated, title=request.title))
+                        uncalibrated, title=request.title, key=key))
     warning = flat_reward_warning(info, request.title, cfg.use_mean)
     if warning:
         print(warning, file=sys.stderr, flush=True)
@@ -249,8 +249,11 @@ def _pad_rows(batch, length: int):
 
 def figures(state: clue.CLUEState, dataset: Dataset, expert: Dataset, config, run_dir,
             ground_truth: Optional[np.ndarray], uncalibrated: Optional[clue.CLUEState] = None,
-            max_points: int = 20000, title: str = "") -> Dict[str, float]:
-    """latent_embeddings.png (Fig. 2) and, with ground truth, reward_correlation.png (Fig. 7)."""
+            max_points: int = 20000, title: str = "", key: Optional[jax.Array] = None
+            ) -> Dict[str, float]:
+    """latent_embeddings.png (Fig. 2) and, with ground truth, reward_correlation.png (Fig. 7)
+    and its `spearman`, of the run's own rewards: z as `config.use_mean` says, a sampled z
+    drawn with `key` (`label_key`) and each row's index, as the labelling drew it."""
     rng = np.random.default_rng(0)
     rows = rng.choice(dataset.size, size=min(max_points, dataset.size), replace=False)
     panels = {}
@@ -267,7 +270,8 @@ def figures(state: clue.CLUEState, dataset: Dataset, expert: Dataset, config, ru
     if ground_truth is not None:
         z_e = labelling.expert_embedding(state.model, expert.observations, expert.actions)
         raw = labelling.label_rewards(state.model, dataset.observations[rows],
-                                      dataset.actions[rows], z_e, config.temperature)
+                                      dataset.actions[rows], z_e, config.temperature,
+                                      use_mean=config.use_mean, key=key, row_ids=rows)
         out["spearman"] = plots.plot_reward_correlation(
             Path(run_dir) / "reward_correlation.png", raw, ground_truth[rows], title=title)
     return out

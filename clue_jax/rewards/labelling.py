@@ -14,7 +14,8 @@ distant points can underflow to exactly 0 in float32 (c * d^2 > ~103).
 Datasets are processed in fixed-size chunks by one jitted function: the last
 chunk is zero-padded, so any N compiles once per (model shapes, chunk_size).
 Sampled noise is drawn per row from fold_in(key, row index), so sampled
-rewards do not depend on chunk_size either.
+rewards do not depend on chunk_size either (nor on which rows are labelled together:
+`label_rewards(row_ids=...)`).
 """
 
 import functools
@@ -71,15 +72,14 @@ def _encode_chunk(model: CVAEModel, obs: jax.Array, act: jax.Array, offset: jax.
 
 
 @functools.partial(jax.jit, static_argnames=("use_mean",))
-def _reward_chunk(model: CVAEModel, obs: jax.Array, act: jax.Array, offset: jax.Array,
+def _reward_chunk(model: CVAEModel, obs: jax.Array, act: jax.Array, rows: jax.Array,
                   z_e: jax.Array, temperature: jax.Array, key: PRNGKey, use_mean: bool
                   ) -> jax.Array:
-    """Eq. 6 on one chunk: (C, obs_dim), (C, act_dim) -> (C,)."""
+    """Eq. 6 on one chunk: (C, obs_dim), (C, act_dim), (C,) row indices -> (C,)."""
     mean, log_std = model.encode(obs, act)
     if use_mean:
         z = mean
     else:
-        rows = offset + jnp.arange(obs.shape[0], dtype=jnp.int32)
         noise = jax.vmap(lambda i: jax.random.normal(jax.random.fold_in(key, i),
                                                      mean.shape[-1:]))(rows)
         z = mean + jnp.exp(log_std) * noise
@@ -108,7 +108,8 @@ def expert_embedding(model: CVAEModel, expert_obs: np.ndarray, expert_act: np.nd
 
 def label_rewards(model: CVAEModel, observations: np.ndarray, actions: np.ndarray,
                   z_e: np.ndarray, temperature: float, use_mean: bool = True,
-                  key: Optional[PRNGKey] = None, chunk_size: int = DEFAULT_CHUNK) -> np.ndarray:
+                  key: Optional[PRNGKey] = None, chunk_size: int = DEFAULT_CHUNK,
+                  row_ids: Optional[np.ndarray] = None) -> np.ndarray:
     """Eq. 6 intrinsic rewards exp(-c ||z_e - z(s, a)||^2) for N transitions.
 
     Args:
@@ -119,6 +120,9 @@ def label_rewards(model: CVAEModel, observations: np.ndarray, actions: np.ndarra
         use_mean: z = encoder mean (default) or a reparameterised sample.
         key: required when use_mean is False.
         chunk_size: rows per jitted call.
+        row_ids: (N,) the rows' indices in their dataset, which a sampled z's noise is drawn
+            from (default 0..N-1): a subset of a dataset's rows given with its indices gets
+            the same rewards as those rows get when the whole dataset is labelled.
     Returns:
         (N,) float32 rewards in [0, 1] (0 only by float32 underflow).
     """
@@ -133,10 +137,19 @@ def label_rewards(model: CVAEModel, observations: np.ndarray, actions: np.ndarra
         raise ValueError("label_rewards: use_mean=False samples z and needs a PRNG key.")
     if obs.shape[0] == 0:
         return np.zeros(0, np.float32)
+    ids = (np.arange(obs.shape[0]) if row_ids is None else np.asarray(row_ids)).astype(np.int32)
+    if ids.shape != (obs.shape[0],):
+        raise ValueError(f"label_rewards: row_ids has shape {ids.shape}, expected "
+                         f"({obs.shape[0]},), one index per row.")
     key = jax.random.PRNGKey(0) if key is None else key
     fn = functools.partial(_reward_chunk, model, z_e=z_e,
                            temperature=np.float32(temperature), key=key, use_mean=use_mean)
-    return _map_chunks(lambda o, a, off: fn(o, a, off), obs, act, chunk_size).astype(np.float32)
+
+    def chunk(o, a, start):
+        rows = ids[start:start + chunk_size]
+        return fn(o, a, np.pad(rows, (0, chunk_size - rows.shape[0])))
+
+    return _map_chunks(chunk, obs, act, chunk_size).astype(np.float32)
 
 
 ENCODER_STATS_ROWS = 65536  # dataset rows (evenly spaced) that `encoder_stats` encodes
