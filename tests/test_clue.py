@@ -691,16 +691,19 @@ def test_reward_figure_correlates_the_runs_own_rewards(tmp_path, trained, monkey
     seen = []
     monkeypatch.setattr(plots, "plot_latent_embeddings", lambda *a, **kw: None)
     monkeypatch.setattr(plots, "plot_reward_correlation",
-                        lambda path, raw, truth, title=None, **kw: seen.append(raw) or 0.5)
+                        lambda path, raw, truth, title=None, **kw: seen.append((raw, truth))
+                        or 0.5)
     config = tiny_config(use_mean=False)
     key = clue_labeller.label_key(False, 3)
-    clue_labeller.figures(state, data, expert, config, tmp_path, np.ones(data.size),
+    # the row index as ground truth: the figure's truth column names the rows it drew
+    clue_labeller.figures(state, data, expert, config, tmp_path, np.arange(data.size),
                           max_points=50, key=key)
     z_e = labelling.expert_embedding(state.model, expert.observations, expert.actions)
     run = labelling.label_rewards(state.model, data.observations, data.actions, z_e,
                                   config.temperature, use_mean=False, key=key)
-    rows = np.random.default_rng(0).choice(data.size, size=50, replace=False)
-    np.testing.assert_allclose(seen[0], run[rows], rtol=1e-5, atol=1e-7)
+    raw, rows = seen[0]
+    assert len(rows) == 50
+    np.testing.assert_allclose(raw, run[rows], rtol=1e-5, atol=1e-7)
 
 
 def test_expert_messages_stay_one_short_line_for_a_huge_k():
