@@ -11,7 +11,9 @@ import pytest
 from clue_jax import experiments
 from clue_jax.data import experts
 from clue_jax.data.dataset import Dataset, DatasetError
+from clue_jax.envs import registry
 from clue_jax.experiments import RunSettings, domains, runner
+from clue_jax.experiments.settings import SettingsError
 from clue_jax.generation import generated
 from clue_jax.rewards import labellers
 from configs import antmaze_config, clue_config, otr_config, td3bc_config
@@ -90,6 +92,36 @@ def test_constant_labeller_keeps_only_the_terminals(maze_file, tmp_path, monkeyp
     assert results["labeller"] == "constant" and results["labels"]["reward_mean"] == -1.0
     locomotion = labellers.get_labeller("constant").default_config(domains.DOMAINS["locomotion"])
     assert float(locomotion.value) + float(locomotion.reward_shift) == 0.0
+
+
+def test_constant_value_is_a_flag_and_keeps_the_domains_shift(maze_file, tmp_path):
+    """--constant_config.value sets the level; the shift stays the dataset domain's (mazes -1,
+    locomotion 0) unless --constant_config.reward_shift or the file's key says otherwise."""
+    from clue_jax.experiments import flags as run_flags
+    from clue_jax.experiments import plan as run_plan
+
+    def resolved(*argv):
+        settings = run_flags.parse_settings(["train_iql.py", "--labeller=constant", *argv])
+        domain = domains.domain_of(registry.get_spec(settings.env_name))
+        config = run_plan.resolved_labeller_config(settings, domain)
+        return float(config.value), float(config.reward_shift), settings
+
+    assert resolved(f"--env_name={ENV}", "--constant_config.value=0.5")[:2] == (0.5, -1.0)
+    assert resolved("--env_name=gen-hopper-medium-v0", "--constant_config.value=2")[:2] == (2.0, 0.0)
+    assert resolved(f"--env_name={ENV}", "--constant_config.reward_shift=0")[:2] == (0.0, 0.0)
+    assert resolved(f"--env_name={ENV}", "--constant_config=configs/constant_config.py:-2")[:2] \
+        == (0.0, -2.0)
+    _, _, settings = resolved(f"--env_name={ENV}", "--constant_config.value=0.5",
+                              f"--dataset_path={maze_file}", f"--save_dir={tmp_path}",
+                              "--seed=3", "--max_steps=20", "--log_interval=10",
+                              "--eval_interval=10", "--eval_episodes=0", "--batch_size=16",
+                              "--notqdm", "--tag=half", "--config.hidden_dims=(8,8)")
+    experiments.run(settings)
+    results = json.loads((tmp_path / "constant-sparse-K1-half" / ENV / "seed_3" / "results.json")
+                         .read_text())
+    assert results["labels"]["reward_mean"] == -0.5
+    with pytest.raises(SettingsError, match="--constant_config.*value.*finite"):
+        resolved(f"--env_name={ENV}", "--constant_config.value=nan")
 
 
 def test_otr_resume_reuses_its_reward_file(maze_file, tmp_path):

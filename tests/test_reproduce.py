@@ -99,6 +99,9 @@ def test_labeller_flags_go_only_to_their_cells(tmp_path):
     assert clue[-3:] == ["--max_steps=10", "--cvae_steps=5", "--clue_config.temperature=3"]
     otr = grid_cells.Cell("t", "otr", 1, 0).command(tmp_path, extra)
     assert otr[-2:] == ["--max_steps=10", "--otr_config.epsilon=0.1"]
+    level = ["--max_steps=10", "--constant_config.value=0.5"]
+    assert grid_cells.Cell("t", "constant", None, 0).command(tmp_path, level)[-2:] == level
+    assert grid_cells.Cell("t", "iql", None, 0).command(tmp_path, level)[-1] == "--max_steps=10"
 
 
 def test_run_cell_skips_done_and_resumes_started(tmp_path, monkeypatch):
@@ -393,6 +396,11 @@ def test_a_grid_is_validated_before_anything_starts(tmp_path, monkeypatch):
         reproduce.main(["--tasks=gen-pointmaze-umaze-diverse-v0", "--methods=iql,clue",
                         "--seeds=0", f"--out={tmp_path / 'b'}", "--",
                         "--clue_config.hidden_dimz=(8,8)"])
+    with pytest.raises(SystemExit, match=r"constant K=None: the flags after -- move its run "
+                       r"to .*constant-sparse-K1-half.*--tag"):  # the grid would never find it
+        reproduce.main(["--tasks=gen-pointmaze-umaze-diverse-v0", "--methods=constant",
+                        "--seeds=0", f"--out={tmp_path / 'e'}", "--",
+                        "--constant_config.value=0.5", "--tag=half"])
     with pytest.raises(SystemExit, match="Unknown environment 'gen-pointmaze-umaze-v0'"):
         reproduce.main(["--tasks=gen-pointmaze-umaze-v0", "--methods=iql", "--seeds=0",
                         f"--out={tmp_path / 'c'}"])

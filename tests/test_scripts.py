@@ -422,6 +422,13 @@ BAD_INPUTS = [  # (script, flags, what the message must name)
     ("train_td3bc.py", ["--config.max_action=nan"], "--config.max_action=nan: expected"),
     ("train_iql.py", ["--config.hidden_dims=(0,16)"], "--config.hidden_dims=(0, 16)"),
     ("train_iql.py", ["--config=configs/nope.py"], "--config=configs/nope.py: cannot load"),
+    # a config file's key it refuses, and a flag of the wrong type: one line, no traceback
+    ("train_clue.py", ["--clue_config=configs/clue_config.py:foo"], "unknown domain 'foo'"),
+    ("train_iql.py", ["--labeller=constant", "--constant_config=configs/constant_config.py:x"],
+     "the key after the colon is the reward shift"),
+    ("train_iql.py", ["--labeller=constant", "--constant_config.value=inf"],
+     "--constant_config.value=inf"),
+    ("train_iql.py", ["--max_steps=abc"], "flag --max_steps=abc: invalid literal"),
     ("train_clue.py", ["--setting=unsupervised", "--skills=abc"], "--skills='abc'"),
     ("train_clue.py", ["--setting=unsupervised", "--skills=500"], "--skills='500'"),
     ("train_iql.py", ["--resume_anyway"], "needs --resume"),

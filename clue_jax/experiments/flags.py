@@ -55,7 +55,7 @@ def labeller_config_file(name: str, domain: Optional[domains.Domain] = None) -> 
     lab = LABELLERS[name]
     path = Path(lab.config_file)
     path = path if path.is_absolute() else _CONFIGS / path
-    return f"{path}:{domain.labeller_domain}" if lab.config_by_domain and domain else str(path)
+    return f"{path}:{lab.config_file_key(domain)}" if lab.config_by_domain and domain else str(path)
 
 
 _CONFIGS = Path(__file__).resolve().parents[2] / "configs"
@@ -217,10 +217,11 @@ def define_flags(default_labeller: str, flag_values: flags.FlagValues = flags.FL
     integer("n_clusters", 100, "Unsupervised: K-means clusters (paper: 100).")
     for name, flag in labeller_config_flags().items():
         lab = LABELLERS[name]
-        example = Path(labeller_config_file(name)).name + (":<domain>" if lab.config_by_domain
+        key = lab.config_key_name
+        example = Path(labeller_config_file(name)).name + (f":<{key}>" if lab.config_by_domain
                                                            else "")
         config_file(flag, None, f"--labeller={name}'s hyperparameters: configs/{example}"
-                    + (" (default: the dataset's domain)." if lab.config_by_domain else "."),
+                    + (f" (default: the dataset's {key})." if lab.config_by_domain else "."),
                     lock_config=False)
 
 
@@ -276,16 +277,19 @@ def flag_dict(values: flags.FlagValues) -> Dict[str, Any]:
 
 
 def parse_flags(argv: List[str]) -> List[str]:
-    """absl's flag parsing for app.run, with an unknown `--<config>.<field>` reported as one
-    line (the flag, the fields that exist, the fix) and exit status 1, not a traceback."""
-    from absl import app
+    """absl's flag parsing for app.run, every flag error reported as one line and exit status
+    1, not a traceback: an unknown `--<config>.<field>` (the flag, the fields that exist, the
+    fix), a config file whose get_config refused its key (the flag and the file's message)."""
     try:
-        rest = app.parse_flags_with_usage(argv)
+        rest = flags.FLAGS(argv)
     except (AttributeError, KeyError, TypeError):
         message = unknown_config_field(argv, flags.FLAGS)
         if message is None:
             raise
         sys.exit(f"{Path(argv[0]).name}: error: {message}")
+    except flags.Error as err:
+        sys.exit(f"{Path(argv[0]).name}: error: {flag_error_line(err)} (--helpfull lists "
+                 "the flags)")
     for name in config_file_flags():  # a config file that cannot be loaded: one line, not a traceback
         if name not in flags.FLAGS:
             continue
@@ -298,6 +302,15 @@ def parse_flags(argv: List[str]) -> List[str]:
                      "--config=configs/mujoco_config.py or --clue_config="
                      "configs/clue_config.py:antmaze.")
     return rest
+
+
+def flag_error_line(err: Exception) -> str:
+    """absl's flag error as one line: its first line (the flag and its value) and, where a
+    config file failed to load, the last line of that file's traceback (its own message)."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    if len(lines) == 1:
+        return lines[0]
+    return f"{lines[0].rstrip(':')}: {lines[-1]}"
 
 
 def unknown_config_field(argv: List[str], values: flags.FlagValues) -> Optional[str]:

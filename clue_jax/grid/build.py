@@ -8,6 +8,7 @@ from typing import List, NamedTuple
 from clue_jax import experiments
 from clue_jax.envs import registry
 from clue_jax.experiments import flags as run_flags
+from clue_jax.experiments.plan import run_dir_for
 from clue_jax.grid import presets
 from clue_jax.grid.cells import Cell, cell_settings, make_grid, make_units, unit_cells
 from clue_jax.grid.methods import METHODS, STUDY_METHODS, TABLE4_METHODS
@@ -99,7 +100,16 @@ def validate(cells: List[Cell], out: Path, extra: List[str]) -> None:
             continue
         seen.add(key)
         try:
-            experiments.make_plan(cell_settings(cell, out, extra))
+            settings = cell_settings(cell, out, extra)
+            experiments.make_plan(settings)
         except (*run_flags.EXPECTED_ERRORS, absl_flags.Error, ValueError) as err:
             raise SystemExit(f"reproduce.py: {cell.task} {cell.method} K={cell.k}: {err} "
                              "(nothing was started)") from None
+        folder = run_dir_for(settings.save_dir, settings.method(), settings.env_name,
+                             settings.seed)
+        if folder != cell.run_dir(out):  # the grid finds, skips and tables runs by their folder
+            raise SystemExit(f"reproduce.py: {cell.task} {cell.method} K={cell.k}: the flags "
+                             f"after -- move its run to {folder}, where the grid expects "
+                             f"{cell.run_dir(out)}; drop the flag that names the folder "
+                             "(--tag, --save_dir, --setting, --num_expert) and give a variant "
+                             "its own --out (nothing was started)")

@@ -84,8 +84,12 @@ class Labeller:
         config_file: its config file (under configs/, or a path), which gives the
             scripts a `--<name>_config` flag (`--<name>_config.<field>=...` alone loads
             this file); None: no config flag.
-        config_by_domain: the file's get_config takes the dataset's labeller domain
-            ('antmaze', 'pointmaze', 'locomotion', 'adroit'): `<file>:<domain>`.
+        config_by_domain: the file's get_config takes an argument from the dataset's
+            domain, `<file>:<key>`: by default its labeller domain ('antmaze',
+            'pointmaze', 'locomotion', 'adroit').
+        config_key: optional; domain -> the key after the colon, where it is not the
+            labeller domain (the constant labeller's: the domain's reward shift).
+        config_key_name: what the key is, for the flag's help ('domain').
         own_flags: flags only this labeller reads (reproduce.py gives them to its cells
             only), e.g. CLUE's ('--cvae_steps', '--temperature').
         requires: optional; imports what `label` needs beyond the project's core (OTR:
@@ -101,6 +105,8 @@ class Labeller:
     config_rules: Optional[rules.Rules] = None
     config_file: Optional[str] = None
     config_by_domain: bool = False
+    config_key: Optional[Callable[[Any], str]] = None
+    config_key_name: str = "domain"
     own_flags: Tuple[str, ...] = ()
     requires: Optional[Callable[[], Any]] = None
 
@@ -108,6 +114,10 @@ class Labeller:
     def config_flag(self) -> Optional[str]:
         """'<name>_config', the scripts' flag for its config file, or None."""
         return f"{self.name}_config" if self.config_file else None
+
+    def config_file_key(self, domain) -> str:
+        """What follows the colon in `<config_file>:<key>` for `domain`."""
+        return self.config_key(domain) if self.config_key else domain.labeller_domain
 
     def label_all(self, requests: List[LabelRequest]) -> List[Labels]:
         """Labels for each request: `label_seeds` where the labeller has it, else `label`."""

@@ -14,9 +14,10 @@ never knows which labeller made them. Labellers are registered by name in
            samples beside the dataset (B rows of each per batch, IQ-Learn's mix)
     none   no reward (all 0): for the learners that imitate the demonstrations directly
            (DemoDICE, ValueDICE, IQ-Learn); refused for learners that need rewards
-    constant  the same reward on every row: `value` (0) plus the domain's shift (AntMaze:
-           -1, every step a cost, the goal rows' terminals alone saying where the task
-           ends); the control that says what a labeller adds to the data's own terminals
+    constant  the same reward on every row: `value` (0; --constant_config.value) plus the
+           domain's shift (AntMaze: -1, every step a cost, the goal rows' terminals alone
+           saying where the task ends); the control that says what a labeller adds to the
+           data's own terminals (configs/constant_config.py)
 
 A new labeller is one `Labeller` entry: its name, whether it needs experts, a
 per-domain default config, and `label(request) -> Labels` (optionally its
@@ -41,7 +42,7 @@ from clue_jax import rules
 from clue_jax.rewards import clue, clue_labeller, oril, otr, storage
 from clue_jax.rewards.base import REWARD_FILE, Labeller, LabelRequest, Labels, saved_rewards
 from clue_jax.rewards.processing import REWARD_RULES, postprocess_rewards
-from configs import clue_config, oril_config, otr_config
+from configs import clue_config, constant_config, oril_config, otr_config
 
 __all__ = ["LABELLERS", "Labeller", "LabelRequest", "Labels", "get_labeller", "register"]
 
@@ -119,8 +120,12 @@ def _label_none(request: LabelRequest) -> Labels:
                   {"rewards": "none (the learner imitates the demonstrations directly)"})
 
 
+def _constant_key(domain) -> str:
+    return repr(float(domain.reward_shift))
+
+
 def _constant_config(domain) -> ml_collections.ConfigDict:
-    return ml_collections.ConfigDict({"value": 0.0, "reward_shift": float(domain.reward_shift)})
+    return constant_config.get_config(_constant_key(domain))
 
 
 def _label_constant(request: LabelRequest) -> Labels:
@@ -149,7 +154,9 @@ LABELLERS: Dict[str, Labeller] = {
     "sqil": Labeller("sqil", True, lambda domain: ml_collections.ConfigDict(), _label_sqil),
     "none": Labeller("none", True, lambda domain: ml_collections.ConfigDict(), _label_none),
     "constant": Labeller("constant", False, _constant_config, _label_constant,
-                         config_rules={"value": rules.finite(), "reward_shift": rules.finite()}),
+                         config_rules={"value": rules.finite(), "reward_shift": rules.finite()},
+                         config_file="constant_config.py", config_by_domain=True,
+                         config_key=_constant_key, config_key_name="reward shift"),
 }
 
 
