@@ -11,7 +11,6 @@ import pytest
 from clue_jax import experiments
 from clue_jax.data import experts
 from clue_jax.data.dataset import Dataset, DatasetError
-from clue_jax.envs import registry
 from clue_jax.experiments import RunSettings, domains, runner
 from clue_jax.experiments.settings import SettingsError
 from clue_jax.generation import generated
@@ -98,12 +97,10 @@ def test_constant_value_is_a_flag_and_keeps_the_domains_shift(maze_file, tmp_pat
     """--constant_config.value sets the level; the shift stays the dataset domain's (mazes -1,
     locomotion 0) unless --constant_config.reward_shift or the file's key says otherwise."""
     from clue_jax.experiments import flags as run_flags
-    from clue_jax.experiments import plan as run_plan
 
     def resolved(*argv):
         settings = run_flags.parse_settings(["train_iql.py", "--labeller=constant", *argv])
-        domain = domains.domain_of(registry.get_spec(settings.env_name))
-        config = run_plan.resolved_labeller_config(settings, domain)
+        config = experiments.make_plan(settings).labeller_config
         return float(config.value), float(config.reward_shift), settings
 
     assert resolved(f"--env_name={ENV}", "--constant_config.value=0.5")[:2] == (0.5, -1.0)

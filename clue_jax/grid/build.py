@@ -8,7 +8,6 @@ from typing import List, NamedTuple
 from clue_jax import experiments
 from clue_jax.envs import registry
 from clue_jax.experiments import flags as run_flags
-from clue_jax.experiments.plan import run_dir_for
 from clue_jax.grid import presets
 from clue_jax.grid.cells import Cell, cell_settings, make_grid, make_units, unit_cells
 from clue_jax.grid.methods import METHODS, STUDY_METHODS, TABLE4_METHODS
@@ -100,13 +99,10 @@ def validate(cells: List[Cell], out: Path, extra: List[str]) -> None:
             continue
         seen.add(key)
         try:
-            settings = cell_settings(cell, out, extra)
-            experiments.make_plan(settings)
+            folder = experiments.make_plan(cell_settings(cell, out, extra)).run_dir
         except (*run_flags.EXPECTED_ERRORS, absl_flags.Error, ValueError) as err:
             raise SystemExit(f"reproduce.py: {cell.task} {cell.method} K={cell.k}: {err} "
                              "(nothing was started)") from None
-        folder = run_dir_for(settings.save_dir, settings.method(), settings.env_name,
-                             settings.seed)
         if folder != cell.run_dir(out):  # the grid finds, skips and tables runs by their folder
             raise SystemExit(f"reproduce.py: {cell.task} {cell.method} K={cell.k}: the flags "
                              f"after -- move its run to {folder}, where the grid expects "
