@@ -16,6 +16,8 @@ from clue_jax.data.dataset import (DemoData, add_absorbing_states, initial_obser
 from clue_jax.types import Batch
 from configs import demodice_config, iqlearn_config, smodice_config, valuedice_config
 
+from learner_checks import assert_fused_equals_single, assert_vmapped_equals_separate
+
 W = np.array([0.5, -1.0], np.float32)
 
 
@@ -275,34 +277,13 @@ def demo_batch(absorbing: bool, n=64):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(MODULES))
 def test_fused_steps_equal_single_steps(name):
-    module = MODULES[name][0]
     agent = make_agent(name, 0)
-    data = demo_batch(agent.absorbing)
-    key = jax.random.PRNGKey(7)
-    fused, fused_key, info = module.update_n(agent, data, key, num_steps=4, batch_size=8)
-    single = agent
-    for _ in range(4):
-        key, bkey = jax.random.split(key)
-        single, _ = module.jit_update(single, sample_batch(data, bkey, 8))
-    np.testing.assert_array_equal(fused_key, key)
-    for a, b in zip(jax.tree.leaves(fused), jax.tree.leaves(single)):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    info = assert_fused_equals_single(MODULES[name][0], agent, demo_batch(agent.absorbing), 4, 8)
     assert all(np.isfinite(float(v)) for v in info.values())
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(MODULES))
 def test_vmap_over_seeds_matches_individual_runs(name):
-    module = MODULES[name][0]
-    data = demo_batch(make_agent(name, 0).absorbing)
-    make = functools.partial(make_agent, name)
-    agents = jax.vmap(make)(jnp.arange(2))
-    keys = jax.vmap(jax.random.PRNGKey)(jnp.arange(2) + 100)
-    run = functools.partial(module.update_n, num_steps=3, batch_size=8)
-    batched, _, _ = jax.jit(jax.vmap(run, in_axes=(0, None, 0)))(agents, data, keys)
-    for i in range(2):
-        one, _, _ = module.update_n(make(i), data, jax.random.PRNGKey(100 + i), num_steps=3,
-                                    batch_size=8)
-        for a, b in zip(jax.tree.leaves(one.actor.params),
-                        jax.tree.leaves(jax.tree.map(lambda x: x[i], batched.actor.params))):
-            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    assert_vmapped_equals_separate(MODULES[name][0], functools.partial(make_agent, name),
+                                   demo_batch(make_agent(name, 0).absorbing), 2, 3, 8)

@@ -10,8 +10,9 @@ import pytest
 
 from clue_jax import networks
 from clue_jax.agents import iql
-from clue_jax.data.dataset import sample_batch
 from clue_jax.types import Batch
+
+from learner_checks import assert_fused_equals_single, assert_vmapped_equals_separate
 
 OBS, ACT = 5, 3
 
@@ -151,36 +152,17 @@ def test_unknown_schedule_is_refused_naming_the_choices():
 
 
 def test_fused_steps_equal_single_steps():
-    agent = tiny_agent(dropout_rate=0.1)
-    data = random_batch(jax.random.PRNGKey(3), n=64)
-    key = jax.random.PRNGKey(7)
-    fused, fused_key, _ = iql.update_n(agent, data, key, num_steps=5, batch_size=16)
-    single = agent
-    for _ in range(5):
-        key, bkey = jax.random.split(key)
-        single, _ = iql.jit_update(single, sample_batch(data, bkey, 16))
-    np.testing.assert_array_equal(fused_key, key)
-    for a, b in zip(jax.tree.leaves(fused), jax.tree.leaves(single)):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    assert_fused_equals_single(iql, tiny_agent(dropout_rate=0.1),
+                               random_batch(jax.random.PRNGKey(3), n=64), 5, 16)
 
 
 @pytest.mark.slow
 def test_vmap_over_seeds_matches_individual_runs():
-    data = random_batch(jax.random.PRNGKey(3), n=64)
-    seeds = jnp.arange(3)
     make = functools.partial(iql.create, observations=jnp.zeros((1, OBS)),
                              actions=jnp.zeros((1, ACT)), hidden_dims=(16, 16), max_steps=10)
-    agents = jax.vmap(make)(seeds)
-    keys = jax.vmap(jax.random.PRNGKey)(seeds + 100)
-    run = functools.partial(iql.update_n, num_steps=3, batch_size=8)
-    batched, _, infos = jax.jit(jax.vmap(run, in_axes=(0, None, 0)))(agents, data, keys)
+    batched, infos = assert_vmapped_equals_separate(
+        iql, make, random_batch(jax.random.PRNGKey(3), n=64), 3, 3, 8)
     assert infos["critic_loss"].shape == (3,)
-    for i in range(3):
-        one, _, _ = iql.update_n(make(i), data, jax.random.PRNGKey(100 + i), num_steps=3,
-                                 batch_size=8)
-        for a, b in zip(jax.tree.leaves(one.actor.params),
-                        jax.tree.leaves(jax.tree.map(lambda x: x[i], batched.actor.params))):
-            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
     # different seeds really give different networks
     assert not np.allclose(batched.value.params["MLP_0"]["Dense_0"]["kernel"][0],
                            batched.value.params["MLP_0"]["Dense_0"]["kernel"][1])

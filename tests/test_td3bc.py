@@ -10,8 +10,9 @@ import pytest
 from flax.training.train_state import TrainState
 
 from clue_jax.agents import td3bc
-from clue_jax.data.dataset import sample_batch
 from clue_jax.types import Batch
+
+from learner_checks import assert_fused_equals_single, assert_vmapped_equals_separate
 
 OBS, ACT = 3, 2
 
@@ -130,33 +131,13 @@ def test_pytorch_default_init_bounds():
 
 
 def test_fused_steps_equal_single_steps():
-    agent = tiny()
-    data = random_batch(jax.random.PRNGKey(3), n=64)
-    key = jax.random.PRNGKey(7)
-    fused, fused_key, _ = td3bc.update_n(agent, data, key, num_steps=5, batch_size=16)
-    single = agent
-    for _ in range(5):
-        key, bkey = jax.random.split(key)
-        single, _ = td3bc.jit_update(single, sample_batch(data, bkey, 16))
-    np.testing.assert_array_equal(fused_key, key)
-    for a, b in zip(jax.tree.leaves(fused), jax.tree.leaves(single)):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    assert_fused_equals_single(td3bc, tiny(), random_batch(jax.random.PRNGKey(3), n=64), 5, 16)
 
 
 @pytest.mark.slow
 def test_vmap_over_seeds_matches_individual_runs():
-    data = random_batch(jax.random.PRNGKey(3), n=64)
-    seeds = jnp.arange(3)
     make = functools.partial(td3bc.create, observations=jnp.zeros((1, OBS)),
                              actions=jnp.zeros((1, ACT)), hidden_dims=(16, 16))
-    agents = jax.vmap(make)(seeds)
-    keys = jax.vmap(jax.random.PRNGKey)(seeds + 100)
-    run = functools.partial(td3bc.update_n, num_steps=4, batch_size=8)
-    batched, _, infos = jax.jit(jax.vmap(run, in_axes=(0, None, 0)))(agents, data, keys)
+    _, infos = assert_vmapped_equals_separate(
+        td3bc, make, random_batch(jax.random.PRNGKey(3), n=64), 3, 4, 8)
     assert infos["critic_loss"].shape == (3,)
-    for i in range(3):
-        one, _, _ = td3bc.update_n(make(i), data, jax.random.PRNGKey(100 + i), num_steps=4,
-                                   batch_size=8)
-        for a, b in zip(jax.tree.leaves(one.actor.params),
-                        jax.tree.leaves(jax.tree.map(lambda x: x[i], batched.actor.params))):
-            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
