@@ -505,3 +505,68 @@ def test_plan_files_give_back_the_settings_exactly(tmp_path):
             if y is not None:
                 assert x.to_dict() == y.to_dict()
                 assert {k: type(v) for k, v in x.items()} == {k: type(v) for k, v in y.items()}
+
+
+def test_run_score_reads_the_last_three_evaluations_at_or_before_a_step():
+    result = {"history": [[10, 0.0], [20, 30.0], [30, 60.0], [40, 90.0], [50, 0.0]]}
+    assert tables.run_score(result) == pytest.approx(50.0)  # (60 + 90 + 0) / 3
+    assert tables.run_score(result, at_step=40) == pytest.approx(60.0)  # (30 + 60 + 90) / 3
+    assert tables.run_score(result, at_step=15) == 0.0  # one evaluation so far
+    assert tables.run_score({"history": []}) is None
+
+
+def test_difference_by_hand():
+    a, b = [10.0, 20.0, 60.0], [0.0, 10.0]
+    d = tables.difference(a, b, resamples=2000, seed=1)
+    assert d["difference"] == pytest.approx(30.0 - 5.0)
+    # Welch: t = 25 / sqrt(700 / 3 + 50 / 2) with Welch-Satterthwaite's degrees of freedom
+    from scipy import stats
+    va, vb = 700.0 / 3, 50.0 / 2
+    t = 25.0 / np.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va ** 2 / 2 + vb ** 2 / 1)
+    assert d["welch_p"] == pytest.approx(2 * stats.t.sf(t, df))
+    # P(A > B) over the 6 pairs: 10 > 0, 10 = 10 (half), and the other 4 -> 5.5 / 6
+    assert d["p_improvement"] == pytest.approx(5.5 / 6)
+    # every bootstrap difference lies between the smallest and the largest possible
+    assert 10.0 - 10.0 <= d["low"] < d["difference"] < d["high"] <= 60.0 - 0.0
+    assert d == tables.difference(a, b, resamples=2000, seed=1)  # seeded
+    with pytest.raises(ValueError, match="at least 2 scores"):
+        tables.difference([1.0], b)
+
+
+def _fake_run(folder, env, seed, history, steps=None):
+    folder.mkdir(parents=True)
+    (folder / "results.json").write_text(json.dumps(
+        {"env_name": env, "seed": seed, "steps": steps or history[-1][0], "history": history}))
+
+
+def test_compare_runs_script(tmp_path):
+    import subprocess
+    root = Path(__file__).resolve().parents[1]
+    for seed, (x, y) in enumerate([(50.0, 10.0), (70.0, 20.0), (90.0, 60.0)]):
+        _fake_run(tmp_path / "a" / f"seed_{seed}", "t", seed, [[1, 0.0], [2, x], [3, x], [4, x]])
+        _fake_run(tmp_path / ("b" if seed < 2 else "b2") / f"seed_{seed}", "t", seed,
+                  [[1, y], [2, y], [3, y], [4, 0.0]], steps=8)
+
+    def compare(*args):
+        return subprocess.run([sys.executable, "scripts/compare_runs.py", *args], cwd=root,
+                              capture_output=True, text=True, timeout=300)
+
+    proc = compare(f"A={tmp_path / 'a'}", f"B={tmp_path / 'b'}", f"B={tmp_path / 'b2'}",
+                   "--at_step=3", "--resamples=500")
+    assert proc.returncode == 0, proc.stderr
+    assert "| A | 0,1,2 | 33.3, 46.7, 60.0 | 46.7 ± 10.9 | 4 |" in proc.stdout  # (0 + x + x) / 3
+    assert "| B | 0,1,2 | 10.0, 20.0, 60.0 | 30.0 ± 21.6 | 8 |" in proc.stdout
+    assert "| A - B | +16.7 [" in proc.stdout
+    for args, message in [
+            ([f"A={tmp_path / 'a'}", f"B={tmp_path / 'a'}", f"B={tmp_path / 'b'}"],
+             "seed 0 twice"),
+            ([f"A={tmp_path / 'a'}", f"B={tmp_path / 'b'}", "--at_step=9"], "before --at_step=9"),
+            ([f"A={tmp_path / 'a'}", f"B={tmp_path / 'nowhere'}"], "is not a folder"),
+            ([f"A={tmp_path / 'a'}", f"{tmp_path / 'b'}"], "expected NAME=FOLDER"),
+            ([f"A={tmp_path / 'a'}"], "name at least two")]:
+        proc = compare(*args)
+        assert proc.returncode != 0 and message in proc.stderr, (args, proc.stderr)
+    _fake_run(tmp_path / "c" / "seed_0", "other", 0, [[1, 0.0]])
+    proc = compare(f"A={tmp_path / 'a'}", f"C={tmp_path / 'c'}")
+    assert proc.returncode != 0 and "span tasks other, t" in proc.stderr

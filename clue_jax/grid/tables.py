@@ -1,11 +1,12 @@
 """A grid's results: results.csv (one row per run), results.md (mean +- std over seeds per
 task and column, totals; rliable's IQM and mean with 95% stratified-bootstrap intervals)
-and results.png (their interval plot)."""
+and results.png (their interval plot); `difference` compares two sets of seeds."""
 
 import csv
 import json
+import warnings
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -21,12 +22,44 @@ def collect(cells: List[Cell], out: Path) -> List[Dict]:
         path = cell.run_dir(out) / "results.json"
         if path.exists():
             res = json.loads(path.read_text())
-            scores = [s for _, s in res["history"][-LAST_N:]]
             rows.append({"task": cell.task, "method": cell.method, "k": cell.k or "",
-                         "seed": cell.seed, "score": float(np.mean(scores)) if scores else None,
+                         "seed": cell.seed, "score": run_score(res),
                          "final": res["final_normalized_score"],
                          "steps": res["steps"], "wall_time_s": res.get("wall_time_s")})
     return rows
+
+
+def run_score(result: Dict, at_step: Optional[int] = None) -> Optional[float]:
+    """A run's score: the mean of its last LAST_N evaluations (of those at or before
+    `at_step` when given) from results.json's history; None without evaluations."""
+    history = [(step, score) for step, score in result["history"]
+               if at_step is None or step <= at_step]
+    scores = [score for _, score in history[-LAST_N:]]
+    return float(np.mean(scores)) if scores else None
+
+
+def difference(a: Sequence[float], b: Sequence[float], resamples: int = 20000,
+               seed: int = 0) -> Dict[str, float]:
+    """mean(a) - mean(b) for two independent sets of per-seed scores: the difference, its 95%
+    percentile-bootstrap interval (each set resampled on its own, `resamples` times), Welch's
+    t-test p (two-sided) and rliable's probability of improvement P(a > b)."""
+    from rliable import metrics  # heavy imports, only when comparing
+    from scipy import stats
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if a.size < 2 or b.size < 2:
+        raise ValueError(f"a comparison needs at least 2 scores on each side, got "
+                         f"{a.size} and {b.size}")
+    boot = stats.bootstrap((a, b), lambda x, y, axis: x.mean(axis) - y.mean(axis),
+                           n_resamples=resamples, method="percentile", vectorized=True,
+                           rng=np.random.default_rng(seed))
+    with warnings.catch_warnings():  # two constant sets: p is nan, said by the caller
+        warnings.simplefilter("ignore", RuntimeWarning)
+        welch = stats.ttest_ind(a, b, equal_var=False)
+    return {"difference": float(a.mean() - b.mean()),
+            "low": float(boot.confidence_interval.low),
+            "high": float(boot.confidence_interval.high),
+            "welch_p": float(welch.pvalue),
+            "p_improvement": float(metrics.probability_of_improvement(a[:, None], b[:, None]))}
 
 
 def table(rows: List[Dict], cells: List[Cell], failed: Sequence[Cell] = (),
