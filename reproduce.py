@@ -124,13 +124,12 @@ def parse_args(argv):
 def main(argv=None):
     args, extra = parse_args(sys.argv[1:] if argv is None else argv)
     grid = build.build_grid(args, extra)
-    cells, extra, k_rows = grid.cells, grid.extra, grid.k_rows
     out = Path(args.out).resolve()
     if args.plan:
         print(build.plan_text(grid, out, args))
         return
     if not args.table_only:
-        build.validate(cells, out, extra)
+        build.validate(grid.cells, out, grid.extra)
     interrupts.install(signal.SIGTERM)  # SIGTERM stops the grid as Ctrl-C does
     try:
         _main(args, grid, out)

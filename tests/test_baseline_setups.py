@@ -6,7 +6,6 @@ ValueDICE's details, IQ-Learn's per-env loss; each default pinned to the origina
 import dataclasses
 from pathlib import Path
 
-import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np

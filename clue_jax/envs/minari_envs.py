@@ -17,7 +17,7 @@ The first lookup of a `minari:` name reads the local dataset's metadata
   reward) defaults, and the run says so.
 """
 
-from typing import Optional, Tuple
+from typing import Tuple
 
 import gymnasium
 import numpy as np
