@@ -44,6 +44,29 @@ def test_awr_weights_clip_at_100():
     np.testing.assert_allclose(w, [np.exp(1.0), 1.0, 100.0], rtol=1e-5)
 
 
+def test_temperature_zero_is_behaviour_cloning():
+    """beta = 0 weighs every row 1: the actor learns the same from any rewards (the bc
+    method); at beta = 10 the rewards reach it through the advantages."""
+    assert np.all(iql.awr_weights(jnp.array([5.0, -3.0]), jnp.array([0.0, 2.0]), 0.0) == 1.0)
+    batch = random_batch(jax.random.PRNGKey(1))
+    other = batch._replace(rewards=-3.0 * batch.rewards + 1.0)
+    update = jax.jit(iql.update)
+
+    def train(agent, b):
+        for _ in range(3):
+            agent, _ = update(agent, b)
+        return agent
+
+    for temperature, same_actor in ((0.0, True), (10.0, False)):
+        a = train(tiny_agent(temperature=temperature, dropout_rate=None), batch)
+        b = train(tiny_agent(temperature=temperature, dropout_rate=None), other)
+        same = [np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a.actor.params),
+                                                     jax.tree.leaves(b.actor.params))]
+        assert all(same) == same_actor and any(same) == same_actor, temperature
+        assert not np.allclose(jax.tree.leaves(a.critic.params)[0],
+                               jax.tree.leaves(b.critic.params)[0])
+
+
 def test_gaussian_log_prob_by_hand():
     mean = jnp.array([[0.0, 1.0]])
     log_std = jnp.array([0.0, np.log(2.0)])

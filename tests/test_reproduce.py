@@ -91,6 +91,15 @@ def test_sampled_cells_label_with_a_sample_of_the_encoder(tmp_path):
     assert plain.labeller_config is None or plain.labeller_config.use_mean is True
 
 
+def test_bc_cells_run_iql_with_every_advantage_weight_one(tmp_path):
+    bc = grid_cells.Cell("gen-antmaze-umaze-v0", "bc", None, 0)
+    assert bc.column == "BC" and bc.run_dir(tmp_path).parts[-3] == "iql-true-bc"
+    settings = run_flags.parse_settings(bc.command(tmp_path, [])[1:], default_labeller="true")
+    assert settings.method() == "iql-true-bc" and settings.labeller == "true"
+    config = settings.agent_config  # the antmaze config (expectile 0.9, dropout none), beta 0
+    assert (config.temperature, config.expectile, config.dropout_rate) == (0.0, 0.9, None)
+
+
 def test_labeller_flags_go_only_to_their_cells(tmp_path):
     extra = ["--max_steps=10", "--cvae_steps=5", "--clue_config.temperature=3",
              "--otr_config.epsilon=0.1"]

@@ -61,7 +61,7 @@ def value_loss(value_params: Params, value_fn: Callable, observations: jax.Array
 
 
 def awr_weights(target_q: jax.Array, v: jax.Array, temperature: float) -> jax.Array:
-    """min(exp(beta * (Q - V)), 100): (B,)."""
+    """min(exp(beta * (Q - V)), 100): (B,). beta = 0 weighs every row 1: behaviour cloning."""
     return jnp.minimum(jnp.exp((target_q - v) * temperature), EXP_ADV_MAX)
 
 

@@ -191,7 +191,7 @@ _SHARED_RULES = {"discount": rules.within(0.0, 1.0), "tau": rules.within(0.0, 1.
                  **{lr: rules.positive() for lr in ("actor_lr", "critic_lr", "value_lr", "nu_lr",
                                                     "alpha_lr", "cost_lr")}}
 IQL_RULES = {**_SHARED_RULES, "expectile": rules.within(0.0, 1.0, open_low=True, open_high=True),
-             "temperature": rules.positive(),
+             "temperature": rules.non_negative(),  # 0: every weight 1, behaviour cloning
              "dropout_rate": (lambda v: v is None or rules.within(0.0, 1.0, open_high=True)[0](v),
                               "None or a number in [0.0, 1.0)"),
              "opt_decay_schedule": rules.one_of(iql.DECAY_SCHEDULES)}

@@ -1,7 +1,8 @@
 """The grid's methods: name -> (learner, labeller, setting, calibrated), with their variants.
 
-A method is a column of a table: 'iql' (IQL on the dataset's true rewards), 'clue' / 'otr'
-(the sparse setting: the dataset's successful episodes are the experts), '*-imitation' (K
+A method is a column of a table: 'iql' (IQL on the dataset's true rewards), 'bc' (IQL's
+actor with every weight 1: behaviour cloning), 'clue' / 'otr' (the sparse setting: the
+dataset's successful episodes are the experts), '*-imitation' (K
 demonstrations), '*-nocalib' (CLUE without calibration), the baselines of Table 4, the
 CLUE sparse-setting study's variants, and one or two for every labeller and learner a
 plugin registers (`registered_methods`).
@@ -85,6 +86,12 @@ SAMPLED_VARIANTS = {f"{name}-sampled": ("sampled", "setting", ("--clue_config.us
 for _name in SAMPLED_VARIANTS:
     METHODS[_name] = METHODS[_name[:-len("-sampled")]]
 VARIANTS.update(SAMPLED_VARIANTS)
+# Behaviour cloning, the control of any learned reward: IQL's actor with the inverse
+# temperature beta = 0, so every advantage weight is exp(0) = 1 and the actor maximizes the
+# data's log-likelihood alone (its critics still train, and nothing reads them).
+BC_VARIANTS = {"bc": ("bc", "setting", ("--config.temperature=0.0",))}
+METHODS["bc"] = METHODS["iql"]
+VARIANTS.update(BC_VARIANTS)
 # Table 4 of the paper (offline imitation, K = 1 and 10): every method in its column order.
 TABLE4_METHODS = presets.TABLE4_METHODS
 plugins.load_plugins()  # learners and labellers of the user's own ($CLUE_JAX_PLUGINS)
