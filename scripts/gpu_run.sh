@@ -20,11 +20,12 @@
 #    estimated from CLUE's 30 stacked runs there);
 # 4. bench/bench_eval_backends.py: the shipped experts, host vs device (MJX), walker2d (whose
 #    difference 100 paired episodes on a CPU could not settle) and hopper, 2 x 2000 envs each;
-# 5. OTR with K = 1, 5, 10 (30 runs as one program, about 11 minutes, estimated likewise:
-#    more than one call may run, so it needs a call and its rerun on the same machine). It
-#    comes last because its checkpoints cannot leave the machine (about 4 MB per run):
-#    started in a lease that ends before it does, its work is lost, while steps 2-4 each
-#    finish within one call.
+# 5. OTR, one K at a time (10 runs as one program each, about 5-6 minutes on an H200,
+#    estimated likewise), started only with OTR_MIN_LEFT seconds (default 330) left. A
+#    program's checkpoints cannot leave the machine (about 4 MB per run): one that a lease
+#    ends before it finishes is lost, so OTR is cut into pieces that each fit one call
+#    (30 runs as one program, about 11 minutes, would fit none), and each finished K is
+#    packed and committed. It comes last: steps 2-4 are what the targets need.
 # The benchmarks are stopped at the time limit too (a stopped one is rerun next time).
 # Runs already in results/table3_paper/runs (measured in an earlier lease and committed)
 # are copied into RUNS_DIR first, so they are skipped. Every run stops cleanly at a
@@ -85,11 +86,12 @@ if [ -d results/table3_paper/runs ]; then  # finished in earlier leases: skipped
     mkdir -p "$RUNS/table3_paper" && cp -rn results/table3_paper/runs/. "$RUNS/table3_paper/"
 fi
 
-table() {  # one method's K x seeds of the row as one program, until done or the time limit
-    echo "== Table 3, gen-hopper-medium-v0, paper budget: $1 ($(left) s left)"
+table() {  # one method's K x seeds of the row as one program, until done or the time limit;
+    # $2: more reproduce.py arguments (e.g. --num_experts=5 for one K)
+    echo "== Table 3, gen-hopper-medium-v0, paper budget: $1 ${2:-} ($(left) s left)"
     # shellcheck disable=SC2086
     python3 reproduce.py --preset=table3 --budget=paper --tasks=gen-hopper-medium-v0 \
-        --methods="$1" ${TABLE_ARGS:-} --group=method --out="$RUNS/table3_paper" \
+        --methods="$1" ${2:-} ${TABLE_ARGS:-} --group=method --out="$RUNS/table3_paper" \
         --time_limit=$(( $(left) - 20 )) ${TABLE_FLAGS:+-- $TABLE_FLAGS}
     status=$?
     echo "== $1: reproduce.py exit $status (3: stopped at the time limit; rerun to resume)"
@@ -113,7 +115,9 @@ if [ ! -s "$RUNS/eval_backends.txt" ] && [ "$(left)" -gt 240 ]; then
         && mv "$RUNS/eval_backends.partial" "$RUNS/eval_backends.txt"
     cat "$RUNS/eval_backends.partial" "$RUNS/eval_backends.txt" 2>/dev/null
 fi
-[ "$(left)" -gt 180 ] && table otr-imitation  # OTR labels for ~1 min on a GPU before training
+for k in 1 5 10; do  # OTR labels for 4-30 s on a GPU (K = 1-10) before training
+    [ "$(left)" -gt "${OTR_MIN_LEFT:-330}" ] && table otr-imitation "--num_experts=$k"
+done
 # shellcheck disable=SC2086
 python3 reproduce.py --preset=table3 --budget=paper --tasks=gen-hopper-medium-v0 \
     --methods=iql,otr-imitation,clue-imitation ${TABLE_ARGS:-} --out="$RUNS/table3_paper" \
