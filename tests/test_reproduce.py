@@ -579,3 +579,48 @@ def test_compare_runs_script(tmp_path):
     _fake_run(tmp_path / "c" / "seed_0", "other", 0, [[1, 0.0]])
     proc = compare(f"A={tmp_path / 'a'}", f"C={tmp_path / 'c'}")
     assert proc.returncode != 0 and "span tasks other, t" in proc.stderr
+
+
+def _unfinished_run(folder, seed, history, checkpoint_history=None):
+    """A run stopped before its end (8 planned updates): config.json, the score file, and a
+    last checkpoint with `checkpoint_history` when given (results/ keeps no checkpoints)."""
+    from clue_jax import checkpoints
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps(
+        {"settings": {"seed": seed, "env_name": "t", "max_steps": 8}}))
+    np.savetxt(folder / f"{seed}.txt", history, fmt=["%d", "%.1f"])
+    if checkpoint_history is not None:
+        checkpoints.save(folder / "checkpoint.msgpack",
+                         {"step": checkpoint_history[-1][0],
+                          "history": np.asarray(checkpoint_history, np.float64)})
+
+
+def test_compare_runs_scores_unfinished_runs_at_an_update_they_reached(tmp_path):
+    """A run stopped early (time limit, Ctrl-C) has no results.json: compare_runs.py scores it
+    from its checkpoint's history (full precision) or its <seed>.txt, only with --at_step."""
+    import subprocess
+    root = Path(__file__).resolve().parents[1]
+    for seed in range(2):
+        _fake_run(tmp_path / "done" / f"seed_{seed}", "t", seed,
+                  [[1, 10.0], [2, 20.0], [3, 30.0 + seed], [4, 0.0]], steps=8)
+    _unfinished_run(tmp_path / "stopped" / "seed_0", 0, [[1, 0.0], [2, 0.0], [3, 0.0]],
+                    checkpoint_history=[[1, 50.0], [2, 50.0], [3, 50.0]])  # the checkpoint wins
+    _unfinished_run(tmp_path / "stopped" / "seed_1", 1, [[1, 70.0], [2, 70.0], [3, 70.0]])
+    _unfinished_run(tmp_path / "stopped" / "seed_1.prev-20261206-010203", 1,
+                    [[1, 0.0]])  # moved aside by a fresh start: not a run
+
+    def compare(*args):
+        return subprocess.run([sys.executable, "scripts/compare_runs.py", *args], cwd=root,
+                              capture_output=True, text=True, timeout=300)
+
+    proc = compare(f"S={tmp_path / 'stopped'}", f"D={tmp_path / 'done'}", "--at_step=3",
+                   "--resamples=500")
+    assert proc.returncode == 0, proc.stderr
+    # seed 0 from its checkpoint, seed 1 (no checkpoint) from 1.txt
+    assert "| S | 0,1 | 50.0, 70.0 | 60.0 ± 10.0 | 8 (unfinished: seed 0,1) |" in proc.stdout
+    assert "| D | 0,1 | 20.0, 20.3 | 20.2 ± 0.2 | 8 |" in proc.stdout
+    assert "| S - D | +39.8 [" in proc.stdout
+    proc = compare(f"S={tmp_path / 'stopped'}", f"D={tmp_path / 'done'}")
+    assert proc.returncode != 0 and "unfinished (evaluated up to update 3 of 8)" in proc.stderr
+    proc = compare(f"S={tmp_path / 'stopped'}", f"D={tmp_path / 'done'}", "--at_step=4")
+    assert proc.returncode != 0 and "before --at_step=4" in proc.stderr
