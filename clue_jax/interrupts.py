@@ -18,8 +18,9 @@ arrives. Two places are bad:
 thread is inside JAX (any frame of the `jax`, `jaxlib` or `jax_plugins` packages on its
 stack), the handler raises nothing and asks again `RETRY_S` later (through
 `_thread.interrupt_main`, no new OS signal), until the thread is back in code that can take
-the exception. The long loops (training, the CVAE, SAC, evaluation, dataset generation, the
-grid's wait) also call `check()`, which raises KeyboardInterrupt when a request was dropped.
+the exception. The long loops (training, the CVAE, OTR's labelling, SAC, evaluation,
+dataset generation, the grid's wait) also call `check()`, which raises KeyboardInterrupt
+when a request was dropped elsewhere (e.g. in another library's `__del__`).
 A script installs it before its heavy imports with `raise_now=False`: a Ctrl-C during the
 imports is only remembered, and `arm()` raises it once the script can end cleanly (one line,
 exit 130) rather than with a traceback from inside an import. Stdlib only.

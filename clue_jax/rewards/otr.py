@@ -40,7 +40,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from clue_jax import compat, rules
+from clue_jax import compat, interrupts, rules
 
 from clue_jax.data.dataset import Dataset, DatasetError, trajectory_bounds
 from clue_jax.rewards.processing import REWARD_RULES
@@ -194,6 +194,7 @@ def otr_rewards(dataset: Dataset, expert: Dataset, config) -> Tuple[np.ndarray, 
         batch = min(problems_per_batch(int(n), m, int(config.chunk_cells)),
                     chunk * len(e_starts))
         for i in range(0, len(group), chunk):
+            interrupts.check()  # minutes on a CPU: a dropped Ctrl-C ends it here
             ids = group[i:i + chunk]
             x, a = pack(dataset.observations, starts[ids], ends[ids], int(n), T)
             if len(ids) < chunk:  # fixed chunk shape: repeat the last episode (discarded)
