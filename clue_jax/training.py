@@ -52,6 +52,9 @@ class LoopConfig:
     deadline: Optional[float] = None  # wall clock (time.time()); stop at a checkpoint before it
 
 
+MOVED_ASIDE = ".prev-"  # <run_dir>.prev-<time>: an earlier run moved aside by a fresh start
+
+
 def prepare_run_dir(run_dir, config: Dict[str, Any], resume: bool) -> Path:
     """Create `run_dir`, take its lock (held until the process ends or `locks.release`)
     and write config.json.
@@ -69,7 +72,8 @@ def prepare_run_dir(run_dir, config: Dict[str, Any], resume: bool) -> Path:
         if (run_dir.exists() and not resume
                 and any(p.name != locks.LOCK_NAME for p in run_dir.iterdir())):
             locks.check_free(run_dir)  # never move a live run aside
-            aside = run_dir.with_name(f"{run_dir.name}.prev-{time.strftime('%Y%m%d-%H%M%S')}")
+            aside = run_dir.with_name(
+                f"{run_dir.name}{MOVED_ASIDE}{time.strftime('%Y%m%d-%H%M%S')}")
             unfinished = ((run_dir / checkpoints.CHECKPOINT_NAME).exists()
                           and not (run_dir / "results.json").exists())
             shutil.move(str(run_dir), str(aside))

@@ -11,8 +11,10 @@ apart). A run's score is the mean of its last 3 evaluations, as in reproduce.py'
 planned for longer can join shorter ones (their learning-rate schedule still differs: the
 output names each method's planned updates), and so can runs that stopped before their end
 (a time limit, a Ctrl-C): an unfinished run is scored from its last checkpoint's history
-(or its `<seed>.txt`, rounded to 0.1, where no checkpoint was kept), and only with --at_step. Runs moved aside by a fresh start (`<run>.prev-<time>`) are left out. The methods must be runs of one task, each seed
-at most once per method. Prints markdown; pairs are first-named minus later-named.
+(or its `<seed>.txt`, rounded to 0.1, where no checkpoint was kept), and only with
+--at_step. Runs moved aside by a fresh start (`<run>.prev-<time>`) are left out. The
+methods must be runs of one task, each seed at most once per method. Prints markdown; pairs
+are first-named minus later-named.
 """
 
 import argparse
@@ -26,10 +28,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from clue_jax import checkpoints  # noqa: E402
+from clue_jax import checkpoints, training  # noqa: E402
 from clue_jax.grid import tables  # noqa: E402
-
-MOVED_ASIDE = ".prev-"  # <run>.prev-<time>: an earlier run moved aside by a fresh start
 
 
 def unfinished_result(run_dir: Path) -> Optional[Dict]:
@@ -63,7 +63,8 @@ def load_runs(spec: str, at_step) -> tuple:
         sys.exit(f"compare_runs.py: {spec!r}: {folder} is not a folder; give a run folder or a "
                  f"folder above run folders")
     run_dirs = sorted({p.parent for pattern in ("results.json", "config.json")
-                       for p in Path(folder).rglob(pattern) if MOVED_ASIDE not in p.parent.name})
+                       for p in Path(folder).rglob(pattern)
+                       if training.MOVED_ASIDE not in p.parent.name})
     runs = []
     for run_dir in run_dirs:
         path = run_dir / "results.json"
