@@ -55,6 +55,12 @@ class RunLogger:
         self.writer.close()
 
 
+def read_scores(score_file) -> np.ndarray:
+    """A `<seed>.txt` written by `RunLogger.write_scores` as an (evaluations, 2) array of
+    (step, score) rows; (0, 2) for a file with no evaluation yet."""
+    return np.loadtxt(score_file, ndmin=2).reshape(-1, 2)
+
+
 def read_scalars(stream_dir) -> Dict[str, List[Tuple[int, float]]]:
     """Scalars of a TensorBoard stream folder as TensorBoard shows them: tag -> [(step, value)].
 

@@ -22,6 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from clue_jax.grid import tables  # noqa: E402
+from clue_jax.logging import read_scores  # noqa: E402
 from clue_jax.grid.tables import LAST_N  # noqa: E402
 
 
@@ -31,7 +32,7 @@ def curves(out: Path, method: str, task: str):
     for folder in sorted((out / method / task).glob("seed_*")):
         files = sorted(folder.glob("[0-9]*.txt"))
         if files:
-            rows = np.loadtxt(files[0], ndmin=2)
+            rows = read_scores(files[0])
             if len(rows):
                 result[folder.name] = (rows[:, 0], rows[:, 1])
     return result

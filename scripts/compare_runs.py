@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from clue_jax import checkpoints, training  # noqa: E402
 from clue_jax.grid import tables  # noqa: E402
+from clue_jax.logging import read_scores  # noqa: E402
 
 
 def unfinished_result(run_dir: Path) -> Optional[Dict]:
@@ -43,7 +44,7 @@ def unfinished_result(run_dir: Path) -> Optional[Dict]:
         if path is not None:
             history = np.asarray(checkpoints.load_raw(path)["history"])
         elif (run_dir / f"{settings['seed']}.txt").exists():
-            history = np.loadtxt(run_dir / f"{settings['seed']}.txt", ndmin=2)
+            history = read_scores(run_dir / f"{settings['seed']}.txt")
         else:
             return None
     except (KeyError, ValueError) as err:

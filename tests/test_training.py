@@ -10,6 +10,7 @@ import pytest
 from clue_jax import checkpoints, training
 from clue_jax.agents import iql
 from clue_jax.data.dataset import make_dataset, to_device
+from clue_jax.logging import read_scores
 
 OBS, ACT = 4, 2
 
@@ -92,7 +93,7 @@ def test_resume_equals_uninterrupted(tmp_path):
     assert hist == full_hist
     for a, b in zip(jax.tree.leaves(full), jax.tree.leaves(resumed)):
         np.testing.assert_array_equal(a, b)
-    rows = np.loadtxt(run_dir / "3.txt")
+    rows = read_scores(run_dir / "3.txt")
     assert rows.shape == (2, 2) and list(rows[:, 0]) == [10, 20]
     # TensorBoard shows the resumed run as the uninterrupted one: same tags, same steps
     from clue_jax.logging import read_scalars
@@ -306,7 +307,7 @@ def test_a_deadline_stops_at_a_checkpoint_and_resume_finishes_as_uninterrupted(t
     with pytest.raises(training.StoppedAtDeadline, match="stopped at update 10 of 20"):
         training.train_offline(tiny_agent(), data, iql.jit_update_n, policy_factory, slow_eval,
                                loop(deadline=time.time() + 1.0), run_dir)
-    assert np.loadtxt(run_dir / "3.txt").reshape(-1, 2)[:, 0].tolist() == [10]
+    assert read_scores(run_dir / "3.txt")[:, 0].tolist() == [10]  # one row: still (1, 2)
     resumed, hist = training.train_offline(tiny_agent(seed=5), data, iql.jit_update_n,
                                            policy_factory, probe_eval, loop(resume=True), run_dir)
     assert hist == full_hist
