@@ -86,9 +86,27 @@ def test_the_planner_answers_from_a_wall_cell_as_d4rls_bfs_does():
 
 
 def test_policy_sees_the_target_at_most_goal_max_away():
-    qpos, qvel = np.zeros((2, 15)), np.zeros((2, 14))
-    obs = gen.policy_observations(qpos, qvel, np.array([[3.0, 4.0], [30.0, 40.0]]))
-    np.testing.assert_allclose(obs[:, 27:], [[3.0, 4.0], [3.0, 4.0]], rtol=1e-6)
+    qpos, qvel = np.zeros((3, 15)), np.zeros((3, 14))
+    targets = np.array([[3.0, 4.0], [30.0, 40.0], [0.3, 0.4]])
+    obs = gen.policy_observations(qpos, qvel, targets)  # the datasets' rule: "clip"
+    np.testing.assert_allclose(obs[:, 27:], [[3.0, 4.0], [3.0, 4.0], [0.3, 0.4]], rtol=1e-6)
+    # D4RL's rule (its offsets scaled to 10, here to GOAL_MAX = 5): a near target looks as far
+    obs = gen.policy_observations(qpos, qvel, targets, "scale")
+    np.testing.assert_allclose(obs[:, 27:], [[3.0, 4.0]] * 3, rtol=1e-6)
+    with pytest.raises(ValueError, match="offset_rule: got 'unit'"):
+        gen.policy_observations(qpos, qvel, targets, "unit")
+
+
+def test_the_offset_rule_changes_the_episodes_and_is_recorded(actor):
+    def make(rule):
+        return gen.generate("umaze", 80, 3, actor=actor, num_envs=2, episode_length=40,
+                            offset_rule=rule)
+    (clipped, meta_clip), (scaled, meta_scale) = make("clip"), make("scale")
+    assert (meta_clip["offset_rule"], meta_scale["offset_rule"]) == ("clip", "scale")
+    np.testing.assert_array_equal(clipped["observations"][0], scaled["observations"][0])
+    assert not np.array_equal(clipped["actions"], scaled["actions"])
+    with pytest.raises(ValueError, match="offset_rule"):
+        gen.generate("umaze", 80, 3, actor=actor, offset_rule="unit")
 
 
 @pytest.mark.parametrize("stem", ["umaze", "medium-diverse"])
@@ -153,3 +171,21 @@ def test_the_mission_command_on_generated_antmaze_names_the_missing_policy(tmp_p
         experiments.run(settings)
     assert not (tmp_path / "runs").exists()
     assert "generating" not in capsys.readouterr().err  # refused before announcing anything
+
+
+@pytest.mark.slow  # a process that rolls the shipped ant out for 2,000 steps
+def test_data_stats_script_compares_the_offset_rules_and_refuses_unknown_ones():
+    import subprocess
+    import sys
+    script = ["scripts/antmaze_data_stats.py", "--stems=umaze"]
+    bad = subprocess.run([sys.executable, *script, "--sample=1000", "--offset_rule=unit"],
+                         capture_output=True, text=True)
+    assert bad.returncode != 0 and "unknown ['unit']" in bad.stderr
+    bad = subprocess.run([sys.executable, *script, "--sample=1500"], capture_output=True,
+                         text=True)
+    assert bad.returncode != 0 and "not a multiple of the episode length" in bad.stderr
+    out = subprocess.run([sys.executable, *script, "--sample=1000", "--offset_rule=clip,scale"],
+                         capture_output=True, text=True, check=True).stdout  # shipped ant
+    rows = [line for line in out.splitlines() if "first 1,000 rows" in line]
+    assert [r.split("offset rule ")[1].split(" |")[0] for r in rows] == ["clip", "scale"]
+    assert all(r.count("|") == 10 and "1,000 | 1 |" in r for r in rows)

@@ -32,7 +32,10 @@ The rules per dataset (`RULES`):
 Where D4RL's script is silent or differs, ours (said here, fields of `generate`):
 - the policy is this project's goal-reaching ant (`envs.antgoal`: observation without xy,
   the waypoint relative to the torso, whose length is clipped to `antgoal.GOAL_MAX`, the
-  farthest goal it was trained on; D4RL scaled it to length 10, its training disk's radius);
+  farthest goal it was trained on: `offset_rule="clip"`, the datasets' rule). D4RL scaled
+  every offset to length 10, its training disk's radius, so its ant never sees a target
+  closer than that and keeps moving once it arrives; `offset_rule="scale"` does the same
+  with GOAL_MAX (measured by scripts/antmaze_data_stats.py --offset_rule);
 - the evaluation goal used for the rewards: the evaluation cell's centre + (0.75, 0.75),
   the middle of the evaluation env's goal draws; D4RL relabelled with one such draw.
 
@@ -57,6 +60,7 @@ WAYPOINT_NOISE = 0.25 * antmaze.MAZE_SIZE_SCALING  # U(0, this) per axis
 START_NOISE = 0.25 * antmaze.MAZE_SIZE_SCALING  # D4RL: U(0, 0.5) * 0.5 * scaling
 EVAL_GOAL_OFFSET = 0.75  # the middle of the evaluation goal's U(0, 1) + U(0, 0.5)
 NUM_ENVS = 100  # ants simulated side by side
+OFFSET_RULES = ("clip", "scale")  # how the policy sees its waypoint (`policy_observations`)
 POLICY_ENV = "antgoal"  # <policy dir>/antgoal/policy.msgpack
 START_CELL = (1, 1)
 
@@ -170,16 +174,21 @@ def waypoints(table: np.ndarray, xy: np.ndarray, goals: np.ndarray, goal_cells_:
     return np.where(at_goal, goals, out)
 
 
-def policy_observations(qpos: np.ndarray, qvel: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """The goal-reaching ant's observations, the target's offset clipped to GOAL_MAX long."""
+def policy_observations(qpos: np.ndarray, qvel: np.ndarray, targets: np.ndarray,
+                        offset_rule: str = "clip") -> np.ndarray:
+    """The goal-reaching ant's observations: the target's offset clipped to GOAL_MAX long
+    ("clip"), or scaled to exactly GOAL_MAX long as D4RL scaled it to 10 ("scale")."""
     offset = targets - qpos[:, :2]
-    length = np.linalg.norm(offset, axis=1, keepdims=True)
-    offset = offset * np.minimum(1.0, antgoal.GOAL_MAX / np.maximum(length, 1e-9))
-    return antgoal.observation(qpos, qvel, qpos[:, :2] + offset)
+    factor = antgoal.GOAL_MAX / np.maximum(np.linalg.norm(offset, axis=1, keepdims=True), 1e-9)
+    if offset_rule == "clip":
+        factor = np.minimum(1.0, factor)
+    elif offset_rule != "scale":
+        raise ValueError(f"offset_rule: got {offset_rule!r}, expected one of {OFFSET_RULES}.")
+    return antgoal.observation(qpos, qvel, qpos[:, :2] + offset * factor)
 
 
 def _episodes(stepper, policy, rng: np.random.Generator, n: int, maze: str, rule: str,
-              length: int, action_noise: float) -> Arrays:
+              length: int, action_noise: float, offset_rule: str) -> Arrays:
     """n episodes of `length` steps side by side (the first n of the stepper's envs)."""
     table = planner_table(maze)
     rows = np.arange(n)
@@ -201,7 +210,7 @@ def _episodes(stepper, policy, rng: np.random.Generator, n: int, maze: str, rule
     for t in range(length):
         interrupts.check()
         targets = waypoints(table, qpos[:, :2], goals, g_cells, rng)
-        actions, _ = policy(policy_observations(qpos, qvel, targets),
+        actions, _ = policy(policy_observations(qpos, qvel, targets, offset_rule),
                             rng.standard_normal((n, antmaze.ACT_DIM)))
         actions = np.clip(actions + action_noise * rng.standard_normal(actions.shape), -1, 1)
         out["observations"][:, t] = antmaze.observation(qpos, qvel)
@@ -221,13 +230,15 @@ def ant_env(maze: str, max_steps: int):
 
 
 def generate(stem: str, size: int, seed: int, *, actor=None, num_envs: int = NUM_ENVS,
-             episode_length: int = EPISODE_LENGTH, action_noise: float = ACTION_NOISE
-             ) -> Tuple[Arrays, dict]:
+             episode_length: int = EPISODE_LENGTH, action_noise: float = ACTION_NOISE,
+             offset_rule: str = "clip") -> Tuple[Arrays, dict]:
     """Dataset gen-antmaze-{stem}-v0 of `size` transitions (see the module docstring).
 
     Deterministic in `seed` on one platform (one np.random.default_rng: starts, goals,
     waypoint noise, the env resets and the policy's noise). `actor`: the goal-reaching
-    ant's actor (default: the shipped policy, `load_policy`).
+    ant's actor (default: the shipped policy, `load_policy`). `offset_rule`: how the actor
+    sees its waypoint, one of OFFSET_RULES (`policy_observations`; the named datasets use
+    "clip").
 
     Returns:
         (data, metadata): N = size rows; observations, next_observations (N, 29) float32;
@@ -240,6 +251,8 @@ def generate(stem: str, size: int, seed: int, *, actor=None, num_envs: int = NUM
         raise ValueError(f"stem: got {stem!r}, expected one of {sorted(RULES)}.")
     if size < 1:
         raise ValueError(f"size: got {size}, expected a positive number of transitions.")
+    if offset_rule not in OFFSET_RULES:
+        raise ValueError(f"offset_rule: got {offset_rule!r}, expected one of {OFFSET_RULES}.")
     maze, rule = RULES[stem]
     actor = actor if actor is not None else load_policy(gen_name(stem))
     policy = sac_actor.batched_policy(actor)
@@ -251,7 +264,8 @@ def generate(stem: str, size: int, seed: int, *, actor=None, num_envs: int = NUM
     try:
         for first in range(0, n_episodes, width):
             n = min(width, n_episodes - first)
-            part = _episodes(stepper, policy, rng, n, maze, rule, episode_length, action_noise)
+            part = _episodes(stepper, policy, rng, n, maze, rule, episode_length, action_noise,
+                             offset_rule)
             chunks.append({k: v.reshape(n * episode_length, -1) for k, v in part.items()})
     finally:
         stepper.close()
@@ -266,6 +280,7 @@ def generate(stem: str, size: int, seed: int, *, actor=None, num_envs: int = NUM
                 "generator_version": GENERATOR_VERSION, "maze": maze, "rule": rule,
                 "eval_goal": goal, "goal_radius": antmaze.GOAL_RADIUS,
                 "episode_length": int(episode_length), "action_noise": float(action_noise),
+                "offset_rule": offset_rule,
                 "waypoint_noise": WAYPOINT_NOISE,
                 "goal_cells": goal_cells(maze, rule), "start_cells": start_cells(maze, rule)}
     for key in ("step", "return", "init_seed"):
