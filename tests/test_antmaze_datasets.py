@@ -97,12 +97,29 @@ def test_policy_sees_the_target_at_most_goal_max_away():
         gen.policy_observations(qpos, qvel, targets, "unit")
 
 
+def test_v0_names_clip_the_offset_and_v1_names_scale_it_as_d4rl():
+    from clue_jax.envs import registry
+    from clue_jax.generation import generated
+    from clue_jax.grid import presets
+    for stem in gen.RULES:
+        for version, rule in (("v0", "clip"), ("v1", "scale")):
+            name = f"gen-antmaze-{stem}-{version}"
+            assert gen.gen_name(stem, version) == name
+            assert generated.get_generated(name).generate.keywords == {"offset_rule": rule}
+            assert registry.get_spec(name).family == "antmaze"
+            assert presets.D4RL_TWINS[name] == f"antmaze-{stem}-v2"
+    with pytest.raises(ValueError, match="version: got 'v2'"):
+        gen.gen_name("umaze", "v2")
+
+
 def test_the_offset_rule_changes_the_episodes_and_is_recorded(actor):
     def make(rule):
         return gen.generate("umaze", 80, 3, actor=actor, num_envs=2, episode_length=40,
                             offset_rule=rule)
     (clipped, meta_clip), (scaled, meta_scale) = make("clip"), make("scale")
     assert (meta_clip["offset_rule"], meta_scale["offset_rule"]) == ("clip", "scale")
+    assert (meta_clip["name"], meta_scale["name"]) == ("gen-antmaze-umaze-v0",
+                                                       "gen-antmaze-umaze-v1")
     np.testing.assert_array_equal(clipped["observations"][0], scaled["observations"][0])
     assert not np.array_equal(clipped["actions"], scaled["actions"])
     with pytest.raises(ValueError, match="offset_rule"):

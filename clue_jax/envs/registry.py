@@ -242,8 +242,9 @@ def _builtin_entries():
             yield (EnvSpec(f"antmaze-{stem}-{version}", "antmaze", 29, 8, steps, 0.0, 1.0, True),
                    _antmaze_factory(maze))
         # the generated AntMaze datasets (generation/antmaze_datasets.py) evaluate as v2
-        yield (EnvSpec(f"gen-antmaze-{stem}-v0", "antmaze", 29, 8, steps, 0.0, 1.0, True),
-               _antmaze_factory(maze))
+        for version in ("v0", "v1"):
+            yield (EnvSpec(f"gen-antmaze-{stem}-{version}", "antmaze", 29, 8, steps, 0.0, 1.0,
+                           True), _antmaze_factory(maze))
     for stem, (obs, act, lo, hi, env_id) in _LOCOMOTION.items():
         # D4RL's compiled models for its hopper/halfcheetah/walker2d (envs/d4rl_models.py)
         extra = ({"include_cfrc_ext_in_observation": False} if stem == "ant"

@@ -1,5 +1,6 @@
 """Offline AntMaze datasets gen-antmaze-{umaze,umaze-diverse,medium-play,medium-diverse,
-large-play,large-diverse}-v0, made as D4RL made its AntMaze data.
+large-play,large-diverse}-{v0,v1}, made as D4RL made its AntMaze data (v1 with D4RL's
+waypoint scaling, v0 with the clipping below; `VERSIONS`).
 
 D4RL's generator (scripts/generation/generate_ant_maze_datasets.py with locomotion/maze_env.py)
 steers a goal-reaching ant policy through the maze by waypoints. Kept here:
@@ -32,10 +33,10 @@ The rules per dataset (`RULES`):
 Where D4RL's script is silent or differs, ours (said here, fields of `generate`):
 - the policy is this project's goal-reaching ant (`envs.antgoal`: observation without xy,
   the waypoint relative to the torso, whose length is clipped to `antgoal.GOAL_MAX`, the
-  farthest goal it was trained on: `offset_rule="clip"`, the datasets' rule). D4RL scaled
-  every offset to length 10, its training disk's radius, so its ant never sees a target
-  closer than that and keeps moving once it arrives; `offset_rule="scale"` does the same
-  with GOAL_MAX (measured by scripts/antmaze_data_stats.py --offset_rule);
+  farthest goal it was trained on: `offset_rule="clip"`, the v0 names). D4RL scaled every
+  offset to length 10, its training disk's radius, so its ant never sees a target closer
+  than that and keeps moving once it arrives; `offset_rule="scale"` (the v1 names) does the
+  same with GOAL_MAX (measured by scripts/antmaze_data_stats.py --offset_rule);
 - the evaluation goal used for the rewards: the evaluation cell's centre + (0.75, 0.75),
   the middle of the evaluation env's goal draws; D4RL relabelled with one such draw.
 
@@ -61,6 +62,10 @@ START_NOISE = 0.25 * antmaze.MAZE_SIZE_SCALING  # D4RL: U(0, 0.5) * 0.5 * scalin
 EVAL_GOAL_OFFSET = 0.75  # the middle of the evaluation goal's U(0, 1) + U(0, 0.5)
 NUM_ENVS = 100  # ants simulated side by side
 OFFSET_RULES = ("clip", "scale")  # how the policy sees its waypoint (`policy_observations`)
+# A name's version -> its offset rule: v0 the first datasets (every result recorded on them),
+# v1 D4RL's scaling.
+VERSIONS = {"v0": "clip", "v1": "scale"}
+RULE_VERSIONS = {rule: version for version, rule in VERSIONS.items()}
 POLICY_ENV = "antgoal"  # <policy dir>/antgoal/policy.msgpack
 START_CELL = (1, 1)
 
@@ -75,8 +80,11 @@ PLAY_GOALS = {"medium": ((2, 6), (5, 1), (6, 5)),
 Arrays = Dict[str, np.ndarray]
 
 
-def gen_name(stem: str) -> str:
-    return f"gen-antmaze-{stem}-v0"
+def gen_name(stem: str, version: str = "v0") -> str:
+    """The dataset name of `stem` made with VERSIONS[version]'s waypoint offset rule."""
+    if version not in VERSIONS:
+        raise ValueError(f"version: got {version!r}, expected one of {sorted(VERSIONS)}.")
+    return f"gen-antmaze-{stem}-{version}"
 
 
 def policy_path():
@@ -106,15 +114,20 @@ def load_policy(dataset: str):
     return sac_actor.load_actor(policy_path())
 
 
+NAMES = {gen_name(stem, version): (stem, rule) for stem in RULES
+         for version, rule in VERSIONS.items()}
+
+
 def generators() -> Dict[str, Callable[[int, int], Tuple[Arrays, dict]]]:
     """name -> generate(size, seed) for every gen-antmaze dataset."""
-    return {gen_name(stem): functools.partial(generate, stem) for stem in RULES}
+    return {name: functools.partial(generate, stem, offset_rule=rule)
+            for name, (stem, rule) in NAMES.items()}
 
 
-FINGERPRINTS = {gen_name(stem): functools.partial(locomotion_datasets.fingerprint_files,
-                                                  lambda: [policy_path()])
-                for stem in RULES}
-REQUIRES = {gen_name(stem): functools.partial(require_policy, gen_name(stem)) for stem in RULES}
+FINGERPRINTS = {name: functools.partial(locomotion_datasets.fingerprint_files,
+                                        lambda: [policy_path()])
+                for name in NAMES}
+REQUIRES = {name: functools.partial(require_policy, name) for name in NAMES}
 
 
 def eval_goal(maze: str) -> np.ndarray:
@@ -232,7 +245,8 @@ def ant_env(maze: str, max_steps: int):
 def generate(stem: str, size: int, seed: int, *, actor=None, num_envs: int = NUM_ENVS,
              episode_length: int = EPISODE_LENGTH, action_noise: float = ACTION_NOISE,
              offset_rule: str = "clip") -> Tuple[Arrays, dict]:
-    """Dataset gen-antmaze-{stem}-v0 of `size` transitions (see the module docstring).
+    """Dataset gen-antmaze-{stem}-v0 ("clip") or -v1 ("scale") of `size` transitions (see
+    the module docstring).
 
     Deterministic in `seed` on one platform (one np.random.default_rng: starts, goals,
     waypoint noise, the env resets and the policy's noise). `actor`: the goal-reaching
@@ -254,7 +268,8 @@ def generate(stem: str, size: int, seed: int, *, actor=None, num_envs: int = NUM
     if offset_rule not in OFFSET_RULES:
         raise ValueError(f"offset_rule: got {offset_rule!r}, expected one of {OFFSET_RULES}.")
     maze, rule = RULES[stem]
-    actor = actor if actor is not None else load_policy(gen_name(stem))
+    name = gen_name(stem, RULE_VERSIONS[offset_rule])
+    actor = actor if actor is not None else load_policy(name)
     policy = sac_actor.batched_policy(actor)
     rng = np.random.default_rng(seed)
     n_episodes = -(-size // episode_length)
@@ -276,7 +291,7 @@ def generate(stem: str, size: int, seed: int, *, actor=None, num_envs: int = NUM
     goal = eval_goal(maze)
     hit = antmaze.goal_distance(data["next_observations"][:, :2], goal) <= antmaze.GOAL_RADIUS
     data.update(rewards=hit.astype(np.float32), terminals=hit, timeouts=timeouts)
-    metadata = {"name": gen_name(stem), "seed": int(seed), "size": int(size),
+    metadata = {"name": name, "seed": int(seed), "size": int(size),
                 "generator_version": GENERATOR_VERSION, "maze": maze, "rule": rule,
                 "eval_goal": goal, "goal_radius": antmaze.GOAL_RADIUS,
                 "episode_length": int(episode_length), "action_noise": float(action_noise),

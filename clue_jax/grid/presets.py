@@ -18,7 +18,7 @@ Where the paper is silent the choice is ours and said here:
 - Sec. 8.2's learning-rate and dropout exceptions are applied to CLUE's cells (the
   section describes CLUE's IQL); IQL and OTR keep the reference configuration. A learning
   rate sets IQL's actor, critic and value rates alike. The AntMaze datasets made here
-  (gen-antmaze-<stem>-v0) get the exceptions of their D4RL twins (antmaze-<stem>-v2): the
+  (gen-antmaze-<stem>-v0/v1) get the exceptions of their D4RL twins (antmaze-<stem>-v2): the
   same maze, task and recipe.
 """
 
@@ -121,7 +121,8 @@ PAPER_EXCEPTIONS: Dict[Tuple[str, int], Tuple[str, ...]] = {
 }
 
 # The AntMaze datasets made here -> the D4RL datasets they are made after.
-D4RL_TWINS = {f"gen-{name[:-len('-v2')]}-v0": name for name in ANTMAZE}
+D4RL_TWINS = {f"gen-{name[:-len('-v2')]}-{version}": name for name in ANTMAZE
+              for version in ("v0", "v1")}
 
 
 def cell_flags(preset: Preset, budget: str, task: str, method: str, k: Optional[int]
