@@ -288,11 +288,12 @@ def test_adroit_door_reward_is_d4rl_s():
 
 
 @pytest.mark.parametrize("name,cell", [("gen-pointmaze-large-diverse-v0", 1.0),
-                                       ("maze2d-medium-v1", 1.0), ("antmaze-umaze-v2", 4.0)])
+                                       ("maze2d-medium-v1", 1.0), ("antmaze-umaze-v2", 4.0),
+                                       ("gen-antmaze-medium-play-v1", 4.0)])
 def test_maze_layouts_put_start_and_goal_in_free_cells(name, cell):
     from clue_jax.envs import antmaze, layout
     maze = layout.maze_layout(name)
-    grid = antmaze.maze_grid(name.split("-")[1] if not name.startswith("gen") else "large")
+    grid = antmaze.maze_grid(name.removeprefix("gen-").split("-")[1])
     assert len(maze.walls) == grid.sum() and np.all(maze.walls[:, 2:] == cell)
     for point in (maze.start, maze.goal):
         if point is None:

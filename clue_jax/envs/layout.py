@@ -6,7 +6,7 @@
 Frames (the first two observation columns):
 - point mazes (maze2d-*, gen-pointmaze-*): D4RL maze2d's qpos (row, col); cell
   (r, c) spans (r - 0.2, c - 0.2) +- 0.5 (clue_jax.envs.pointmaze).
-- AntMaze: D4RL xy = ((col - 1) * 4, (row - 1) * 4) at a cell's centre, cells 4
+- AntMaze (antmaze-*, gen-antmaze-*): D4RL xy = ((col - 1) * 4, (row - 1) * 4) at a cell's centre, cells 4
   wide (clue_jax.envs.antmaze).
 """
 
@@ -28,7 +28,7 @@ class MazeLayout(NamedTuple):
 
 
 def _maze_of(env_name: str) -> Tuple[Optional[str], Optional[str]]:
-    parts = env_name.replace("gen-pointmaze", "pointmaze").split("-")
+    parts = env_name.removeprefix("gen-").split("-")  # the datasets made here: their maze's
     if parts[0] in ("pointmaze", "maze2d", "antmaze") and len(parts) > 1 \
             and parts[1] in antmaze.MAZES:
         return parts[0], parts[1]
