@@ -4,12 +4,12 @@ the evaluation goal and the share that reach the goal they were steered to, and 
 behave at their goal: the share of rows within 1.0 of it and the torso's mean speed there.
 
     python scripts/antmaze_data_stats.py                       # the six gen-antmaze names
-    python scripts/antmaze_data_stats.py --stems=umaze,large-play
+    python scripts/antmaze_data_stats.py --stems=umaze,large-play --versions=v0,v1
     python scripts/antmaze_data_stats.py --stems=umaze-diverse --sample=60000 \\
         --offset_rule=clip,scale                               # the two waypoint rules
 
-Without --sample it reads the named datasets (generating one that is not cached yet, as a
-run would). With --sample=N it generates the first N rows of each stem under each
+Without --sample it reads the named datasets, gen-antmaze-<stem>-<version> for each of
+--versions (generating one that is not cached yet, as a run would). With --sample=N it generates the first N rows of each stem under each
 --offset_rule in memory (seed 0, nothing cached): the named datasets are the "clip" rule,
 "scale" is D4RL's (the waypoint's offset always GOAL_MAX long, as D4RL scaled it to 10).
 Prints a markdown table.
@@ -50,6 +50,8 @@ def row(label: str, raw: dict) -> str:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--stems", default=",".join(gen.RULES))
+    parser.add_argument("--versions", default="v0",
+                        help=f"the named datasets' versions, of {sorted(gen.VERSIONS)}")
     parser.add_argument("--sample", type=int, default=0,
                         help="generate this many rows per stem and rule in memory instead of "
                              "reading the named datasets (a multiple of the episode length)")
@@ -57,11 +59,13 @@ def main():
                         help=f"with --sample: comma-separated rules of {gen.OFFSET_RULES}")
     args = parser.parse_args()
     stems, rules = args.stems.split(","), args.offset_rule.split(",")
-    bad = [s for s in stems if s not in gen.RULES] + [r for r in rules
-                                                      if r not in gen.OFFSET_RULES]
+    versions = args.versions.split(",")
+    bad = ([s for s in stems if s not in gen.RULES] + [r for r in rules
+                                                       if r not in gen.OFFSET_RULES]
+           + [v for v in versions if v not in gen.VERSIONS])
     if bad:
         sys.exit(f"antmaze_data_stats.py: unknown {bad}; --stems takes {sorted(gen.RULES)}, "
-                 f"--offset_rule {gen.OFFSET_RULES}")
+                 f"--offset_rule {gen.OFFSET_RULES}, --versions {sorted(gen.VERSIONS)}")
     if args.sample % gen.EPISODE_LENGTH:
         sys.exit(f"antmaze_data_stats.py: --sample={args.sample} is not a multiple of the "
                  f"episode length {gen.EPISODE_LENGTH}; pass whole episodes")
@@ -70,14 +74,15 @@ def main():
           "| torso speed there | torso speed elsewhere |")
     print("|---|---|---|---|---|---|---|---|---|")
     for stem in stems:
-        name = gen.gen_name(stem)
         if not args.sample:
-            print(row(name, d4rl_io.load_hdf5(generated.ensure_generated(name))), flush=True)
+            for name in (gen.gen_name(stem, version) for version in versions):
+                print(row(name, d4rl_io.load_hdf5(generated.ensure_generated(name))),
+                      flush=True)
             continue
         for rule in rules:
             data, _ = gen.generate(stem, args.sample, 0, offset_rule=rule)
-            print(row(f"{name}, first {args.sample:,} rows, offset rule {rule}", data),
-                  flush=True)
+            print(row(f"{gen.gen_name(stem)}, first {args.sample:,} rows, offset rule {rule}",
+                      data), flush=True)
 
 
 if __name__ == "__main__":
