@@ -5,13 +5,13 @@ behave at their goal: the share of rows within 1.0 of it and the torso's mean sp
 
     python scripts/antmaze_data_stats.py                       # the six gen-antmaze names
     python scripts/antmaze_data_stats.py --stems=umaze,large-play --versions=v0,v1
-    python scripts/antmaze_data_stats.py --stems=umaze-diverse --sample=60000 \\
-        --offset_rule=clip,scale                               # the two waypoint rules
+    python scripts/antmaze_data_stats.py --stems=umaze-diverse --sample=100000 \\
+        --versions=v0,v1                                       # the two waypoint rules
 
 Without --sample it reads the named datasets, gen-antmaze-<stem>-<version> for each of
---versions (generating one that is not cached yet, as a run would). With --sample=N it generates the first N rows of each stem under each
---offset_rule in memory (seed 0, nothing cached): the named datasets are the "clip" rule,
-"scale" is D4RL's (the waypoint's offset always GOAL_MAX long, as D4RL scaled it to 10).
+--versions (generating one that is not cached yet, as a run would). With --sample=N it
+generates the first N rows of each of them in memory (seed 0, nothing cached): v0 clips the
+waypoint's offset at GOAL_MAX, v1 scales it to GOAL_MAX as D4RL scaled it to 10.
 Prints a markdown table.
 """
 
@@ -53,19 +53,15 @@ def main():
     parser.add_argument("--versions", default="v0",
                         help=f"the named datasets' versions, of {sorted(gen.VERSIONS)}")
     parser.add_argument("--sample", type=int, default=0,
-                        help="generate this many rows per stem and rule in memory instead of "
-                             "reading the named datasets (a multiple of the episode length)")
-    parser.add_argument("--offset_rule", default="clip",
-                        help=f"with --sample: comma-separated rules of {gen.OFFSET_RULES}")
+                        help="generate the first this many rows of each dataset in memory "
+                             "instead of reading it (a multiple of the episode length)")
     args = parser.parse_args()
-    stems, rules = args.stems.split(","), args.offset_rule.split(",")
-    versions = args.versions.split(",")
-    bad = ([s for s in stems if s not in gen.RULES] + [r for r in rules
-                                                       if r not in gen.OFFSET_RULES]
-           + [v for v in versions if v not in gen.VERSIONS])
+    stems, versions = args.stems.split(","), args.versions.split(",")
+    bad = [s for s in stems if s not in gen.RULES] + [v for v in versions
+                                                      if v not in gen.VERSIONS]
     if bad:
         sys.exit(f"antmaze_data_stats.py: unknown {bad}; --stems takes {sorted(gen.RULES)}, "
-                 f"--offset_rule {gen.OFFSET_RULES}, --versions {sorted(gen.VERSIONS)}")
+                 f"--versions {sorted(gen.VERSIONS)}")
     if args.sample % gen.EPISODE_LENGTH:
         sys.exit(f"antmaze_data_stats.py: --sample={args.sample} is not a multiple of the "
                  f"episode length {gen.EPISODE_LENGTH}; pass whole episodes")
@@ -74,15 +70,15 @@ def main():
           "| torso speed there | torso speed elsewhere |")
     print("|---|---|---|---|---|---|---|---|---|")
     for stem in stems:
-        if not args.sample:
-            for name in (gen.gen_name(stem, version) for version in versions):
-                print(row(name, d4rl_io.load_hdf5(generated.ensure_generated(name))),
-                      flush=True)
-            continue
-        for rule in rules:
-            data, _ = gen.generate(stem, args.sample, 0, offset_rule=rule)
-            print(row(f"{gen.gen_name(stem)}, first {args.sample:,} rows, offset rule {rule}",
-                      data), flush=True)
+        for version in versions:
+            name = gen.gen_name(stem, version)
+            if args.sample:
+                data, _ = gen.generate(stem, args.sample, 0, offset_rule=gen.VERSIONS[version])
+                label = f"{name}, first {args.sample:,} rows ({gen.VERSIONS[version]})"
+            else:
+                data = d4rl_io.load_hdf5(generated.ensure_generated(name))
+                label = name
+            print(row(label, data), flush=True)
 
 
 if __name__ == "__main__":

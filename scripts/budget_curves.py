@@ -22,8 +22,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from clue_jax.grid import tables  # noqa: E402
-from clue_jax.logging import read_scores  # noqa: E402
 from clue_jax.grid.tables import LAST_N  # noqa: E402
+from clue_jax.logging import read_scores  # noqa: E402
 
 
 def curves(out: Path, method: str, task: str):

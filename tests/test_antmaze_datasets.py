@@ -108,6 +108,8 @@ def test_v0_names_clip_the_offset_and_v1_names_scale_it_as_d4rl():
             assert generated.get_generated(name).generate.keywords == {"offset_rule": rule}
             assert registry.get_spec(name).family == "antmaze"
             assert presets.D4RL_TWINS[name] == f"antmaze-{stem}-v2"
+    for name in gen.NAMES:
+        assert registry.get_spec(name).family == "antmaze" and name in presets.D4RL_TWINS
     with pytest.raises(ValueError, match="version: got 'v2'"):
         gen.gen_name("umaze", "v2")
 
@@ -195,14 +197,15 @@ def test_data_stats_script_compares_the_offset_rules_and_refuses_unknown_ones():
     import subprocess
     import sys
     script = ["scripts/antmaze_data_stats.py", "--stems=umaze"]
-    bad = subprocess.run([sys.executable, *script, "--sample=1000", "--offset_rule=unit"],
+    bad = subprocess.run([sys.executable, *script, "--sample=1000", "--versions=v9"],
                          capture_output=True, text=True)
-    assert bad.returncode != 0 and "unknown ['unit']" in bad.stderr
+    assert bad.returncode != 0 and "unknown ['v9']" in bad.stderr
     bad = subprocess.run([sys.executable, *script, "--sample=1500"], capture_output=True,
                          text=True)
     assert bad.returncode != 0 and "not a multiple of the episode length" in bad.stderr
-    out = subprocess.run([sys.executable, *script, "--sample=1000", "--offset_rule=clip,scale"],
+    out = subprocess.run([sys.executable, *script, "--sample=1000", "--versions=v0,v1"],
                          capture_output=True, text=True, check=True).stdout  # shipped ant
     rows = [line for line in out.splitlines() if "first 1,000 rows" in line]
-    assert [r.split("offset rule ")[1].split(" |")[0] for r in rows] == ["clip", "scale"]
+    assert [r.split(" |")[0] for r in rows] == ["| gen-antmaze-umaze-v0, first 1,000 rows (clip)",
+                                                "| gen-antmaze-umaze-v1, first 1,000 rows (scale)"]
     assert all(r.count("|") == 10 and "1,000 | 1 |" in r for r in rows)

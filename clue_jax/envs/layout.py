@@ -6,8 +6,8 @@
 Frames (the first two observation columns):
 - point mazes (maze2d-*, gen-pointmaze-*): D4RL maze2d's qpos (row, col); cell
   (r, c) spans (r - 0.2, c - 0.2) +- 0.5 (clue_jax.envs.pointmaze).
-- AntMaze (antmaze-*, gen-antmaze-*): D4RL xy = ((col - 1) * 4, (row - 1) * 4) at a cell's centre, cells 4
-  wide (clue_jax.envs.antmaze).
+- AntMaze (antmaze-*, gen-antmaze-*): D4RL xy = ((col - 1) * 4, (row - 1) * 4) at a
+  cell's centre, cells 4 wide (clue_jax.envs.antmaze).
 """
 
 from typing import NamedTuple, Optional, Tuple

@@ -36,7 +36,7 @@ Where D4RL's script is silent or differs, ours (said here, fields of `generate`)
   farthest goal it was trained on: `offset_rule="clip"`, the v0 names). D4RL scaled every
   offset to length 10, its training disk's radius, so its ant never sees a target closer
   than that and keeps moving once it arrives; `offset_rule="scale"` (the v1 names) does the
-  same with GOAL_MAX (measured by scripts/antmaze_data_stats.py --offset_rule);
+  same with GOAL_MAX (compared by scripts/antmaze_data_stats.py --versions=v0,v1);
 - the evaluation goal used for the rewards: the evaluation cell's centre + (0.75, 0.75),
   the middle of the evaluation env's goal draws; D4RL relabelled with one such draw.
 
