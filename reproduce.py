@@ -56,8 +56,10 @@ def parse_args(argv):
                              "paper's per-task exceptions) or 'cpu' (the reduced budget this "
                              "project measures at); default cpu")
     parser.add_argument("--plan", action="store_true",
-                        help="print the plan (runs, programs, a time estimate from the newest "
-                             "bench figures) and exit without running anything")
+                        help="print the plan (runs, programs, a time estimate per learner from "
+                             "finished runs' costs on this device, results/bench/run_costs.json "
+                             "and the grid's own, else bench_e2e's IQL rate) and exit without "
+                             "running anything")
     parser.add_argument("--tasks", default=None, help="comma-separated dataset names")
     parser.add_argument("--methods", default=None,
                         help="comma-separated methods, or 'table4' for every method of the "

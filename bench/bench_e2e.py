@@ -11,7 +11,8 @@ from outside; its phases (data, labelling, training, evaluation inside training)
 from the results.json it writes (labelling includes CLUE's CVAE training, also shown apart). Seed-throughput = runs / wall seconds; the figure
 printed last is the group's over the separate runs'. The dataset is made (or read from
 the cache) before anything is timed. With --json, the figures are appended to that file
-(one record per invocation; reproduce.py --plan reads the newest for its estimates).
+(one record per invocation; reproduce.py --plan reads the newest to scale its estimates
+to a program's size, and to price a learner no finished run has measured).
 """
 
 import argparse

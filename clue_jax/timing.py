@@ -3,10 +3,12 @@
     with timing.phase("evaluation"):
         ...
     timing.totals()   # {"evaluation": 12.3, ...} seconds since the last reset()
+    timing.count("updates", 1000)     # a count beside the seconds (e.g. updates trained)
+    before = timing.snapshot(); ...; timing.since(before)   # what one stretch added
 
-One process-wide table (runs in one process add up; `reset()` starts afresh). Phases may
-nest: an inner phase's time is also counted in the outer one's (e.g. "evaluation" inside
-"training"), so the figures are not meant to sum to the wall time.
+One process-wide table (each program's entry point calls `reset()`, so a run's figures are
+its own). Phases may nest: an inner phase's time is also counted in the outer one's (e.g.
+"evaluation" inside "training"), so the figures are not meant to sum to the wall time.
 
 StoppedAtDeadline is what a loop raises when it stops at a checkpoint because its next
 stretch would pass a run's deadline (IQL's training loop, CLUE's CVAE).
@@ -17,6 +19,7 @@ import time
 from typing import Dict, Iterator, Optional
 
 _TOTALS: Dict[str, float] = {}
+_COUNTS: Dict[str, int] = {}
 
 
 class StoppedAtDeadline(RuntimeError):
@@ -50,10 +53,30 @@ def phase(name: str) -> Iterator[None]:
         _TOTALS[name] = _TOTALS.get(name, 0.0) + time.perf_counter() - start
 
 
+def count(name: str, n: int) -> None:
+    """Add `n` to the count `name` (e.g. the updates a training loop made)."""
+    _COUNTS[name] = _COUNTS.get(name, 0) + int(n)
+
+
 def totals() -> Dict[str, float]:
     """Seconds per phase since the last `reset()`, rounded to 0.1 s."""
     return {k: round(v, 1) for k, v in _TOTALS.items()}
 
 
+def snapshot() -> Dict[str, Dict[str, float]]:
+    """The seconds and counts so far, unrounded, for `since`."""
+    return {"seconds": dict(_TOTALS), "counts": dict(_COUNTS)}
+
+
+def since(before: Dict[str, Dict[str, float]]) -> Dict[str, Dict[str, float]]:
+    """What was added after `before` (a `snapshot()`): seconds per phase (0.1 s) and counts."""
+    return {"seconds": {k: round(v - before["seconds"].get(k, 0.0), 1)
+                        for k, v in _TOTALS.items() if v != before["seconds"].get(k, 0.0)},
+            "counts": {k: v - before["counts"].get(k, 0) for k, v in _COUNTS.items()
+                       if v != before["counts"].get(k, 0)}}
+
+
 def reset() -> None:
+    """Start every phase and count afresh (each program's entry point calls it)."""
     _TOTALS.clear()
+    _COUNTS.clear()

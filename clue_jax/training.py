@@ -307,6 +307,7 @@ def _train_group(agents: List[Any], data: Any, update_n: UpdateFn, policy_factor
                         "was saved. Check the rewards (NaN or huge values?) and lower the "
                         "learning rates or --batch_size changes that caused it.")
             step += n
+            timing.count("updates", n)  # per member: what this process trained (resumes)
             bar.update(n)
             ups = n / max(time.perf_counter() - t0, 1e-9)
             if step % loop.log_interval == 0:

@@ -376,23 +376,30 @@ def test_every_paper_exception_parses_into_the_learner_config():
 
 
 @pytest.mark.slow
-def test_a_tiny_preset_grid_runs_end_to_end_as_one_program(tmp_path):
+def test_a_tiny_preset_grid_runs_end_to_end_as_one_program(tmp_path, capsys):
     """--preset=table1 on the point maze, one seed, tiny budget, --group=dataset: IQL, OTR
-    and CLUE train as one program and the table has all three."""
+    and CLUE train as one program and the table has all three; the plan of more seeds then
+    prices them from these finished runs."""
     from clue_jax.generation import generated
     maze = generated.ensure_generated("gen-pointmaze-umaze-diverse-v0",
                                       cache_dir=str(tmp_path / "data"), size=3000, seed=0)
-    reproduce.main(["--preset=table1", "--tasks=gen-pointmaze-umaze-diverse-v0", "--seeds=0",
-                    "--group=dataset", f"--out={tmp_path / 'grid'}", "--",
-                    f"--dataset_path={maze}", "--max_steps=20", "--log_interval=10",
-                    "--eval_interval=10", "--eval_episodes=2", "--batch_size=16",
-                    "--config=configs/antmaze_config.py", "--config.hidden_dims=(8,8)",
-                    "--clue_config.num_steps=20", "--clue_config.hidden_dims=(8,8)"])
+    grid = ["--preset=table1", "--tasks=gen-pointmaze-umaze-diverse-v0", "--group=dataset",
+            f"--out={tmp_path / 'grid'}"]
+    flags = ["--", f"--dataset_path={maze}", "--max_steps=20", "--log_interval=10",
+             "--eval_interval=10", "--eval_episodes=2", "--batch_size=16",
+             "--config=configs/antmaze_config.py", "--config.hidden_dims=(8,8)",
+             "--clue_config.num_steps=20", "--clue_config.hidden_dims=(8,8)"]
+    reproduce.main([*grid, "--seeds=0", *flags])
     rows = _csv_without_times(tmp_path / "grid" / "results.csv")
     assert sorted(r["method"] for r in rows) == ["clue", "iql", "otr"]
     assert all(r["status"] == "ok" and r["steps"] == "20" for r in rows)
     log = next((tmp_path / "grid" / "logs").glob("*_all_3runs.log")).read_text()
     assert "iql: 3 runs train as one vmapped program" in log
+    capsys.readouterr()
+    reproduce.main([*grid, "--seeds=0,1", "--plan", *flags])
+    text = capsys.readouterr().out
+    assert "3 finished" in text and "updates priced from runs on its task: iql x1" in text
+    assert "labelling priced from runs on its task: iql+clue x1, iql+otr x1" in text
 
 
 def test_a_grid_is_validated_before_anything_starts(tmp_path, monkeypatch):
@@ -457,22 +464,117 @@ def test_ending_reproduce_ends_its_training_processes(tmp_path, sigint):
 
 
 def test_the_plans_time_estimate_by_hand():
-    """10 stacked runs did 10 x 1000 updates in 10 s of training outside evaluation (1000
-    seed-updates/s) and 10,000 env steps in 10 s (1 ms each); CLUE labelled for 3 s a run."""
+    """bench: 10 stacked runs did 10 x 1000 updates in 10 s of training outside evaluation
+    (1000 seed-updates/s), one run 250/s, 10,000 env steps in 10 s (1 ms each); CLUE
+    labelled for 3 s a run. A learner without a finished run is priced at IQL's rate."""
     from types import SimpleNamespace
-    from clue_jax.grid import presets
+    from clue_jax.grid import estimate
     record = {"date": "d", "device": "dev", "env": "e", "runs": 10, "max_steps": 1000,
               "group_phases_s": {"training": 20.0, "evaluation": 10.0, "labelling": 30.0},
               "separate_phases_s": [{"training": 5.0, "evaluation": 1.0}],
               "group_eval_env_steps": 10_000}
-    assert presets._rate(record, 10) == pytest.approx(1000.0)
-    assert presets._rate(record, 1) == pytest.approx(250.0)
-    assert presets._rate(record, 100) == pytest.approx(1000.0)  # held flat beyond the bench
+    assert estimate._rate(record, 10) == pytest.approx(1000.0)
+    assert estimate._rate(record, 1) == pytest.approx(250.0)
+    assert estimate._rate(record, 100) == pytest.approx(1000.0)  # held flat beyond the bench
     settings = SimpleNamespace(max_steps=1000, eval_interval=500, eval_episodes=2)
-    lines = presets.estimate_lines([10], settings, [100], record=record, clue_runs=10)
+    clue = [[estimate.Program("t", "iql+clue", 10)]]
+    lines = estimate.estimate_lines(clue, settings, [100], bench=record, costs=[], device="dev")
     # updates 10 s; evaluation 2 x 10 runs x 2 episodes x 100 steps x 1 ms = 4 s; labels 30 s
-    assert "updates 10 s, evaluation at most 4 s (1000 us per env step" in lines[1]
-    assert "labelling about 30 s" in lines[1] and "total about 44 s" in lines[2]
+    assert lines[1] == "    updates priced from IQL's rate in bench_e2e: iql x1"
+    assert lines[2] == "    labelling priced from bench_e2e: iql+clue x1"
+    assert "updates 10 s, evaluation at most 4 s" in lines[3]
+    assert "labelling about 30 s" in lines[3] and "total about 44 s" in lines[4]
+    # a labeller the bench has not timed is said to be unpriced, not counted as free
+    oril = [[estimate.Program("t", "oril+oril", 1)]]
+    lines = estimate.estimate_lines(oril, settings, [100], bench=record, costs=[], device="dev")
+    assert "not estimated (no figures): labelling of oril+oril" in "\n".join(lines)
+    lines = estimate.estimate_lines(oril, settings, [100], bench=None, costs=[], device="dev")
+    assert "no figures of dev yet" in lines[0]
+
+
+def test_the_plans_time_estimate_from_finished_runs_by_hand():
+    """A finished run's cost: a 2-run program took 0.01 s per update, labelled for 6 s, and
+    evaluated at 2 ms per env step; another task's run of the learner took 0.1 s per update,
+    and a run on another device 1 s. A 4-run program of 1000 updates is priced from the
+    same task's run, scaled linearly without a bench: 20 s of updates, 12 s of labelling,
+    2 evaluations x 4 runs x 2 episodes x 100 steps x 2 ms = 3.2 s."""
+    from types import SimpleNamespace
+    from clue_jax.grid import estimate
+    cost = dict(device="dev", learner="smodice+oril", train_runs=2, label_runs=2,
+                label_s=6.0, eval_step_s=0.002)
+    costs = [estimate.Cost(task="t", update_s=0.01, source="a", **cost),
+             estimate.Cost(task="u", update_s=0.1, source="b", **cost),
+             estimate.Cost(**{**cost, "device": "other"}, task="t", update_s=1.0, source="c")]
+    settings = SimpleNamespace(max_steps=1000, eval_interval=500, eval_episodes=2)
+    programs = [[estimate.Program("t", "smodice+oril", 4)]]
+    lines = estimate.estimate_lines(programs, settings, [100], costs=costs, bench=None,
+                                    device="dev")
+    text = "\n".join(lines)
+    assert "updates priced from runs on its task: smodice x1" in text
+    assert "labelling priced from runs on its task: smodice+oril x1" in text
+    assert "updates 20 s, evaluation at most 3 s" in text and "labelling about 12 s" in text
+    assert "total about 35 s with --workers=1" in text
+    # another task's run when this task has none; two programs on two workers
+    programs = [[estimate.Program("v", "smodice+oril", 2)]] * 2
+    text = "\n".join(estimate.estimate_lines(programs, settings, [100], workers=2,
+                                              costs=costs, bench=None, device="dev"))
+    assert "priced from runs on other environments: smodice x2" in text  # 0.055 s: 55 s each
+    assert "updates 110 s" in text and "total about 63 s with --workers=2" in text
+    assert estimate.makespan([10, 5, 5, 4], 2) == 14 and estimate.makespan([], 3) == 0
+
+
+def test_a_runs_cost_is_read_from_either_record_and_a_resume_keeps_no_labelling(tmp_path):
+    from clue_jax.grid import estimate
+
+    def run(name, timing, steps=100, device="dev", resume=False):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "config.json").write_text(json.dumps({"provenance": {"device": device},
+                                                        "settings": {"resume": resume}}))
+        (folder / "results.json").write_text(json.dumps(
+            {"env_name": "t", "agent": "iql", "labeller": "clue", "steps": steps,
+             "timing": timing}))
+        (folder / "evaluation_episodes.jsonl").write_text(
+            json.dumps({"step": 50, "lengths": [10, 20]}) + "\n"
+            + json.dumps({"step": 100, "lengths": [30, 40]}) + "\n")
+        return folder
+
+    program = {"runs_in_group": 3, "seconds": {"training": 9.0, "evaluation": 3.0,
+                                               "labelling": 4.0}}
+    new = {**program, "labelling": {"runs": 2, "labelling": 4.0},
+           "training": {"runs": 3, "training": 9.0, "evaluation": 3.0, "updates": 100,
+                        "eval_env_steps": 300}}
+    a = estimate.run_cost(run("new", new))
+    assert (a.learner, a.train_runs, a.update_s, a.label_runs, a.label_s) == (
+        "iql+clue", 3, pytest.approx(0.06), 2, 4.0)
+    assert a.eval_step_s == pytest.approx(0.01)
+    # a resumed run (50 of its 100 updates in this process): no labelling figure
+    resumed = {**new, "training": {**new["training"], "updates": 50}}
+    b = estimate.run_cost(run("resumed", resumed))
+    assert b.update_s == pytest.approx(0.12) and b.label_s is None
+    # an older record: the group as one program of its runs, its env steps from its file x 3
+    c = estimate.run_cost(run("old", program))
+    assert (c.train_runs, c.update_s, c.label_runs, c.label_s) == (3, pytest.approx(0.06), 3, 4.0)
+    assert c.eval_step_s == pytest.approx(3.0 / 300)
+    # an older record of a resumed process says nothing of how many updates it made
+    assert estimate.run_cost(run("old_resumed", program, resume=True)) is None
+    assert estimate.run_cost(run("no_device", new, device=None)) is None
+    assert estimate.run_cost(tmp_path / "missing") is None
+    assert sorted(Path(x.source).name for x in estimate.collect([tmp_path])) == [
+        "new", "old", "resumed"]
+    # scripts/run_costs.py: sources relative to the folder's parent; a second folder's records
+    # join the first's; a rerun on a folder replaces its records; bad input writes nothing
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    import run_costs
+    out = tmp_path / "costs.json"
+    run_costs.main([str(tmp_path / "new"), f"--out={out}"])
+    run_costs.main([str(tmp_path / "old"), f"--out={out}"])
+    run_costs.main([str(tmp_path / "new"), f"--out={out}"])
+    assert sorted(c.source for c in estimate.read_costs(out)) == ["new", "old"]
+    for bad in ([str(tmp_path / "nowhere")], [str(tmp_path / "no_device")]):
+        with pytest.raises(SystemExit, match="nothing was written"):
+            run_costs.main([*bad, f"--out={tmp_path / 'bad.json'}"])
+    assert not (tmp_path / "bad.json").exists()
 
 
 def test_runs_without_evaluations_are_tabled_not_crashed_on(tmp_path, monkeypatch):

@@ -18,6 +18,7 @@ pytestmark = pytest.mark.slow  # every test here starts training processes
 
 from clue_jax.data import d4rl_io
 from clue_jax.generation import generated
+from clue_jax.grid import estimate
 from clue_jax.experiments.flags import parse_settings  # noqa: E402
 from clue_jax.experiments.settings import RunSettings, write_plan_file  # noqa: E402
 from test_interrupts import sigint_default  # noqa: E402
@@ -612,6 +613,18 @@ def test_a_dataset_group_equals_separate_runs(tmp_path, maze_file):
                   else None for d in (grouped, alone))
         if ra is not None:
             np.testing.assert_allclose(ra, rb, rtol=1e-3, atol=1e-4)
+        # each run names its own programs: the five trained together, the CLUE runs labelled
+        # together (one CVAE program), 400 updates each, every evaluation step counted
+        clue = a["labeller"] == "clue"
+        assert a["timing"]["training"]["runs"] == 5 and b["timing"]["training"]["runs"] == 1
+        assert a["timing"]["labelling"]["runs"] == (4 if clue else 1)
+        episodes = [json.loads(line)["lengths"] for line in
+                    (alone / "evaluation_episodes.jsonl").read_text().splitlines()]
+        assert b["timing"]["training"]["eval_env_steps"] == sum(map(sum, episodes)) > 0
+        assert a["timing"]["training"]["updates"] == b["timing"]["training"]["updates"] == 400
+        cost = estimate.run_cost(grouped)
+        assert cost.train_runs == 5 and cost.learner == f"iql+{a['labeller']}"
+        assert cost.update_s > 0 and cost.label_runs == (4 if clue else 1)
 
 
 def test_a_bad_plan_file_fails_before_any_folder(tmp_path):

@@ -30,6 +30,7 @@ def run(settings: RunSettings) -> Dict[str, Any]:
     """One run from its settings: its plan made (every input checked), the task resolved
     once, then the setting's stages."""
     plan = make_plan(settings)
+    timing.reset()  # this program's phases only (several may run in one process)
     with timing.phase("data"):
         task = resolve_task(settings.env_name, dataset_path=settings.dataset_path,
                             download=settings.download, fraction=settings.dataset_fraction,
@@ -60,6 +61,7 @@ def run_seeds(settings: RunSettings, seeds: Sequence[int]) -> List[Dict[str, Any
                             "random trajectories, so the seeds share no dataset; run them "
                             "separately (--seed=<s>).")
     plans = [make_plan(dataclasses.replace(settings, seed=s)) for s in seeds]
+    timing.reset()
     with timing.phase("data"):
         task = resolve_task(settings.env_name, dataset_path=settings.dataset_path,
                             download=settings.download)
@@ -77,6 +79,7 @@ def run_group(settings_list: Sequence[RunSettings]) -> List[Dict[str, Any]]:
                             "random trajectories, so the runs share no dataset; run them "
                             "separately.")
     first = plans[0].settings
+    timing.reset()
     with timing.phase("data"):
         task = resolve_task(first.env_name, dataset_path=first.dataset_path,
                             download=first.download, fraction=first.dataset_fraction,

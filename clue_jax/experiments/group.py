@@ -130,14 +130,17 @@ def _run_members(plans, task, sharding, datasets, truths, stored, selections
             print(f"[clue_jax] experts ({p.method}, seed {p.settings.seed}): {expert.message}")
             records.write_experts(p.run_dir, expert, p.settings)
     labelled: List[Any] = [None] * n
+    own: List[Dict[str, Any]] = [{} for _ in range(n)]  # each member's program's share
     for part in _partition(range(n), lambda i: _json([
             plans[i].settings.labeller, plans[i].settings.setting, plans[i].settings.reward_file,
             stored[i]["labeller_config"], plans[i].settings.agent])):
+        before = timing.snapshot()
         with timing.phase("labelling"):
             out = runner.label_seeds([plans[i] for i in part], task, datasets[part[0]],
                                      [selections[i] for i in part], truths[part[0]])
         for i, result in zip(part, out):
             labelled[i] = result
+            own[i]["labelling"] = {"runs": len(part), **timing.since(before)["seconds"]}
     results: List[Any] = [None] * n
     for part in _partition(range(n), lambda i: _training_key(plans[i], stored[i],
                                                              labelled[i][1])):
@@ -146,6 +149,7 @@ def _run_members(plans, task, sharding, datasets, truths, stored, selections
         if len(part) > 1:
             print(f"[clue_jax] {s.agent}: {len(part)} runs train as one vmapped program ("
                   + ", ".join(sorted({plans[i].method for i in part})) + ")")
+        before = timing.snapshot()
         with timing.phase("training"):
             trained = runner.train_agents(
                 [labelled[i][0] for i in part], task.env_name, s.agent,
@@ -154,13 +158,18 @@ def _run_members(plans, task, sharding, datasets, truths, stored, selections
                 [labelled[i][1] for i in part],
                 sharding=sharding(len(part)) if sharding and len(part) > 1 else None,
                 eval_backend=s.eval_backend)
+        spent = timing.since(before)
         for i, (result, _) in zip(part, trained):
             results[i] = result
+            own[i]["training"] = {"runs": len(part), **spent["seconds"], **spent["counts"]}
     out = []
     phases = {"runs_in_group": n, "seconds": timing.totals()}
-    for p, result, (_, _, labels), expert in zip(plans, results, labelled, selections):
+    for p, result, (_, _, labels), expert, mine in zip(plans, results, labelled, selections, own):
         s = p.settings
-        result["timing"] = phases  # the group's phases (shared by its runs), for benches
+        # the group's phases (shared by its runs), and this run's labelling and training
+        # programs (their members, seconds, updates and evaluation env steps made in this
+        # process): what benches and reproduce.py --plan's estimates read
+        result["timing"] = {**phases, **mine}
         result = records.finish_results(s, p.run_dir, result, labels, expert)
         final, last3 = result["final_normalized_score"], result["score_last3"]
         scores = ("no evaluation" if final is None else

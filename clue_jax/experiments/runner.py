@@ -73,6 +73,7 @@ def train_agents(datasets: List[Dataset], env_name: str, agent_name: str, config
                     [evaluation.eval_seed(lp.seed, step) for lp in loops], evaluator=evaluator)
             for run_dir, (_, episodes) in zip(run_dirs, groups):
                 training.write_evaluation_episodes(run_dir, step, episodes)
+                timing.count("eval_env_steps", int(np.sum(episodes["lengths"])))
             return [metrics for metrics, _ in groups]
     start = time.time()
     try:

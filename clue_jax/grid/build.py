@@ -3,12 +3,12 @@ tasks x methods x K x seeds), its plan (runs, programs, a time estimate) and its
 (every distinct cell parsed and planned as its run would, before anything starts)."""
 
 from pathlib import Path
-from typing import List, NamedTuple
+from typing import Dict, List, NamedTuple, Tuple
 
 from clue_jax import experiments
 from clue_jax.envs import registry
 from clue_jax.experiments import flags as run_flags
-from clue_jax.grid import presets
+from clue_jax.grid import estimate, presets
 from clue_jax.grid.cells import Cell, cell_settings, make_grid, make_units, unit_cells
 from clue_jax.grid.methods import METHODS, STUDY_METHODS, TABLE4_METHODS
 
@@ -81,11 +81,22 @@ def plan_text(grid: Grid, out: Path, args) -> str:
         steps = loop.max_steps or "the domain's default"
         lines.append(f"  per run: {steps} updates, {loop.eval_episodes} episodes every "
                      f"{loop.eval_interval} updates; flags: {' '.join(grid.extra) or 'none'}")
-        clue_runs = sum(c.method.startswith("clue") for u in todo for c in unit_cells(u))
-        lines += presets.estimate_lines([len(unit_cells(u)) for u in todo], loop,
-                                        [registry.get_spec(t).max_episode_steps for t in tasks],
-                                        args.workers, clue_runs=clue_runs)
+        costs = estimate.read_costs() + estimate.collect(c.run_dir(out) for c in done)
+        lines += estimate.estimate_lines([unit_programs(u) for u in todo], loop,
+                                         [registry.get_spec(t).max_episode_steps for t in tasks],
+                                         args.workers, costs=costs)
     return "\n".join(lines)
+
+
+def unit_programs(unit) -> List[estimate.Program]:
+    """The training programs one unit's process runs: its cells by learner (agent and
+    labeller; cells of one learner stack as one vmapped program)."""
+    sizes: Dict[Tuple[str, str], int] = {}
+    for cell in unit_cells(unit):
+        agent, labeller = METHODS[cell.method][:2]
+        key = (cell.task, estimate.learner_key(agent, labeller))
+        sizes[key] = sizes.get(key, 0) + 1
+    return [estimate.Program(task, learner, runs) for (task, learner), runs in sizes.items()]
 
 
 def validate(cells: List[Cell], out: Path, extra: List[str]) -> None:

@@ -23,13 +23,7 @@ Where the paper is silent the choice is ours and said here:
 """
 
 import dataclasses
-import json
-import math
-from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
-
-# bench/bench_e2e.py --json=<this> appends its figures here; --plan reads the newest.
-BENCH_FILE = Path(__file__).resolve().parents[2] / "results" / "bench" / "e2e.json"
+from typing import Dict, List, Optional, Tuple
 
 LOCOMOTION = tuple(f"gen-{env}-{quality}-v0" for env in ("halfcheetah", "hopper", "walker2d")
                    for quality in ("medium", "medium-replay", "medium-expert"))
@@ -137,72 +131,3 @@ def get(name: str) -> Preset:
     if name not in PRESETS:
         raise ValueError(f"--preset={name!r}: expected one of {sorted(PRESETS)}.")
     return PRESETS[name]
-
-
-def newest_bench(path: Path = BENCH_FILE, device: Optional[str] = None) -> Optional[dict]:
-    """The newest bench_e2e record (of `device`, e.g. 'gpu: NVIDIA H200 (x1)', when one
-    exists for it), else None."""
-    if not path.exists():
-        return None
-    records = json.loads(path.read_text())
-    mine = [r for r in records if device and r.get("device") == device]
-    return (mine or records or [None])[-1]
-
-
-def _rate(record: dict, runs: int) -> float:
-    """IQL seed-updates/s for a program of `runs` stacked runs: the bench's single-run and
-    group figures, interpolated in log(runs) between them, held flat beyond the group's."""
-    group = record["group_phases_s"]
-    single = record["separate_phases_s"][-1]
-    size = record["runs"]
-    r_group = size * record["max_steps"] / max(group["training"] - group.get("evaluation", 0), 1e-9)
-    r_one = record["max_steps"] / max(single["training"] - single.get("evaluation", 0), 1e-9)
-    if runs >= size or size == 1:
-        return r_group
-    w = math.log(runs) / math.log(size)
-    return math.exp((1 - w) * math.log(r_one) + w * math.log(r_group))
-
-
-def estimate_lines(program_sizes: Sequence[int], settings: Any, episode_lengths: Sequence[int],
-                   workers: int = 1, record: Optional[dict] = None, clue_runs: int = 0
-                   ) -> List[str]:
-    """A time estimate of programs of the given sizes from a bench_e2e record.
-
-    Updates: the bench's IQL seed-updates/s at that program size (its env's network shapes).
-    Evaluation: an upper bound, every episode to the longest time limit of the grid's envs,
-    at the bench's measured seconds per env step. Labelling: the bench's CLUE labelling time
-    per run times `clue_runs` (OTR is not estimated). Programs are spread over `workers`.
-    """
-    from clue_jax import evaluation  # noqa: F401 -- the device is the one jax sees
-    import jax
-    device = f"{jax.devices()[0].platform}: {jax.devices()[0].device_kind} (x{jax.device_count()})"
-    record = record or newest_bench(device=device)
-    if record is None:
-        return ["  time: no bench figures yet (python bench/bench_e2e.py "
-                f"--json={BENCH_FILE.relative_to(BENCH_FILE.parents[2])}); no estimate"]
-    steps = settings.max_steps or 1_000_000
-    evals = max(1, steps // settings.eval_interval)
-    per_step = record["group_phases_s"].get("evaluation", 0) / max(record["group_eval_env_steps"], 1)
-    longest = max(episode_lengths or [1000])
-    label_per_run = record["group_phases_s"].get("labelling", 0) / record["runs"]
-    updates_s = sum(n * steps / _rate(record, n) for n in program_sizes)
-    eval_s = sum(evals * n * settings.eval_episodes * longest * per_step for n in program_sizes)
-    label_s = label_per_run * clue_runs
-    total = (updates_s + eval_s + label_s) / max(1, min(workers, len(program_sizes) or 1))
-    same = " (this device)" if record["device"] == device else f" (not this device: {device})"
-    return [f"  time estimate from bench_e2e of {record['date']} on {record['device']}{same}, "
-            f"{record['env']}:",
-            f"    updates {duration(updates_s)}, evaluation at most {duration(eval_s)} "
-            f"({per_step * 1e6:.0f} us per env step, {longest} steps per episode), labelling "
-            f"about {duration(label_s)} (CLUE's, OTR not estimated)",
-            f"    total about {duration(total)} with --workers={workers} (network shapes, "
-            "learners and envs other than the bench's change these figures)"]
-
-
-def duration(seconds: float) -> str:
-    """'44 s', '12.3 min' or '3.01 h'."""
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.2f} h"
