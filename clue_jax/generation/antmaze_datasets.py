@@ -29,7 +29,11 @@ The rules per dataset (`RULES`):
   (BIG_MAZE, HARDEST_MAZE: their 'g' cells, `PLAY_GOALS`);
 - diverse: start in a uniformly drawn free cell other than the goal's, its centre +
   U(0, 1) per axis (D4RL's `--multi_start` reset location), goal in a uniformly drawn free
-  cell (D4RL's sampler on a map without 'g' cells).
+  cell, the start cell included (D4RL's `goal_sampler` where a map has no 'g' cell). This
+  one is our reading of D4RL's "random goals": every map in D4RL's maze_env.py has 'g'
+  cells, from which alone its sampler draws, and its released script parses `--multigoal`
+  (in the diverse files' names) without using it, so how those files drew their goals is
+  not in D4RL's released code.
 Where D4RL's script is silent or differs, ours (said here, fields of `generate`):
 - the policy is this project's goal-reaching ant (`envs.antgoal`: observation without xy,
   the waypoint relative to the torso, whose length is clipped to `antgoal.GOAL_MAX`, the
