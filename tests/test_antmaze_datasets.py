@@ -167,6 +167,21 @@ def test_diverse_starts_spread_over_the_maze(actor):
     assert len(starts) >= 3
 
 
+def test_the_diagnostic_diverse_goals_leave_out_the_start_cell(actor):
+    free = maze_planner.free_cells(antmaze.maze_grid("umaze"))
+    cells = gen.goal_cells("umaze", "diverse", "free-but-start")
+    assert len(cells) == len(free) - 1 and [1, 1] not in cells.tolist()
+    data, meta = gen.generate("umaze-diverse", 40 * 5, 0, actor=actor, num_envs=40,
+                              episode_length=5, diverse_goals="free-but-start")
+    goals = {tuple(gen.cell_of(g)) for g in data["infos/goal"][::5]}
+    assert (1, 1) not in goals and len(goals) >= 4
+    assert meta["diverse_goals"] == "free-but-start" and "diagnostic" in meta["name"]
+    for stem, choice, named in (("umaze", "free-but-start", "diverse datasets only"),
+                                ("umaze-diverse", "corners", "diverse_goals: got 'corners'")):
+        with pytest.raises(ValueError, match=named):
+            gen.generate(stem, 10, 0, actor=actor, diverse_goals=choice)
+
+
 def test_missing_policy_names_the_commands(tmp_path, monkeypatch):
     monkeypatch.setenv("CLUE_JAX_POLICY_DIR", str(tmp_path))
     with pytest.raises(PolicyNotFoundError, match="train_sac.py --env_name=gen-antgoal-v0"):

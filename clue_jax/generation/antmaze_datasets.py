@@ -66,6 +66,9 @@ START_NOISE = 0.25 * antmaze.MAZE_SIZE_SCALING  # D4RL: U(0, 0.5) * 0.5 * scalin
 EVAL_GOAL_OFFSET = 0.75  # the middle of the evaluation goal's U(0, 1) + U(0, 0.5)
 NUM_ENVS = 100  # ants simulated side by side
 OFFSET_RULES = ("clip", "scale")  # how the policy sees its waypoint (`policy_observations`)
+# The diverse rule's goal cells: every free cell (the named datasets), or every free cell but
+# the start cell (a diagnostic: no ant is sent to wait where the evaluation starts).
+DIVERSE_GOALS = ("free", "free-but-start")
 # A name's version -> its offset rule: v0 the first datasets (every result recorded on them),
 # v1 D4RL's scaling.
 VERSIONS = {"v0": "clip", "v1": "scale"}
@@ -139,14 +142,24 @@ def eval_goal(maze: str) -> np.ndarray:
     return antmaze.cell_to_d4rl_xy(*antmaze.MAZES[maze][2]) + EVAL_GOAL_OFFSET
 
 
-def goal_cells(maze: str, rule: str) -> np.ndarray:
-    """(K, 2) int64 cells an episode's goal is drawn from."""
+def goal_cells(maze: str, rule: str, diverse_goals: str = "free") -> np.ndarray:
+    """(K, 2) int64 cells an episode's goal is drawn from (`diverse_goals`: one of
+    DIVERSE_GOALS, for the diverse rule)."""
+    if diverse_goals not in DIVERSE_GOALS:
+        raise ValueError(f"diverse_goals: got {diverse_goals!r}, expected one of "
+                         f"{DIVERSE_GOALS}.")
+    if rule != "diverse" and diverse_goals != "free":
+        raise ValueError(f"diverse_goals={diverse_goals!r} applies to the diverse datasets "
+                         f"only (rule {rule!r}).")
     if rule == "umaze":
         return np.asarray([antmaze.MAZES[maze][2]], np.int64)
     if rule == "play":
         return np.asarray(PLAY_GOALS[maze], np.int64)
     if rule == "diverse":
-        return maze_planner.free_cells(antmaze.maze_grid(maze))
+        free = maze_planner.free_cells(antmaze.maze_grid(maze))
+        if diverse_goals == "free-but-start":
+            free = free[np.any(free != np.asarray(START_CELL), axis=1)]
+        return free
     raise ValueError(f"rule: got {rule!r}, expected umaze, play or diverse.")
 
 
@@ -205,11 +218,13 @@ def policy_observations(qpos: np.ndarray, qvel: np.ndarray, targets: np.ndarray,
 
 
 def _episodes(stepper, policy, rng: np.random.Generator, n: int, maze: str, rule: str,
-              length: int, action_noise: float, offset_rule: str) -> Arrays:
+              length: int, action_noise: float, offset_rule: str,
+              diverse_goals: str = "free") -> Arrays:
     """n episodes of `length` steps side by side (the first n of the stepper's envs)."""
     table = planner_table(maze)
     rows = np.arange(n)
-    g_cells = maze_planner.draw_cells(rng, goal_cells(maze, rule), np.full((n, 2), -1))
+    g_cells = maze_planner.draw_cells(rng, goal_cells(maze, rule, diverse_goals),
+                                      np.full((n, 2), -1))
     starts = maze_planner.draw_cells(rng, start_cells(maze, rule), g_cells)
     goals = antmaze.draw_goals(rng, g_cells)
     for i in range(n):
@@ -248,7 +263,7 @@ def ant_env(maze: str, max_steps: int):
 
 def generate(stem: str, size: int, seed: int, *, actor=None, num_envs: int = NUM_ENVS,
              episode_length: int = EPISODE_LENGTH, action_noise: float = ACTION_NOISE,
-             offset_rule: str = "clip") -> Tuple[Arrays, dict]:
+             offset_rule: str = "clip", diverse_goals: str = "free") -> Tuple[Arrays, dict]:
     """Dataset gen-antmaze-{stem}-v0 ("clip") or -v1 ("scale") of `size` transitions (see
     the module docstring).
 
@@ -256,7 +271,9 @@ def generate(stem: str, size: int, seed: int, *, actor=None, num_envs: int = NUM
     waypoint noise, the env resets and the policy's noise). `actor`: the goal-reaching
     ant's actor (default: the shipped policy, `load_policy`). `offset_rule`: how the actor
     sees its waypoint, one of OFFSET_RULES (`policy_observations`; the named datasets use
-    "clip").
+    "clip"). `diverse_goals`: the diverse datasets' goal cells, one of DIVERSE_GOALS (the
+    named datasets use "free"; "free-but-start" makes a diagnostic dataset, not one of the
+    names).
 
     Returns:
         (data, metadata): N = size rows; observations, next_observations (N, 29) float32;
@@ -272,7 +289,10 @@ def generate(stem: str, size: int, seed: int, *, actor=None, num_envs: int = NUM
     if offset_rule not in OFFSET_RULES:
         raise ValueError(f"offset_rule: got {offset_rule!r}, expected one of {OFFSET_RULES}.")
     maze, rule = RULES[stem]
+    goal_cells(maze, rule, diverse_goals)  # validates the choice before any work
     name = gen_name(stem, RULE_VERSIONS[offset_rule])
+    if diverse_goals != "free":  # not the named dataset: its file says what it is
+        name = f"{name}, goals {diverse_goals} (diagnostic)"
     actor = actor if actor is not None else load_policy(name)
     policy = sac_actor.batched_policy(actor)
     rng = np.random.default_rng(seed)
@@ -284,7 +304,7 @@ def generate(stem: str, size: int, seed: int, *, actor=None, num_envs: int = NUM
         for first in range(0, n_episodes, width):
             n = min(width, n_episodes - first)
             part = _episodes(stepper, policy, rng, n, maze, rule, episode_length, action_noise,
-                             offset_rule)
+                             offset_rule, diverse_goals)
             chunks.append({k: v.reshape(n * episode_length, -1) for k, v in part.items()})
     finally:
         stepper.close()
@@ -299,9 +319,10 @@ def generate(stem: str, size: int, seed: int, *, actor=None, num_envs: int = NUM
                 "generator_version": GENERATOR_VERSION, "maze": maze, "rule": rule,
                 "eval_goal": goal, "goal_radius": antmaze.GOAL_RADIUS,
                 "episode_length": int(episode_length), "action_noise": float(action_noise),
-                "offset_rule": offset_rule,
+                "offset_rule": offset_rule, "diverse_goals": diverse_goals,
                 "waypoint_noise": WAYPOINT_NOISE,
-                "goal_cells": goal_cells(maze, rule), "start_cells": start_cells(maze, rule)}
+                "goal_cells": goal_cells(maze, rule, diverse_goals),
+                "start_cells": start_cells(maze, rule)}
     for key in ("step", "return", "init_seed"):
         if key in actor.meta:
             metadata[f"policy_{key}"] = actor.meta[key]
