@@ -2,10 +2,13 @@
 planner's waypoints on each maze, the D4RL layout of a small file made with a stand-in
 actor, determinism, and the missing-policy message."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from clue_jax.agents import sac_actor
+from clue_jax.data import d4rl_io
 from clue_jax.envs import antgoal, antmaze, maze_planner
 from clue_jax.generation import antmaze_datasets as gen
 from clue_jax.generation.locomotion_datasets import PolicyNotFoundError
@@ -224,3 +227,37 @@ def test_data_stats_script_compares_the_offset_rules_and_refuses_unknown_ones():
     assert [r.split(" |")[0] for r in rows] == ["| gen-antmaze-umaze-v0, first 1,000 rows (clip)",
                                                 "| gen-antmaze-umaze-v1, first 1,000 rows (scale)"]
     assert all(r.count("|") == 10 and "1,000 | 1 |" in r for r in rows)
+
+
+@pytest.mark.slow  # a process that rolls the shipped ant out for 1,000 steps
+def test_the_path_cells_and_the_flow_table(tmp_path, actor):
+    """--flow: per cell on the evaluation's path, rows near it and the shares moving toward
+    the goal / away; a file generate() made joins its maze's table; bad input exits first."""
+    import subprocess
+    import sys
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    import antmaze_data_stats as stats
+    assert stats.path_cells("umaze").tolist() == [[1, 1], [1, 2], [1, 3], [2, 3], [3, 3],
+                                                  [3, 2], [3, 1]]
+    # ants that all walk +x at speed 1 from the start: toward the goal at (0, 0), none away
+    raw = {"observations": np.zeros((10, 29), np.float32),
+           "infos/qvel": np.tile(np.float32([1.0, 0.0]), (10, 1))}
+    assert stats.flow_row("d", raw, "umaze") == "| d | 0k, 100% / 0% | 0k, - | 0k, - | " \
+                                                "0k, - | 0k, - | 0k, - |"
+    data, meta = gen.generate("umaze-diverse", 200, 0, actor=actor, num_envs=2,
+                              episode_length=100, diverse_goals="free-but-start")
+    path = tmp_path / "diag.hdf5"
+    d4rl_io.save_hdf5(str(path), data, meta)
+    script = [sys.executable, "scripts/antmaze_data_stats.py"]
+    out = subprocess.run([*script, "--flow", "--stems=umaze", "--sample=1000",
+                          f"--files={path}"], capture_output=True, text=True, check=True).stdout
+    lines = out.splitlines()
+    assert lines[0].startswith("| dataset (umaze: rows near each path cell, toward / away) | "
+                               "(0, 0) | (4, 0) | (8, 0) | (8, 4) | (8, 8) | (4, 8) |")
+    assert lines[2].startswith("| gen-antmaze-umaze-v0, first 1,000 rows (clip) | ")
+    assert lines[3].startswith("| gen-antmaze-umaze-diverse-v0, goals free-but-start "
+                               "(diagnostic) | ") and lines[3].count("|") == 8
+    for flags, named in ((["--files=" + str(path)], "--files is read with --flow only"),
+                         (["--flow", f"--files={tmp_path / 'no.hdf5'}"], "not found")):
+        bad = subprocess.run([*script, *flags], capture_output=True, text=True)
+        assert bad.returncode != 0 and named in bad.stderr

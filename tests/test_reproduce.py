@@ -514,6 +514,12 @@ def test_the_plans_time_estimate_from_finished_runs_by_hand():
     assert "labelling priced from runs on its task: smodice+oril x1" in text
     assert "updates 20 s, evaluation at most 3 s" in text and "labelling about 12 s" in text
     assert "total about 35 s with --workers=1" in text
+    # labelling prefers the runs of the same K (OTR's grows with K): 30 s a run at K = 10
+    k10 = estimate.Cost(task="t", update_s=0.01, source="d", k=10, **{**cost, "label_s": 60.0})
+    text = "\n".join(estimate.estimate_lines(
+        [[estimate.Program("t", "smodice+oril", 4, k=10)]], settings, [100], bench=None,
+        costs=[*costs, k10], device="dev"))
+    assert "labelling about 2.0 min" in text
     # another task's run when this task has none; two programs on two workers
     programs = [[estimate.Program("v", "smodice+oril", 2)]] * 2
     text = "\n".join(estimate.estimate_lines(programs, settings, [100], workers=2,

@@ -3,7 +3,7 @@ tasks x methods x K x seeds), its plan (runs, programs, a time estimate) and its
 (every distinct cell parsed and planned as its run would, before anything starts)."""
 
 from pathlib import Path
-from typing import Dict, List, NamedTuple, Tuple
+from typing import Dict, List, NamedTuple, Optional, Tuple
 
 from clue_jax import experiments
 from clue_jax.envs import registry
@@ -89,14 +89,15 @@ def plan_text(grid: Grid, out: Path, args) -> str:
 
 
 def unit_programs(unit) -> List[estimate.Program]:
-    """The training programs one unit's process runs: its cells by learner (agent and
-    labeller; cells of one learner stack as one vmapped program)."""
-    sizes: Dict[Tuple[str, str], int] = {}
+    """What one unit's process runs: its cells by learner (agent and labeller) and K (one
+    labelling program each; the cells of one agent train as one vmapped program)."""
+    sizes: Dict[Tuple[str, str, Optional[int]], int] = {}
     for cell in unit_cells(unit):
         agent, labeller = METHODS[cell.method][:2]
-        key = (cell.task, estimate.learner_key(agent, labeller))
+        key = (cell.task, estimate.learner_key(agent, labeller), cell.k)
         sizes[key] = sizes.get(key, 0) + 1
-    return [estimate.Program(task, learner, runs) for (task, learner), runs in sizes.items()]
+    return [estimate.Program(task, learner, runs, k)
+            for (task, learner, k), runs in sizes.items()]
 
 
 def validate(cells: List[Cell], out: Path, extra: List[str]) -> None:

@@ -23,7 +23,7 @@ seed-updates/s at that size (without a bench: m / r), plus evaluation (every epi
 longest time limit, at the cost's seconds per env step) and, per labeller, labelling (the
 cost's labelling seconds per run x its runs). Costs of the same task are preferred, then of
 the same environment (hopper, antmaze, ...: network shapes and episodes alike), then any;
-several matching costs give their median. A record written before the per-program figures
+several matching costs give their median, and labelling prefers costs of the same K. A record written before the per-program figures
 (no `training` entry) reads its group as one program, and is skipped when its last process
 was a resume (its config.json's settings say so: how many updates that process made is not
 recorded).
@@ -57,6 +57,7 @@ class Cost:
     label_s: Optional[float]  # that program's labelling seconds (None: resumed, unknown)
     eval_step_s: Optional[float]  # seconds per evaluation env step (None: no evaluation)
     source: str            # the run folder
+    k: Optional[int] = None  # the experts it used (labelling may grow with them: OTR)
 
 
 def learner_key(agent: str, labeller: str) -> str:
@@ -96,7 +97,7 @@ def run_cost(run_dir: Path) -> Optional[Cost]:
                 learner=learner_key(results["agent"], results.get("labeller", "true")),
                 train_runs=int(runs), update_s=train_s / updates, label_runs=int(label_runs),
                 label_s=label_s, eval_step_s=eval_s / env_steps if env_steps else None,
-                source=str(run_dir))
+                source=str(run_dir), k=results.get("num_expert_used"))
 
 
 def _episode_steps(run_dir: Path) -> int:
@@ -167,12 +168,13 @@ def _median(values: List[float]) -> float:
 
 @dataclasses.dataclass(frozen=True)
 class Program:
-    """`runs` members of one learner on `task` in one process of the plan (one labelling
-    program; the process's members of one agent train as one program)."""
+    """`runs` members of one learner with `k` experts on `task` in one process of the plan
+    (one labelling program; the process's members of one agent train as one program)."""
 
     task: str
     learner: str
     runs: int
+    k: Optional[int] = None
 
 
 def _nearest(costs: Sequence[Cost], task: str, match) -> Tuple[List[Cost], str]:
@@ -199,6 +201,7 @@ def price(process: Sequence[Program], steps: int, eval_steps: int, costs: Sequen
     items = []
     for p in process:
         pick, where = _nearest(costs, p.task, lambda c: c.learner == p.learner)
+        pick = [c for c in pick if c.k == p.k] or pick  # the same K where measured
         labels = [c.label_s / c.label_runs for c in pick if c.label_s is not None]
         if p.learner.endswith(("+true", "+none")):  # the dataset's rewards, or none
             seconds, where = 0.0, "nothing to label"
