@@ -5,7 +5,8 @@
 
 Reads reproduce.py's results.csv (one row per run), averages each method's scores over
 seeds per (dataset, K) and ranks the seven methods of the paper's Table 4 (SQIL, IQ-Learn,
-ORIL, ValueDICE, DemoDICE, SMODICE, CLUE) against the paper's means for that row
+ORIL, ValueDICE, DemoDICE, SMODICE, CLUE) against the paper's means for that row (any of
+its 18 rows the csv has)
 (CLUE's Table 4, as printed; ../shared/reference/baselines.md): tau-b and its two-sided
 p-value (scipy), the measured order and the paper's. `--use method=variant` ranks a
 variant in a method's place (e.g. ORIL set up on the dataset alone).
@@ -18,22 +19,30 @@ from collections import defaultdict
 import numpy as np
 from scipy import stats
 
-# The paper's Table 4 (normalized D4RL scores, means), the rows the generated data have.
-PAPER = {  # (dataset stem, K) -> method -> mean
-    ("hopper-medium", 1): {"sqil": 66.9, "iqlearn": 29.6, "oril": 96.3, "valuedice": 44.0,
-                           "demodice": 56.4, "smodice": 54.8, "clue-imitation": 78.3},
-    ("halfcheetah-medium", 1): {"sqil": 24.3, "iqlearn": 21.7, "oril": 56.8, "valuedice": 36.4,
-                                "demodice": 42.0, "smodice": 42.4, "clue-imitation": 45.6},
-    ("walker2d-medium", 1): {"sqil": 51.9, "iqlearn": 5.7, "oril": 20.4, "valuedice": 13.9,
-                             "demodice": 74.5, "smodice": 67.8, "clue-imitation": 80.7},
-    ("hopper-medium", 10): {"sqil": 65.8, "iqlearn": 31.6, "oril": 101.5, "valuedice": 37.6,
-                            "demodice": 57.4, "smodice": 55.9, "clue-imitation": 79.9},
-    ("halfcheetah-medium", 10): {"sqil": 48.0, "iqlearn": 29.2, "oril": 56.7, "valuedice": 40.0,
-                                 "demodice": 41.9, "smodice": 41.6, "clue-imitation": 45.7},
-    ("walker2d-medium", 10): {"sqil": 72.4, "iqlearn": 46.4, "oril": 82.3, "valuedice": 54.3,
-                              "demodice": 71.3, "smodice": 67.9, "clue-imitation": 81.7},
+# The paper's Table 4 (normalized D4RL scores, means): (dataset stem, K) -> method -> mean.
+_ORDER = ("sqil", "iqlearn", "oril", "valuedice", "demodice", "smodice", "clue-imitation")
+_ROWS = {  # as printed, in the paper's column order
+    ("halfcheetah-medium", 1): (24.3, 21.7, 56.8, 36.4, 42.0, 42.4, 45.6),
+    ("halfcheetah-medium-replay", 1): (43.9, 7.7, 46.2, 29.4, 38.3, 38.3, 43.5),
+    ("halfcheetah-medium-expert", 1): (6.7, 2.0, 48.7, 1.0, 66.2, 80.9, 90.0),
+    ("hopper-medium", 1): (66.9, 29.6, 96.3, 44.0, 56.4, 54.8, 78.3),
+    ("hopper-medium-replay", 1): (98.6, 23.0, 56.7, 52.5, 70.7, 30.4, 94.3),
+    ("hopper-medium-expert", 1): (13.6, 9.1, 25.1, 27.3, 103.7, 82.4, 96.5),
+    ("walker2d-medium", 1): (51.9, 5.7, 20.4, 13.9, 74.5, 67.8, 80.7),
+    ("walker2d-medium-replay", 1): (42.3, 17.0, 71.8, 52.7, 57.2, 49.7, 76.3),
+    ("walker2d-medium-expert", 1): (18.8, 7.7, 11.6, 37.3, 87.3, 94.8, 109.3),
+    ("halfcheetah-medium", 10): (48.0, 29.2, 56.7, 40.0, 41.9, 41.6, 45.7),
+    ("halfcheetah-medium-replay", 10): (45.1, 29.6, 46.2, 39.6, 38.5, 39.3, 43.2),
+    ("halfcheetah-medium-expert", 10): (11.4, 2.9, 46.6, 25.2, 67.1, 89.4, 91.0),
+    ("hopper-medium", 10): (65.8, 31.6, 101.5, 37.6, 57.4, 55.9, 79.9),
+    ("hopper-medium-replay", 10): (96.6, 38.0, 29.0, 83.6, 56.9, 32.6, 93.7),
+    ("hopper-medium-expert", 10): (19.6, 19.3, 18.9, 28.4, 96.9, 89.3, 102.3),
+    ("walker2d-medium", 10): (72.4, 46.4, 82.3, 54.3, 71.3, 67.9, 81.7),
+    ("walker2d-medium-replay", 10): (82.4, 16.6, 70.0, 54.6, 58.1, 52.4, 75.3),
+    ("walker2d-medium-expert", 10): (12.5, 24.5, 6.5, 40.1, 103.5, 107.5, 110.7),
 }
-METHODS = ("sqil", "iqlearn", "oril", "valuedice", "demodice", "smodice", "clue-imitation")
+PAPER = {row: dict(zip(_ORDER, means)) for row, means in _ROWS.items()}
+METHODS = _ORDER
 
 
 def stem(task: str) -> str:
