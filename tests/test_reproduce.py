@@ -566,6 +566,7 @@ def test_a_runs_cost_is_read_from_either_record_and_a_resume_keeps_no_labelling(
     assert estimate.run_cost(run("old_resumed", program, resume=True)) is None
     assert estimate.run_cost(run("no_device", new, device=None)) is None
     assert estimate.run_cost(tmp_path / "missing") is None
+    assert estimate.run_cost(run("odd", {"seconds": "?"})) is None  # unknown: no figures
     assert sorted(Path(x.source).name for x in estimate.collect([tmp_path])) == [
         "new", "old", "resumed"]
     # scripts/run_costs.py: sources relative to the folder's parent; a second folder's records

@@ -23,10 +23,12 @@ seed-updates/s at that size (without a bench: m / r), plus evaluation (every epi
 longest time limit, at the cost's seconds per env step) and, per labeller, labelling (the
 cost's labelling seconds per run x its runs). Costs of the same task are preferred, then of
 the same environment (hopper, antmaze, ...: network shapes and episodes alike), then any;
-several matching costs give their median, and labelling prefers costs of the same K. A record written before the per-program figures
-(no `training` entry) reads its group as one program, and is skipped when its last process
-was a resume (its config.json's settings say so: how many updates that process made is not
-recorded).
+several matching costs give their median, and labelling prefers costs of the same K.
+
+A record written before the per-program figures (no `training` entry) reads its group as
+one program. It is skipped when its last process was a resume (its config.json's settings
+say so), because how many updates that process made was not recorded.
+
 What a cost does not see: compilation is counted in the updates (short runs overstate
 them), labeller budgets (CVAE or discriminator steps) other than the cost's, and start-up.
 """
@@ -65,13 +67,17 @@ def learner_key(agent: str, labeller: str) -> str:
 
 
 def run_cost(run_dir: Path) -> Optional[Cost]:
-    """The Cost of a finished run folder, or None (unfinished, no timing or device, or no
-    update made in its last process)."""
+    """The Cost of a finished run folder, or None (unfinished, unreadable, no timing or
+    device, or no update made in its last process)."""
     try:
-        results = json.loads((run_dir / "results.json").read_text())
-        config = json.loads((run_dir / "config.json").read_text())
-    except (OSError, ValueError):
-        return None
+        return _run_cost(run_dir)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None  # a file this reader does not know: no figures, not a failed plan
+
+
+def _run_cost(run_dir: Path) -> Optional[Cost]:
+    results = json.loads((run_dir / "results.json").read_text())
+    config = json.loads((run_dir / "config.json").read_text())
     timing, device = results.get("timing"), config.get("provenance", {}).get("device")
     if not timing or not device or "agent" not in results:
         return None
@@ -160,7 +166,7 @@ def _size_scale(bench: Optional[dict], runs: int, measured: int) -> float:
     return (runs / _rate(bench, runs)) / (measured / _rate(bench, measured))
 
 
-def _median(values: List[float]) -> float:
+def median(values: List[float]) -> float:
     values = sorted(values)
     mid = len(values) // 2
     return values[mid] if len(values) % 2 else 0.5 * (values[mid - 1] + values[mid])
@@ -206,7 +212,7 @@ def price(process: Sequence[Program], steps: int, eval_steps: int, costs: Sequen
         if p.learner.endswith(("+true", "+none")):  # the dataset's rewards, or none
             seconds, where = 0.0, "nothing to label"
         elif labels:
-            seconds = p.runs * _median(labels)
+            seconds = p.runs * median(labels)
         elif p.learner == learner_key("iql", "clue") and bench is not None:
             seconds = p.runs * bench["group_phases_s"].get("labelling", 0) / bench["runs"]
             where = "bench_e2e"
@@ -220,9 +226,9 @@ def price(process: Sequence[Program], steps: int, eval_steps: int, costs: Sequen
     for (task, agent), runs in stacks.items():
         pick, where = _nearest(costs, task, lambda c: agent_of(c.learner) == agent)
         per_step = [c.eval_step_s for c in pick if c.eval_step_s is not None]
-        step_s = _median(per_step) if per_step else _bench_step_s(bench)
+        step_s = median(per_step) if per_step else _bench_step_s(bench)
         if pick:
-            seconds = steps * _median([c.update_s * _size_scale(bench, runs, c.train_runs)
+            seconds = steps * median([c.update_s * _size_scale(bench, runs, c.train_runs)
                                        for c in pick])
         elif bench is not None:
             seconds, where = runs * steps / _rate(bench, runs), "IQL's rate in bench_e2e"
