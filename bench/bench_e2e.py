@@ -28,12 +28,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def device_name() -> str:
-    import jax
-    device = jax.devices()[0]
-    return f"{device.platform}: {device.device_kind} (x{jax.device_count()})"
-
-
 def timed(cmd, log):
     """Run cmd (a list) from the repository root; returns wall seconds; raises on failure."""
     start = time.perf_counter()
@@ -49,15 +43,6 @@ def timed(cmd, log):
 def phases(run_dir: Path) -> dict:
     results = json.loads((run_dir / "results.json").read_text())
     return results.get("timing", {}).get("seconds", {})
-
-
-def eval_env_steps(run_dirs) -> int:
-    """Env steps of every evaluation episode the runs recorded."""
-    total = 0
-    for run_dir in run_dirs:
-        for line in (Path(run_dir) / "evaluation_episodes.jsonl").read_text().splitlines():
-            total += sum(json.loads(line)["lengths"])
-    return total
 
 
 def describe(name, runs, wall, ph):
@@ -97,7 +82,8 @@ def main():
               f"--max_steps={args.max_steps}", f"--cvae_steps={args.cvae_steps}",
               f"--eval_interval={args.eval_interval}", f"--eval_episodes={args.eval_episodes}",
               "--notqdm"]
-    device = device_name()
+    from clue_jax.experiments import records
+    device = records.device_name()
     print(f"bench_e2e on {device}; {args.env} ({args.setting}), CLUE K={args.num_experts}, "
           f"CVAE {args.cvae_steps} + IQL {args.max_steps} updates, {args.eval_episodes} "
           f"episodes every {args.eval_interval}; dataset ready in {data_s:.1f} s", flush=True)
@@ -124,7 +110,8 @@ def main():
     wall = timed(cmd, log)
     ph = phases(out / "group" / method / args.env / "seed_0")
     runs = len(members)
-    steps = eval_env_steps((out / "group").glob(f"*/{args.env}/seed_*"))
+    from clue_jax import training
+    steps = sum(map(training.evaluation_env_steps, (out / "group").glob(f"*/{args.env}/seed_*")))
     print(describe(f"group of {runs}", runs, wall, ph), flush=True)
     ratio = (runs / wall) / separate_rate
     print(f"seed-throughput: group {runs / wall:.3f} runs/s vs separate {separate_rate:.3f} "

@@ -359,6 +359,15 @@ def write_evaluation_episodes(run_dir, step: int, episodes: Dict[str, Any]) -> N
     checkpoints.atomic_write_bytes(path, ("\n".join(kept) + "\n").encode())
 
 
+def evaluation_env_steps(run_dir) -> int:
+    """Env steps of every evaluation episode <run>/evaluation_episodes.jsonl records (0
+    without the file)."""
+    path = Path(run_dir) / EPISODES_FILE
+    if not path.exists():
+        return 0
+    return sum(sum(json.loads(line)["lengths"]) for line in path.read_text().splitlines())
+
+
 def write_results(run_dir, results: Dict[str, Any]) -> None:
     """results.json with the final metrics (atomic)."""
     checkpoints.atomic_write_bytes(Path(run_dir) / "results.json",

@@ -12,6 +12,7 @@ device and task: the median microseconds per update per run of its programs.
 """
 
 import argparse
+import statistics
 import sys
 from pathlib import Path
 
@@ -57,9 +58,9 @@ def summary(costs):
     for c in costs:
         groups.setdefault((c.device, c.learner, c.task), []).append(c)
     for (device, learner, task), group in sorted(groups.items()):
-        per_run = estimate.median([c.update_s / c.train_runs for c in group])
+        per_run = statistics.median([c.update_s / c.train_runs for c in group])
         labels = [c.label_s / c.label_runs for c in group if c.label_s is not None]
-        label = f", labelling {estimate.median(labels):.1f} s per run" if labels else ""
+        label = f", labelling {statistics.median(labels):.1f} s per run" if labels else ""
         yield (f"{device} | {learner:16s} | {task:32s} | {len(group):3d} runs | "
                f"{1e6 * per_run:.0f} us per update per run{label}")
 

@@ -20,7 +20,6 @@ def provenance() -> Dict[str, Any]:
     import importlib.metadata
     import subprocess
 
-    import jax
     root = Path(__file__).resolve().parents[2]
     out: Dict[str, Any] = {}
     try:
@@ -39,9 +38,16 @@ def provenance() -> Dict[str, Any]:
         except importlib.metadata.PackageNotFoundError:
             versions[package] = None
     out["versions"] = versions
-    device = jax.devices()[0]
-    out["device"] = f"{device.platform}: {device.device_kind} (x{jax.device_count()})"
+    out["device"] = device_name()
     return out
+
+
+def device_name() -> str:
+    """The device jax computes on, as config.json's provenance names it (e.g. 'gpu: NVIDIA
+    H200 (x1)'); run costs and bench records are matched by this string."""
+    import jax
+    device = jax.devices()[0]
+    return f"{device.platform}: {device.device_kind} (x{jax.device_count()})"
 
 
 def write_experts(run_dir, selection: expert_lib.ExpertSelection, settings: RunSettings) -> None:

@@ -36,8 +36,12 @@ them), labeller budgets (CVAE or discriminator steps) other than the cost's, and
 import dataclasses
 import json
 import math
+import statistics
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+from clue_jax import training
+from clue_jax.experiments import records
 
 ROOT = Path(__file__).resolve().parents[2]
 # bench/bench_e2e.py --json=<this> appends its figures here; --plan reads the newest.
@@ -96,7 +100,7 @@ def _run_cost(run_dir: Path) -> Optional[Cost]:
         updates, label_runs = results["steps"], runs
         train_s = seconds.get("training", 0.0) - seconds.get("evaluation", 0.0)
         eval_s, label_s = seconds.get("evaluation", 0.0), seconds.get("labelling", 0.0)
-        env_steps = runs * _episode_steps(run_dir)
+        env_steps = runs * training.evaluation_env_steps(run_dir)
     if updates <= 0 or train_s <= 0:
         return None
     return Cost(device=device, task=results["env_name"],
@@ -104,13 +108,6 @@ def _run_cost(run_dir: Path) -> Optional[Cost]:
                 train_runs=int(runs), update_s=train_s / updates, label_runs=int(label_runs),
                 label_s=label_s, eval_step_s=eval_s / env_steps if env_steps else None,
                 source=str(run_dir), k=results.get("num_expert_used"))
-
-
-def _episode_steps(run_dir: Path) -> int:
-    path = run_dir / "evaluation_episodes.jsonl"
-    if not path.exists():
-        return 0
-    return sum(sum(json.loads(line)["lengths"]) for line in path.read_text().splitlines())
 
 
 def collect(paths: Iterable[Path]) -> List[Cost]:
@@ -166,12 +163,6 @@ def _size_scale(bench: Optional[dict], runs: int, measured: int) -> float:
     return (runs / _rate(bench, runs)) / (measured / _rate(bench, measured))
 
 
-def median(values: List[float]) -> float:
-    values = sorted(values)
-    mid = len(values) // 2
-    return values[mid] if len(values) % 2 else 0.5 * (values[mid - 1] + values[mid])
-
-
 @dataclasses.dataclass(frozen=True)
 class Program:
     """`runs` members of one learner with `k` experts on `task` in one process of the plan
@@ -212,7 +203,7 @@ def price(process: Sequence[Program], steps: int, eval_steps: int, costs: Sequen
         if p.learner.endswith(("+true", "+none")):  # the dataset's rewards, or none
             seconds, where = 0.0, "nothing to label"
         elif labels:
-            seconds = p.runs * median(labels)
+            seconds = p.runs * statistics.median(labels)
         elif p.learner == learner_key("iql", "clue") and bench is not None:
             seconds = p.runs * bench["group_phases_s"].get("labelling", 0) / bench["runs"]
             where = "bench_e2e"
@@ -226,9 +217,9 @@ def price(process: Sequence[Program], steps: int, eval_steps: int, costs: Sequen
     for (task, agent), runs in stacks.items():
         pick, where = _nearest(costs, task, lambda c: agent_of(c.learner) == agent)
         per_step = [c.eval_step_s for c in pick if c.eval_step_s is not None]
-        step_s = median(per_step) if per_step else _bench_step_s(bench)
+        step_s = statistics.median(per_step) if per_step else _bench_step_s(bench)
         if pick:
-            seconds = steps * median([c.update_s * _size_scale(bench, runs, c.train_runs)
+            seconds = steps * statistics.median([c.update_s * _size_scale(bench, runs, c.train_runs)
                                        for c in pick])
         elif bench is not None:
             seconds, where = runs * steps / _rate(bench, runs), "IQL's rate in bench_e2e"
@@ -271,9 +262,7 @@ def estimate_lines(programs: Sequence[Sequence[Program]], settings: Any,
     devices are not used)."""
     if device is None:
         from clue_jax import evaluation  # noqa: F401 -- the device is the one jax sees
-        import jax
-        first = jax.devices()[0]
-        device = f"{first.platform}: {first.device_kind} (x{jax.device_count()})"
+        device = records.device_name()
     if bench == "newest":
         bench = newest_bench(device=device)
     costs = [c for c in (read_costs() if costs is None else costs) if c.device == device]
