@@ -14,7 +14,9 @@ output names each method's planned updates), and so can runs that stopped before
 (or its `<seed>.txt`, rounded to 0.1, where no checkpoint was kept), and only with
 --at_step. Runs moved aside by a fresh start (`<run>.prev-<time>`) are left out. The
 methods must be runs of one task, each seed at most once per method. Prints markdown; pairs
-are first-named minus later-named.
+are first-named minus later-named. Runs that learned from different data (their config.json
+data fingerprints differ, e.g. a generated dataset made on two platforms) are named under
+the tables (MIXED DATA).
 """
 
 import argparse
@@ -148,6 +150,13 @@ def main():
                 sys.exit(f"compare_runs.py: {a} - {b}: {err}")
             print(f"| {a} - {b} | {d['difference']:+.1f} [{d['low']:+.1f}, {d['high']:+.1f}] | "
                   f"{d['welch_p']:.3f} | {d['p_improvement']:.2f} |")
+    mixed = tables.mixed_data([
+        {"task": envs[0], **tables.fingerprints(path.parent if path.name == "results.json"
+                                                else path)}
+        for runs in by_name.values() for *_, path in runs],
+        where="each run's config.json, provenance.data,")
+    if mixed:
+        print("\nMIXED DATA: compare with care:\n" + "\n".join(mixed))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,9 @@ two measurements of one grid.
 
 Every `ok` row of the files whose (task, method, K, seed) is a cell of the grid is kept; where
 several files hold a cell, the later file's row wins. Writes results.csv (the rows used),
-results.md and results.png into --out, as `reproduce.py --table_only` does for runs on disk.
+results.md and results.png into --out, as `reproduce.py --table_only` does for runs on disk;
+results.md names any task whose runs learned from different data (their `data` fingerprints
+differ; files older than the fingerprints have none).
 """
 
 import argparse
@@ -49,7 +51,9 @@ def main():
                     rows[key] = {"task": key[0], "method": key[1], "k": key[2], "seed": key[3],
                                  "score": float(row["score"]), "final": float(row["final"]),
                                  "steps": int(row["steps"]),
-                                 "wall_time_s": float(row["wall_time_s"] or "nan")}
+                                 "wall_time_s": float(row["wall_time_s"] or "nan"),
+                                 "data": row.get("data", ""),
+                                 "experts": row.get("experts", "")}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     tables.write_outputs(list(rows.values()), cells, out, args.flags.split(),

@@ -100,7 +100,10 @@ except KeyboardInterrupt as err:
 def test_a_ctrl_c_inside_jax_code_is_raised_once_the_main_thread_is_out_of_it():
     proc = subprocess.run([sys.executable, "-c", INSIDE_JAX], cwd=ROOT, capture_output=True,
                           text=True, timeout=60, preexec_fn=sigint_default)
-    assert proc.stdout == "left jax\nraised in <module>\n", proc.stderr
+    # raised in the module's own code, never in busy(): after "left jax", or (a retry that
+    # came due as busy() returned, seen 1 in 36 on loaded cores) just before that print
+    assert proc.stdout in ("left jax\nraised in <module>\n", "raised in <module>\n"), \
+        proc.stdout + proc.stderr
     assert proc.returncode == 130
 
 

@@ -188,6 +188,11 @@ def test_in_process_grid_equals_the_command_lines(tmp_path):
                     f"--out={tmp_path / 'grid'}", "--in_process", "--", *extra])
     rows = (tmp_path / "grid" / "results.csv").read_text().splitlines()
     assert len(rows) == 3 and rows[1].startswith("gen-pointmaze-umaze-diverse-v0,iql,,0,")
+    import csv
+    iql_row, otr_row = csv.DictReader(rows)  # both learned from one file; only OTR has experts
+    assert iql_row["data"] == otr_row["data"] and len(iql_row["data"]) == 16
+    assert iql_row["experts"] == "" and len(otr_row["experts"]) == 16
+    assert "MIXED DATA" not in (tmp_path / "grid" / "results.md").read_text()
     results = json.loads((tmp_path / "grid" / "otr-sparse-K1" / "gen-pointmaze-umaze-diverse-v0"
                           / "seed_0" / "results.json").read_text())
     assert results["steps"] == 20 and results["labeller"] == "otr"
@@ -203,6 +208,35 @@ def test_failed_cells_exit_nonzero_and_are_marked(tmp_path, monkeypatch):
     assert "- a iql K=None seed 1" in text
     rows = (tmp_path / "results.csv").read_text().splitlines()
     assert len(rows) == 3 and all(",failed," in r for r in rows[1:])
+
+
+def test_joined_tables_name_a_task_whose_runs_learned_from_different_data(tmp_path):
+    """scripts/table_from_csv.py keeps each row's data fingerprint (none in files older than
+    the fingerprints) and results.md names a task whose runs' fingerprints differ."""
+    import csv
+    import subprocess
+    head = "task,method,k,seed,status,score,final,steps,wall_time_s"
+    old = tmp_path / "old.csv"  # written before the fingerprints: no data / experts columns
+    old.write_text(head + "\na,iql,,0,ok,10.0,11.0,100,1.0\nb,iql,,0,ok,20.0,21.0,100,1.0\n")
+    new = tmp_path / "new.csv"
+    new.write_text(head + ",data,experts\n"
+                   "a,iql,,1,ok,30.0,31.0,100,1.0,aaaa,\n"
+                   "b,iql,,1,ok,40.0,41.0,100,1.0,bbbb,\n"
+                   "b,otr,1,0,ok,50.0,51.0,100,1.0,cccc,eeee\n"
+                   "b,otr,1,1,ok,60.0,61.0,100,1.0,cccc,ffff\n")
+    proc = subprocess.run([sys.executable, "scripts/table_from_csv.py", str(old), str(new),
+                           "--tasks=a,b", "--methods=iql,otr", "--seeds=0,1",
+                           f"--out={tmp_path / 'joined'}"], cwd=Path(__file__).parents[1],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    with open(tmp_path / "joined" / "results.csv") as f:
+        rows = {(r["task"], r["method"], r["seed"]): r for r in csv.DictReader(f)}
+    assert rows[("a", "iql", "0")]["data"] == "" and rows[("a", "iql", "1")]["data"] == "aaaa"
+    assert rows[("b", "otr", "1")]["experts"] == "ffff"
+    text = (tmp_path / "joined" / "results.md").read_text()
+    assert "MIXED DATA" in text
+    assert "- b: the runs learned from 2 different datasets (bbbb: 1 run, cccc: 2 runs;" in text
+    assert "- a:" not in text  # one fingerprint (the old row has none to compare)
 
 
 def test_aggregates_equal_rliables_own_functions(tmp_path):
@@ -676,6 +710,18 @@ def test_compare_runs_script(tmp_path):
     assert "| A | 0,1,2 | 33.3, 46.7, 60.0 | 46.7 ± 10.9 | 4 |" in proc.stdout  # (0 + x + x) / 3
     assert "| B | 0,1,2 | 10.0, 20.0, 60.0 | 30.0 ± 21.6 | 8 |" in proc.stdout
     assert "| A - B | +16.7 [" in proc.stdout
+    assert "MIXED DATA" not in proc.stdout  # these runs record no data fingerprint
+    # runs that record their data: b2's seed learned from another file than the others
+    for folder, sha in [("a/seed_0", "aaaa"), ("a/seed_1", "aaaa"), ("b/seed_0", "aaaa"),
+                        ("b2/seed_2", "bbbb")]:
+        (tmp_path / folder / "config.json").write_text(json.dumps(
+            {"provenance": {"data": {"name": "t", "rows": 5, "sha256": sha}}}))
+    proc = compare(f"A={tmp_path / 'a'}", f"B={tmp_path / 'b'}", f"B={tmp_path / 'b2'}",
+                   "--at_step=3", "--resamples=500")
+    assert proc.returncode == 0, proc.stderr
+    assert "MIXED DATA" in proc.stdout
+    assert "- t: the runs learned from 2 different datasets (aaaa: 3 runs, bbbb: 1 run;" in \
+        proc.stdout
     for args, message in [
             ([f"A={tmp_path / 'a'}", f"B={tmp_path / 'a'}", f"B={tmp_path / 'b'}"],
              "seed 0 twice"),

@@ -59,6 +59,13 @@ def test_train_iql_smoke_and_reward_file(tmp_path, maze_file):
     assert config["iql"]["hidden_dims"] == [16, 16] and config["iql"]["expectile"] == 0.9
     prov = config["provenance"]  # what produced the run; never compared on --resume
     assert prov["versions"]["jax"] and prov["device"] and "commit" in prov
+    # the data it learned from: its name, rows and fingerprint (obs and actions' SHA-256)
+    from clue_jax.experiments import domains, records
+    from clue_jax.rewards import storage
+    dataset = domains.resolve_task(ENV, dataset_path=maze_file).dataset
+    assert prov["data"] == {"name": ENV, "rows": dataset.size,
+                            "sha256": storage.dataset_checksum(dataset)[:16]}
+    assert prov["data"]["rows"] == 5994 and records.FINGERPRINT_HEX == 16
     assert "normalized score" in out and "Unable to initialize backend" not in out
     assert "reward functions were updated" not in out
 
@@ -72,6 +79,9 @@ def test_train_clue_sparse_then_iql_reuses_rewards(tmp_path, maze_file):
         assert (run_dir / name).exists(), name
     experts = json.loads((run_dir / "experts.json").read_text())
     assert len(experts["segments"]) == 2 and experts["expert_rule"] == "top_return"
+    # the fingerprint of the chosen trajectories' transitions, not of the whole dataset
+    data_sha = json.loads((run_dir / "config.json").read_text())["provenance"]["data"]["sha256"]
+    assert len(experts["sha256"]) == 16 and experts["sha256"] != data_sha
     assert "OTR's rule" in experts["message"]
     with np.load(run_dir / "rewards.npz") as f:
         rewards = f["rewards"]

@@ -123,7 +123,7 @@ def _run_members(plans, task, sharding, datasets, truths, stored, selections
                  ) -> List[Dict[str, Any]]:
     """run_group after every member is checked: folders, labelling, training, results."""
     n = len(plans)
-    prov = records.provenance()
+    prov = records.provenance(task.env_name, task.dataset)
     for p, record, expert in zip(plans, stored, selections):
         training.prepare_run_dir(p.run_dir, {**record, "provenance": prov}, p.settings.resume)
         if expert is not None:

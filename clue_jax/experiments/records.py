@@ -9,14 +9,27 @@ import numpy as np
 
 from clue_jax import training
 from clue_jax.data import experts as expert_lib
+from clue_jax.data.dataset import Dataset
 from clue_jax.experiments.settings import RunSettings
 from clue_jax.logging import RunLogger
-from clue_jax.rewards import labellers
+from clue_jax.rewards import labellers, storage
+
+FINGERPRINT_HEX = 16  # hex digits of a dataset's SHA-256 kept in config.json / experts.json
 
 
-def provenance() -> Dict[str, Any]:
+def fingerprint(dataset: Dataset) -> str:
+    """The first FINGERPRINT_HEX hex digits of the SHA-256 of the dataset's observations and
+    actions (`rewards.dataset_checksum`, which reward files carry too). Two runs with the
+    same fingerprint learned from the same transitions; generated data is deterministic per
+    platform only, so the same name made on another CPU or a GPU may differ."""
+    return storage.dataset_checksum(dataset)[:FINGERPRINT_HEX]
+
+
+def provenance(name: Optional[str] = None, dataset: Optional[Dataset] = None
+               ) -> Dict[str, Any]:
     """What produced a run: the git commit (and whether the tree had changes), package
-    versions and the device, for config.json (never compared on --resume)."""
+    versions, the device and, given `dataset`, the data (`name`, rows, fingerprint), for
+    config.json (never compared on --resume)."""
     import importlib.metadata
     import subprocess
 
@@ -39,6 +52,8 @@ def provenance() -> Dict[str, Any]:
             versions[package] = None
     out["versions"] = versions
     out["device"] = device_name()
+    if dataset is not None:
+        out["data"] = {"name": name, "rows": dataset.size, "sha256": fingerprint(dataset)}
     return out
 
 
@@ -55,7 +70,8 @@ def write_experts(run_dir, selection: expert_lib.ExpertSelection, settings: RunS
             "num_transitions": selection.dataset.size, "setting": settings.setting,
             "num_expert": settings.num_expert, "num_expert_used": len(selection.segments),
             "expert_selection": settings.expert_selection,
-            "expert_rule": settings.expert_rule()}
+            "expert_rule": settings.expert_rule(),
+            "sha256": fingerprint(selection.dataset)}
     (Path(run_dir) / "experts.json").write_text(json.dumps(info, indent=2))
 
 

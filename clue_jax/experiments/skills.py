@@ -141,7 +141,7 @@ def run(plan: RunPlan, task: domains.Task) -> List[Dict[str, Any]]:
               "dataset_size": dataset.size,
               "skills": parse_skills(settings.skills, settings.n_clusters)}
     checks.check_resume(run_dir, record, settings)
-    record["provenance"] = records.provenance()
+    record["provenance"] = records.provenance(task.env_name, task.dataset)
     training.prepare_run_dir(run_dir, record, settings.resume)
     labels_path = run_dir / "kmeans_labels.npy"
     if settings.resume and labels_path.exists():

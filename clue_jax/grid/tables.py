@@ -25,8 +25,37 @@ def collect(cells: List[Cell], out: Path) -> List[Dict]:
             rows.append({"task": cell.task, "method": cell.method, "k": cell.k or "",
                          "seed": cell.seed, "score": run_score(res),
                          "final": res["final_normalized_score"],
-                         "steps": res["steps"], "wall_time_s": res.get("wall_time_s")})
+                         "steps": res["steps"], "wall_time_s": res.get("wall_time_s"),
+                         **fingerprints(path.parent)})
     return rows
+
+
+def fingerprints(run_dir: Path) -> Dict[str, str]:
+    """A run's data and experts fingerprints (config.json's provenance, experts.json;
+    `records.fingerprint`), '' where the run has none (no experts, or a run older than
+    the fingerprints)."""
+    def read(name: str) -> Dict:
+        try:
+            return json.loads((run_dir / name).read_text())
+        except (OSError, ValueError):
+            return {}
+    data = read("config.json").get("provenance", {}).get("data") or {}
+    return {"data": data.get("sha256", ""), "experts": read("experts.json").get("sha256", "")}
+
+
+def mixed_data(rows: List[Dict], where: str = "results.csv's `data` column") -> List[str]:
+    """One line per task whose runs learned from different data (their fingerprints differ,
+    e.g. a generated dataset made on two platforms), else nothing; `where` names where a
+    reader finds each run's fingerprint."""
+    seen: Dict[str, Dict[str, int]] = {}
+    for r in rows:
+        if r.get("data"):
+            counts = seen.setdefault(r["task"], {})
+            counts[r["data"]] = counts.get(r["data"], 0) + 1
+    return [f"- {task}: the runs learned from {len(counts)} different datasets ("
+            + ", ".join(f"{sha}: {n} run{'s' * (n > 1)}" for sha, n in counts.items())
+            + f"; {where} says which run used which)"
+            for task, counts in seen.items() if len(counts) > 1]
 
 
 def run_score(result: Dict, at_step: Optional[int] = None) -> Optional[float]:
@@ -108,6 +137,9 @@ def table(rows: List[Dict], cells: List[Cell], failed: Sequence[Cell] = (),
             s = [np.mean(by[(t, col)]) for t in group if by.get((t, col))]
             sums.append(f"{sum(s):.1f}" if len(s) == len(group) else "–")
         lines.append(f"| {label} | " + " | ".join(sums) + " |")
+    mixed = mixed_data(rows)
+    if mixed:
+        lines += ["", "MIXED DATA: compare these tasks' columns with care:"] + mixed
     if failed:
         lines += ["", f"FAILED cells ({len(failed)}; see <out>/logs/):"]
         lines += [f"- {c.task} {c.method} K={c.k} seed {c.seed}" for c in failed]
@@ -222,11 +254,12 @@ def save_line_figure(fig, ax, path, xlabel: str, ylabel: str, title: str) -> Non
 def write_outputs(rows: List[Dict], cells: List[Cell], out: Path, extra: List[str],
                   failed: Sequence[Cell] = (), k_rows: bool = False,
                   with_aggregates: bool = False) -> None:
-    fields = ["task", "method", "k", "seed", "status", "score", "final", "steps", "wall_time_s"]
+    fields = ["task", "method", "k", "seed", "status", "score", "final", "steps", "wall_time_s",
+              "data", "experts"]
     failed_rows = [{"task": c.task, "method": c.method, "k": c.k or "", "seed": c.seed,
                     "status": "failed"} for c in failed]
     with open(out / "results.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
+        writer = csv.DictWriter(f, fieldnames=fields, restval="")
         writer.writeheader()
         writer.writerows([{**r, "status": "ok"} for r in rows] + failed_rows)
     shown = [e for e in extra if not e.startswith("--deadline=")]
