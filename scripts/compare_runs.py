@@ -15,8 +15,8 @@ output names each method's planned updates), and so can runs that stopped before
 --at_step. Runs moved aside by a fresh start (`<run>.prev-<time>`) are left out. The
 methods must be runs of one task, each seed at most once per method. Prints markdown; pairs
 are first-named minus later-named. Runs that learned from different data (their config.json
-data fingerprints differ, e.g. a generated dataset made on two platforms) are named under
-the tables (MIXED DATA).
+data fingerprints, or transition counts, differ: e.g. a generated dataset made on two
+platforms) are named under the tables (MIXED DATA).
 """
 
 import argparse
@@ -154,7 +154,7 @@ def main():
         {"task": envs[0], **tables.fingerprints(path.parent if path.name == "results.json"
                                                 else path)}
         for runs in by_name.values() for *_, path in runs],
-        where="each run's config.json, provenance.data,")
+        where="the runs' config.json files (provenance.data, dataset_size)")
     if mixed:
         print("\nMIXED DATA: compare with care:\n" + "\n".join(mixed))
 

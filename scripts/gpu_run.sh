@@ -84,6 +84,25 @@ echo "data ready in $(( $(date +%s) - start )) s"
 
 if [ -d results/table3_paper/runs ]; then  # finished in earlier leases: skipped below
     mkdir -p "$RUNS/table3_paper" && cp -rn results/table3_paper/runs/. "$RUNS/table3_paper/"
+    # generated data is deterministic per platform only: say whether this device made the
+    # data those runs learned from (their tables name a mix too: MIXED DATA)
+    python3 -c "
+import json, pathlib
+from clue_jax.experiments import load_dataset, records
+here = load_dataset('gen-hopper-medium-v0')
+mine = {'rows': here.size, 'sha256': records.fingerprint(here)}
+seen = {}
+for path in pathlib.Path('results/table3_paper/runs').rglob('config.json'):
+    config = json.loads(path.read_text())
+    data = config.get('provenance', {}).get('data') or {'rows': config.get('dataset_size')}
+    key = json.dumps(data, sort_keys=True)
+    seen[key] = seen.get(key, 0) + 1
+for key, n in seen.items():
+    data = json.loads(key)
+    same = all(mine[k] == v for k, v in data.items() if k in mine)
+    print(f'committed runs: {n} learned from gen-hopper-medium-v0 {data}; this device made '
+          f'{mine}: ' + ('the same data' if same else 'OTHER DATA: this row will mix datasets'))
+" || true
 fi
 
 table() {  # one method's K x seeds of the row as one program, until done or the time limit;

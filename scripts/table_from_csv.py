@@ -8,8 +8,8 @@ two measurements of one grid.
 Every `ok` row of the files whose (task, method, K, seed) is a cell of the grid is kept; where
 several files hold a cell, the later file's row wins. Writes results.csv (the rows used),
 results.md and results.png into --out, as `reproduce.py --table_only` does for runs on disk;
-results.md names any task whose runs learned from different data (their `data` fingerprints
-differ; files older than the fingerprints have none).
+results.md names any task whose runs learned from different data (their `data` fingerprints,
+or their `data_rows` counts, differ; files older than these columns have neither).
 """
 
 import argparse
@@ -52,6 +52,7 @@ def main():
                                  "score": float(row["score"]), "final": float(row["final"]),
                                  "steps": int(row["steps"]),
                                  "wall_time_s": float(row["wall_time_s"] or "nan"),
+                                 "data_rows": row.get("data_rows", ""),
                                  "data": row.get("data", ""),
                                  "experts": row.get("experts", "")}
     out = Path(args.out)

@@ -235,8 +235,22 @@ def test_joined_tables_name_a_task_whose_runs_learned_from_different_data(tmp_pa
     assert rows[("b", "otr", "1")]["experts"] == "ffff"
     text = (tmp_path / "joined" / "results.md").read_text()
     assert "MIXED DATA" in text
-    assert "- b: the runs learned from 2 different datasets (bbbb: 1 run, cccc: 2 runs;" in text
+    assert "- b: the runs learned from 2 different datasets (by fingerprints: bbbb: 1 run, " \
+        "cccc: 2 runs;" in text
     assert "- a:" not in text  # one fingerprint (the old row has none to compare)
+    # files between: transition counts but no fingerprints (runs older than them)
+    for rows_a1 in ("999", "998"):
+        new.write_text(head + ",data_rows\na,iql,,1,ok,30.0,31.0,100,1.0," + rows_a1 + "\n")
+        mid = tmp_path / "mid.csv"
+        mid.write_text(head + ",data_rows\na,iql,,0,ok,10.0,11.0,100,1.0,999\n")
+        proc = subprocess.run([sys.executable, "scripts/table_from_csv.py", str(mid), str(new),
+                               "--tasks=a", "--methods=iql", "--seeds=0,1",
+                               f"--out={tmp_path / 'joined'}"], cwd=Path(__file__).parents[1],
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        text = (tmp_path / "joined" / "results.md").read_text()
+        assert ("- a: the runs learned from 2 different datasets (by transition counts: 999: "
+                "1 run, 998: 1 run;" in text) == (rows_a1 == "998"), text
 
 
 def test_aggregates_equal_rliables_own_functions(tmp_path):
@@ -720,8 +734,8 @@ def test_compare_runs_script(tmp_path):
                    "--at_step=3", "--resamples=500")
     assert proc.returncode == 0, proc.stderr
     assert "MIXED DATA" in proc.stdout
-    assert "- t: the runs learned from 2 different datasets (aaaa: 3 runs, bbbb: 1 run;" in \
-        proc.stdout
+    assert "- t: the runs learned from 2 different datasets (by fingerprints: aaaa: 3 runs, " \
+        "bbbb: 1 run; the runs' config.json files (provenance.data, dataset_size) say" in proc.stdout
     for args, message in [
             ([f"A={tmp_path / 'a'}", f"B={tmp_path / 'a'}", f"B={tmp_path / 'b'}"],
              "seed 0 twice"),

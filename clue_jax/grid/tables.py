@@ -6,7 +6,7 @@ import csv
 import json
 import warnings
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -30,32 +30,42 @@ def collect(cells: List[Cell], out: Path) -> List[Dict]:
     return rows
 
 
-def fingerprints(run_dir: Path) -> Dict[str, str]:
-    """A run's data and experts fingerprints (config.json's provenance, experts.json;
-    `records.fingerprint`), '' where the run has none (no experts, or a run older than
-    the fingerprints)."""
+def fingerprints(run_dir: Path) -> Dict[str, Any]:
+    """A run's data: its transitions' count (config.json's dataset_size, which every run
+    records) and fingerprint (provenance.data, `records.fingerprint`), and its experts'
+    fingerprint (experts.json); '' where the run has none (no experts, or a run older
+    than the fingerprints)."""
     def read(name: str) -> Dict:
         try:
             return json.loads((run_dir / name).read_text())
         except (OSError, ValueError):
             return {}
-    data = read("config.json").get("provenance", {}).get("data") or {}
-    return {"data": data.get("sha256", ""), "experts": read("experts.json").get("sha256", "")}
+    config = read("config.json")
+    data = config.get("provenance", {}).get("data") or {}
+    return {"data_rows": config.get("dataset_size", ""), "data": data.get("sha256", ""),
+            "experts": read("experts.json").get("sha256", "")}
 
 
-def mixed_data(rows: List[Dict], where: str = "results.csv's `data` column") -> List[str]:
-    """One line per task whose runs learned from different data (their fingerprints differ,
-    e.g. a generated dataset made on two platforms), else nothing; `where` names where a
-    reader finds each run's fingerprint."""
-    seen: Dict[str, Dict[str, int]] = {}
-    for r in rows:
-        if r.get("data"):
-            counts = seen.setdefault(r["task"], {})
-            counts[r["data"]] = counts.get(r["data"], 0) + 1
-    return [f"- {task}: the runs learned from {len(counts)} different datasets ("
-            + ", ".join(f"{sha}: {n} run{'s' * (n > 1)}" for sha, n in counts.items())
-            + f"; {where} says which run used which)"
-            for task, counts in seen.items() if len(counts) > 1]
+def mixed_data(rows: List[Dict], where: str = "results.csv's `data` and `data_rows` columns"
+               ) -> List[str]:
+    """One line per task whose runs learned from different data, else nothing: their
+    fingerprints differ or, for runs older than the fingerprints, their transition counts
+    do (e.g. a generated dataset made on two platforms). `where` names where a reader finds
+    each run's."""
+    lines = []
+    for task in dict.fromkeys(r["task"] for r in rows):
+        for key, what in (("data", "fingerprints"), ("data_rows", "transition counts")):
+            counts: Dict[str, int] = {}
+            for r in rows:
+                if r["task"] == task and r.get(key, "") != "":
+                    counts[str(r[key])] = counts.get(str(r[key]), 0) + 1
+            if len(counts) > 1:
+                lines.append(f"- {task}: the runs learned from {len(counts)} different datasets "
+                             f"(by {what}: " + ", ".join(
+                                 f"{v}: {n} run{'s' * (n > 1)}" for v, n in counts.items())
+                             + f"; {where} say which run used which)")
+                break
+    return lines
 
 
 def run_score(result: Dict, at_step: Optional[int] = None) -> Optional[float]:
@@ -255,7 +265,7 @@ def write_outputs(rows: List[Dict], cells: List[Cell], out: Path, extra: List[st
                   failed: Sequence[Cell] = (), k_rows: bool = False,
                   with_aggregates: bool = False) -> None:
     fields = ["task", "method", "k", "seed", "status", "score", "final", "steps", "wall_time_s",
-              "data", "experts"]
+              "data_rows", "data", "experts"]
     failed_rows = [{"task": c.task, "method": c.method, "k": c.k or "", "seed": c.seed,
                     "status": "failed"} for c in failed]
     with open(out / "results.csv", "w", newline="") as f:
