@@ -5,6 +5,7 @@ and results.png (their interval plot); `difference` compares two sets of seeds."
 import csv
 import json
 import warnings
+import zlib
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -179,10 +180,17 @@ def score_matrices(rows: List[Dict], cells: List[Cell]) -> Dict[str, np.ndarray]
     return out
 
 
+def column_seed(column: str, seed: int = 0) -> int:
+    """The bootstrap seed of one column: `seed` and the column's name, so a column's
+    intervals do not depend on which other columns the table has."""
+    return (seed + zlib.crc32(column.encode())) % 2**32
+
+
 def aggregates(matrices: Dict[str, np.ndarray], seed: int = 0
                ) -> Dict[str, Dict[str, Tuple[float, float, float]]]:
     """Column -> {'IQM', 'Mean'} -> (point, low, high): rliable's interquartile mean and mean
-    over every (seed, task) score, 95% stratified-bootstrap percentile intervals."""
+    over every (seed, task) score, 95% stratified-bootstrap percentile intervals, each
+    column resampled on its own (`column_seed`)."""
     if not matrices:
         return {}
     from rliable import library as rly, metrics  # heavy imports, only when aggregating
@@ -190,11 +198,11 @@ def aggregates(matrices: Dict[str, np.ndarray], seed: int = 0
     result = {column: {} for column in matrices}
     saved = np.random.get_state()  # rliable resamples with NumPy's global RNG
     try:
-        for name, func in funcs.items():
-            np.random.seed(seed)
-            points, intervals = rly.get_interval_estimates(
-                matrices, lambda x, f=func: np.array([f(x)]), reps=BOOTSTRAP_REPS)
-            for column in matrices:
+        for column, matrix in matrices.items():
+            for name, func in funcs.items():
+                np.random.seed(column_seed(column, seed))
+                points, intervals = rly.get_interval_estimates(
+                    {column: matrix}, lambda x, f=func: np.array([f(x)]), reps=BOOTSTRAP_REPS)
                 result[column][name] = (float(points[column][0]),
                                         float(intervals[column][0, 0]),
                                         float(intervals[column][1, 0]))
