@@ -87,21 +87,19 @@ if [ -d results/table3_paper/runs ]; then  # finished in earlier leases: skipped
     # generated data is deterministic per platform only: say whether this device made the
     # data those runs learned from (their tables name a mix too: MIXED DATA)
     python3 -c "
-import json, pathlib
+import pathlib
 from clue_jax.experiments import load_dataset, records
-here = load_dataset('gen-hopper-medium-v0')
-mine = {'rows': here.size, 'sha256': records.fingerprint(here)}
-seen = {}
-for path in pathlib.Path('results/table3_paper/runs').rglob('config.json'):
-    config = json.loads(path.read_text())
-    data = config.get('provenance', {}).get('data') or {'rows': config.get('dataset_size')}
-    key = json.dumps(data, sort_keys=True)
-    seen[key] = seen.get(key, 0) + 1
-for key, n in seen.items():
-    data = json.loads(key)
-    same = all(mine[k] == v for k, v in data.items() if k in mine)
-    print(f'committed runs: {n} learned from gen-hopper-medium-v0 {data}; this device made '
-          f'{mine}: ' + ('the same data' if same else 'OTHER DATA: this row will mix datasets'))
+from clue_jax.grid import tables
+name = 'gen-hopper-medium-v0'
+here = load_dataset(name)
+rows = [{'task': name, **tables.fingerprints(config.parent)}
+        for config in pathlib.Path('results/table3_paper/runs').rglob('config.json')]
+mixed = tables.mixed_data(rows + [{'task': name, 'data_rows': here.size,
+                                   'data': records.fingerprint(here)}],
+                          where='the committed runs\' config.json and this device\'s data')
+print(f'this device made {name} with {here.size} transitions: ' + (
+    'OTHER DATA than the committed runs; this row will mix datasets\n' + '\n'.join(mixed)
+    if mixed else f'the same data as the {len(rows)} committed runs'))
 " || true
 fi
 
