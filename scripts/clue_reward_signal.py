@@ -15,11 +15,17 @@ the dataset and the expert rows the run used, and prints:
       the temperature of Eq. 6): the raw rewards' mean and std, their rank correlation
       with the dataset's own rewards, their mean on the rows whose own reward is positive,
       on the other rows and on the expert rows; on maze datasets also the rank
-      correlation with minus the distance of s' to the centre of the rewarded rows.
+      correlation with minus the distance of s' to the centre of the rewarded rows; on
+      imitation runs the rank correlation of each trajectory's labelled return with its
+      own return (the yardstick where every row has a reward, as in locomotion).
 With --save, each variant's rewards (post-processed as the run's config says) go to
 <save>/rewards_<variant>.npz, for `train_iql.py --reward_file`.
-Runs of the sparse setting (their experts are rows of the dataset, whose own rewards are
-the yardstick).
+Runs of the sparse setting (their experts are rows of the dataset) and of the imitation
+setting (their experts are the demonstrations experts.json names, read again here) whose
+labeller labelled the dataset alone (CLUE with IQL; not a union with the demonstrations).
+The dataset and the experts rebuilt here must be the run's own: where the run recorded
+their fingerprints (config.json, experts.json) and they differ (generated data made on
+another platform), the script stops and says so.
 """
 
 import argparse
@@ -33,10 +39,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from clue_jax.data.dataset import Dataset  # noqa: E402
+from clue_jax.data.dataset import Dataset, trajectory_ids  # noqa: E402
 from clue_jax.data.experts import segments_dataset  # noqa: E402
 from clue_jax.experiments import domains  # noqa: E402
-from clue_jax.experiments.records import goal_row_rewards  # noqa: E402
+from clue_jax.experiments import records  # noqa: E402
 from clue_jax.rewards import clue, clue_labeller, labelling, storage  # noqa: E402
 from clue_jax.rewards.plots import spearman  # noqa: E402
 from clue_jax.rewards.processing import postprocess_rewards  # noqa: E402
@@ -61,18 +67,44 @@ def parse_variants(text: str) -> List[Tuple[bool, float]]:
 
 
 def load_run(run: Path):
-    """(settings, labeller config, task, expert rows) of a sparse-setting CLUE run folder."""
+    """(settings, labeller config, task, expert rows) of a CLUE run folder of the sparse or
+    the imitation setting, rebuilt from its config.json and experts.json; SystemExit where
+    the rebuilt data is not the run's."""
     record = json.loads((run / "config.json").read_text())
     settings = record["settings"]
-    if settings.get("labeller") != "clue" or settings.get("setting") != "sparse":
+    setting = settings.get("setting")
+    if settings.get("labeller") != "clue" or setting not in ("sparse", "imitation"):
         raise SystemExit(f"--run={run}: a {settings.get('labeller')!r} run of the "
-                         f"{settings.get('setting')!r} setting; pass a CLUE run of the sparse "
-                         "setting (its experts are rows of its dataset).")
+                         f"{setting!r} setting; pass a CLUE run of the sparse or the imitation "
+                         "setting.")
     task = domains.resolve_task(settings["env_name"], dataset_path=settings["dataset_path"],
                                 fraction=settings["dataset_fraction"], seed=settings["seed"])
-    segments = np.asarray(json.loads((run / "experts.json").read_text())["segments"], np.int64)
-    return (settings, ml_collections.ConfigDict(record["labeller_config"]), task,
-            segments_dataset(task.dataset, segments))
+    chosen = json.loads((run / "experts.json").read_text())
+    source = task.dataset
+    if setting == "imitation":
+        name = (settings.get("expert_dataset")
+                or domains.default_demonstrations(settings["env_name"]))
+        source = domains.load_dataset(name, dataset_path=name if Path(name).exists() else None)
+    expert = segments_dataset(source, np.asarray(chosen["segments"], np.int64))
+    recorded = record.get("provenance", {}).get("data", {}).get("sha256")
+    for what, data, wanted in (("dataset", task.dataset, recorded),
+                               ("experts", expert, chosen.get("sha256"))):
+        if wanted and records.fingerprint(data) != wanted:
+            raise SystemExit(
+                f"--run={run}: the {what} rebuilt here (fingerprint {records.fingerprint(data)}, "
+                f"{data.size} rows) is not the one the run learned from ({wanted}); generated "
+                "data is deterministic per platform only. Run this on the platform that made "
+                "the run, or pass a run made here.")
+    labelled = task.dataset.size
+    if (run / "rewards.npz").is_file():
+        with np.load(run / "rewards.npz") as f:
+            labelled = int(f["n"])
+    if labelled != task.dataset.size:
+        raise SystemExit(f"--run={run}: its labeller labelled {labelled} rows, the dataset has "
+                         f"{task.dataset.size}: a union with the demonstrations (an agent that "
+                         "learns from them, or an expert block), which this script does not "
+                         "rebuild; pass a CLUE run with IQL.")
+    return (settings, ml_collections.ConfigDict(record["labeller_config"]), task, expert)
 
 
 def goal_distance(task: domains.Task, data: Dataset) -> Optional[np.ndarray]:
@@ -87,9 +119,15 @@ def goal_distance(task: domains.Task, data: Dataset) -> Optional[np.ndarray]:
     return np.linalg.norm(xy - xy[truth > 0].mean(axis=0), axis=1)
 
 
+FLOOR = 1e-3  # a raw Eq. 6 reward below this is counted as none (exp(-c d^2) of a far row)
+
+
 def signal_row(model, data: Dataset, expert: Dataset, z_e: np.ndarray, variant: Tuple[bool, float],
-               seed: int, rows: np.ndarray, distance: Optional[np.ndarray]):
-    """(table cells, raw Eq. 6 rewards (N,)) of one variant (use_mean, temperature)."""
+               seed: int, rows: np.ndarray, distance: Optional[np.ndarray],
+               trajectories: Optional[np.ndarray] = None):
+    """(table cells, raw Eq. 6 rewards (N,)) of one variant (use_mean, temperature);
+    `trajectories`: the trajectory id of each row, for the rank correlation of labelled and
+    own returns."""
     use_mean, c = variant
     key = clue_labeller.label_key(use_mean, seed)  # a run's own labelling draws the same z
     raw = labelling.label_rewards(model, data.observations, data.actions, z_e, c,
@@ -97,9 +135,13 @@ def signal_row(model, data: Dataset, expert: Dataset, z_e: np.ndarray, variant: 
     expert_raw = labelling.label_rewards(model, expert.observations, expert.actions, z_e, c,
                                          use_mean=use_mean, key=key)
     truth = np.asarray(data.rewards)
-    goal = goal_row_rewards(raw, truth)
+    goal = records.goal_row_rewards(raw, truth)
     cells = [variant_name(variant), f"{raw.mean():.3f}", f"{raw.std():.3f}",
-             f"{spearman(raw[rows], truth[rows]):.3f}"]
+             f"{np.mean(raw < FLOOR):.3f}", f"{spearman(raw[rows], truth[rows]):.3f}"]
+    if trajectories is not None:
+        labelled_returns = np.bincount(trajectories, weights=raw)
+        own_returns = np.bincount(trajectories, weights=truth)
+        cells.append(f"{spearman(labelled_returns, own_returns):.3f}")
     if distance is not None:
         cells.append(f"{spearman(raw[rows], -distance[rows]):.3f}")
     cells += [f"{goal.get('goal_rows_reward_mean', float('nan')):.3f}",
@@ -114,7 +156,8 @@ def variant_name(variant: Tuple[bool, float]) -> str:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--run", required=True, help="A CLUE run folder (sparse setting).")
+    parser.add_argument("--run", required=True,
+                        help="A CLUE run folder (sparse or imitation setting).")
     parser.add_argument("--cvae", default=None, help="CVAE file (default <run>/cvae.msgpack).")
     parser.add_argument("--variants", default="mean:10,sample:10",
                         help="Comma-separated mean:<c> / sample:<c>.")
@@ -136,12 +179,16 @@ def main():
     print(f"{settings['env_name']} seed {seed}, CVAE {cvae} ({int(state.step)} updates)")
     print(f"encoder: |z_e| {np.linalg.norm(z_e):.3f}, " + ", ".join(
         f"{k} {v:.3f}" for k, v in labelling.encoder_stats(state.model, data, expert).items()))
-    head = (["variant", "mean", "std", "rho(own reward)"]
+    trajectories = (trajectory_ids(data.dones_float) if settings["setting"] == "imitation"
+                    else None)
+    head = (["variant", "mean", "std", f"below {FLOOR:g}", "rho(own reward)"]
+            + (["rho(trajectory return)"] if trajectories is not None else [])
             + (["rho(-distance)"] if distance is not None else [])
             + ["rewarded rows", "other rows", "expert rows"])
     print("| " + " | ".join(head) + " |\n|" + "---|" * len(head))
     for variant in variants:
-        cells, raw = signal_row(state.model, data, expert, z_e, variant, seed, rows, distance)
+        cells, raw = signal_row(state.model, data, expert, z_e, variant, seed, rows, distance,
+                                trajectories)
         print("| " + " | ".join(cells) + " |", flush=True)
         if args.save:
             out = Path(args.save) / f"rewards_{variant_name(variant).replace(':', '_c')}.npz"

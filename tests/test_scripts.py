@@ -243,6 +243,37 @@ def test_train_clue_imitation_never_reads_dataset_rewards(tmp_path, maze_file):
     np.testing.assert_array_equal(labelled[0], labelled[1])  # the file's rewards changed nothing
 
 
+def test_clue_reward_signal_rebuilds_an_imitation_runs_demonstrations(tmp_path, maze_file):
+    demos = _demo_file(maze_file, tmp_path / "demos.hdf5")
+    run("train_clue.py", "--setting=imitation", f"--env_name={ENV}", f"--dataset_path={maze_file}",
+        f"--expert_dataset={demos}", "--num_expert=2", f"--save_dir={tmp_path}", "--seed=5",
+        *TINY_IQL, *TINY_CLUE, "--max_steps=100", "--log_interval=100", "--eval_interval=100",
+        "--eval_episodes=1", "--notqdm")
+    run_dir = tmp_path / "clue-imitation-K2" / ENV / "seed_5"
+    out = run("scripts/clue_reward_signal.py", f"--run={run_dir}", "--variants=mean:10,mean:1",
+              f"--save={tmp_path / 'signal'}")
+    with np.load(run_dir / "rewards.npz") as f:
+        own = f["rewards"]
+    with np.load(tmp_path / "signal" / "rewards_mean_c10.npz") as f:
+        np.testing.assert_allclose(f["rewards"], own, atol=1e-6)  # the run's labelling again
+    head = next(line for line in out.splitlines() if line.startswith("| variant"))
+    assert "below 0.001" in head and "rho(trajectory return)" in head, out
+    rows = {line.split(" | ")[0][2:]: line.split(" | ") for line in out.splitlines()
+            if line.startswith("| mean:")}
+    # one temperature ranks the rows as the other (exp(-c d^2) is monotone in d; only rows
+    # whose float32 reward underflows to 0 at c = 10 could tie), and a lower c leaves fewer
+    # rows at the floor
+    assert float(rows["mean:10"][4]) == pytest.approx(float(rows["mean:1"][4]), abs=0.02)
+    assert float(rows["mean:1"][3]) <= float(rows["mean:10"][3])
+    # experts rebuilt from other demonstrations than the run's are refused, not relabelled
+    record = json.loads((run_dir / "experts.json").read_text())
+    (run_dir / "experts.json").write_text(json.dumps(dict(record, sha256="0" * 16)))
+    bad = subprocess.run([sys.executable, "scripts/clue_reward_signal.py", f"--run={run_dir}"],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert bad.returncode != 0 and "is not the one the run learned from" in bad.stderr
+    assert "experts rebuilt here" in bad.stderr
+
+
 def test_train_clue_unsupervised_skills(tmp_path, maze_file):
     run("train_clue.py", "--setting=unsupervised", f"--env_name={ENV}",
         f"--dataset_path={maze_file}", "--n_clusters=5", "--skills=0,3",
