@@ -39,10 +39,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from clue_jax.data.dataset import Dataset, trajectory_ids  # noqa: E402
+from clue_jax.data.dataset import Dataset, trajectory_returns  # noqa: E402
 from clue_jax.data.experts import segments_dataset  # noqa: E402
 from clue_jax.experiments import domains  # noqa: E402
 from clue_jax.experiments import records  # noqa: E402
+from clue_jax.grid import tables  # noqa: E402
 from clue_jax.rewards import clue, clue_labeller, labelling, storage  # noqa: E402
 from clue_jax.rewards.plots import spearman  # noqa: E402
 from clue_jax.rewards.processing import postprocess_rewards  # noqa: E402
@@ -86,9 +87,9 @@ def load_run(run: Path):
                 or domains.default_demonstrations(settings["env_name"]))
         source = domains.load_dataset(name, dataset_path=name if Path(name).exists() else None)
     expert = segments_dataset(source, np.asarray(chosen["segments"], np.int64))
-    recorded = record.get("provenance", {}).get("data", {}).get("sha256")
-    for what, data, wanted in (("dataset", task.dataset, recorded),
-                               ("experts", expert, chosen.get("sha256"))):
+    recorded = tables.fingerprints(run)  # '' where the run is older than the fingerprints
+    for what, data, wanted in (("dataset", task.dataset, recorded["data"]),
+                               ("experts", expert, recorded["experts"])):
         if wanted and records.fingerprint(data) != wanted:
             raise SystemExit(
                 f"--run={run}: the {what} rebuilt here (fingerprint {records.fingerprint(data)}, "
@@ -124,10 +125,9 @@ FLOOR = 1e-3  # a raw Eq. 6 reward below this is counted as none (exp(-c d^2) of
 
 def signal_row(model, data: Dataset, expert: Dataset, z_e: np.ndarray, variant: Tuple[bool, float],
                seed: int, rows: np.ndarray, distance: Optional[np.ndarray],
-               trajectories: Optional[np.ndarray] = None):
+               per_trajectory: bool = False):
     """(table cells, raw Eq. 6 rewards (N,)) of one variant (use_mean, temperature);
-    `trajectories`: the trajectory id of each row, for the rank correlation of labelled and
-    own returns."""
+    `per_trajectory`: add the rank correlation of labelled and own trajectory returns."""
     use_mean, c = variant
     key = clue_labeller.label_key(use_mean, seed)  # a run's own labelling draws the same z
     raw = labelling.label_rewards(model, data.observations, data.actions, z_e, c,
@@ -138,10 +138,9 @@ def signal_row(model, data: Dataset, expert: Dataset, z_e: np.ndarray, variant: 
     goal = records.goal_row_rewards(raw, truth)
     cells = [variant_name(variant), f"{raw.mean():.3f}", f"{raw.std():.3f}",
              f"{np.mean(raw < FLOOR):.3f}", f"{spearman(raw[rows], truth[rows]):.3f}"]
-    if trajectories is not None:
-        labelled_returns = np.bincount(trajectories, weights=raw)
-        own_returns = np.bincount(trajectories, weights=truth)
-        cells.append(f"{spearman(labelled_returns, own_returns):.3f}")
+    if per_trajectory:
+        returns = [trajectory_returns(r, data.dones_float) for r in (raw, truth)]
+        cells.append(f"{spearman(*returns):.3f}")
     if distance is not None:
         cells.append(f"{spearman(raw[rows], -distance[rows]):.3f}")
     cells += [f"{goal.get('goal_rows_reward_mean', float('nan')):.3f}",
@@ -179,16 +178,15 @@ def main():
     print(f"{settings['env_name']} seed {seed}, CVAE {cvae} ({int(state.step)} updates)")
     print(f"encoder: |z_e| {np.linalg.norm(z_e):.3f}, " + ", ".join(
         f"{k} {v:.3f}" for k, v in labelling.encoder_stats(state.model, data, expert).items()))
-    trajectories = (trajectory_ids(data.dones_float) if settings["setting"] == "imitation"
-                    else None)
+    per_trajectory = settings["setting"] == "imitation"
     head = (["variant", "mean", "std", f"below {FLOOR:g}", "rho(own reward)"]
-            + (["rho(trajectory return)"] if trajectories is not None else [])
+            + (["rho(trajectory return)"] if per_trajectory else [])
             + (["rho(-distance)"] if distance is not None else [])
             + ["rewarded rows", "other rows", "expert rows"])
     print("| " + " | ".join(head) + " |\n|" + "---|" * len(head))
     for variant in variants:
         cells, raw = signal_row(state.model, data, expert, z_e, variant, seed, rows, distance,
-                                trajectories)
+                                per_trajectory)
         print("| " + " | ".join(cells) + " |", flush=True)
         if args.save:
             out = Path(args.save) / f"rewards_{variant_name(variant).replace(':', '_c')}.npz"
