@@ -83,9 +83,8 @@ def load_run(run: Path):
     chosen = json.loads((run / "experts.json").read_text())
     source = task.dataset
     if setting == "imitation":
-        name = (settings.get("expert_dataset")
-                or domains.default_demonstrations(settings["env_name"]))
-        source = domains.load_dataset(name, dataset_path=name if Path(name).exists() else None)
+        source = domains.load_demonstrations(
+            domains.demonstrations_for(settings["env_name"], settings.get("expert_dataset")))
     expert = segments_dataset(source, np.asarray(chosen["segments"], np.int64))
     recorded = tables.fingerprints(run)  # '' where the run is older than the fingerprints
     for what, data, wanted in (("dataset", task.dataset, recorded["data"]),

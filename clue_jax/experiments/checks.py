@@ -78,8 +78,8 @@ def check_settings(settings: RunSettings) -> labellers.Labeller:
         raise SettingsError(f"--dataset_path={settings.dataset_path}: no such file; pass the "
                             "dataset's HDF5 file, or drop --dataset_path to use the name.")
     needs_demos = labeller.needs_experts or AGENTS[settings.agent].learns_from_demos
-    if (settings.setting == "imitation" and needs_demos and not name
-            and not domains.default_demonstrations(settings.env_name)):
+    if (settings.setting == "imitation" and needs_demos
+            and not domains.demonstrations_for(settings.env_name, name)):
         raise SettingsError(f"--setting=imitation on {settings.env_name} needs "
                             "--expert_dataset=<a dataset name or HDF5 file of expert "
                             "trajectories>: only the generated datasets (gen-*) come with "

@@ -9,6 +9,7 @@ name up once and loads the data; every later stage reads the `Task`.
 
 import dataclasses
 import importlib
+from pathlib import Path
 from typing import Optional, Tuple
 
 import ml_collections
@@ -118,6 +119,18 @@ def resolve_task(env_name: str, *, dataset_path: Optional[str] = None, download:
                            fraction=fraction, seed=seed, max_episode_steps=spec.max_episode_steps)
     factory.check_dims(dataset, spec.obs_dim, spec.act_dim, env_name)
     return Task(env_name, spec, domain_of(spec), dataset)
+
+
+def demonstrations_for(env_name: str, expert_dataset: Optional[str]) -> Optional[str]:
+    """The demonstrations an imitation run of `env_name` reads: `expert_dataset` (a name or
+    an HDF5 path) where given, else the project's own (`default_demonstrations`)."""
+    return expert_dataset or default_demonstrations(env_name)
+
+
+def load_demonstrations(name: str) -> Dataset:
+    """Demonstrations by an existing HDF5 path, else by dataset name (generated on first
+    use); DatasetError / DatasetNotFoundError as `load_dataset` raises them."""
+    return load_dataset(name, dataset_path=name if Path(name).exists() else None)
 
 
 def default_demonstrations(env_name: str) -> Optional[str]:

@@ -102,8 +102,7 @@ def expert_choice(settings: RunSettings) -> ExpertChoice:
     """Where the run's experts come from; SettingsError for an expert block with no source."""
     demonstrations = None
     if settings.setting == "imitation":
-        demonstrations = (settings.expert_dataset
-                          or domains.default_demonstrations(settings.env_name))
+        demonstrations = domains.demonstrations_for(settings.env_name, settings.expert_dataset)
     source = domains.expert_source(settings.env_name)
     block = settings.expert_block
     if block is None:

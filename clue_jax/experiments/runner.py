@@ -11,7 +11,6 @@ writes about itself in records.py.
 """
 
 import time
-from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -125,9 +124,8 @@ def choose_experts(plan: RunPlan, task: domains.Task, dataset: Dataset
         raise SettingsError("--expert_dataset is required with --setting=imitation: a dataset "
                             "name (e.g. a demonstrations name) or an HDF5 file of expert "
                             "trajectories.")
-    path = name if Path(name).exists() else None
     try:
-        demos = domains.load_dataset(name, dataset_path=path)
+        demos = domains.load_demonstrations(name)
     except (DatasetError, DatasetNotFoundError) as err:
         flag = f"--expert_dataset={name}" if settings.expert_dataset else f"demonstrations {name}"
         raise SettingsError(f"{flag}: {err}") from None
