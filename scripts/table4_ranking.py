@@ -6,7 +6,8 @@
 Reads reproduce.py's results.csv (one row per run), averages each method's scores over
 seeds per (dataset, K) and ranks the seven methods of the paper's Table 4 (SQIL, IQ-Learn,
 ORIL, ValueDICE, DemoDICE, SMODICE, CLUE) against the paper's means for that row (any of
-its 18 rows the csv has)
+its 18 rows the csv has), then per K the methods' totals over those rows against the
+paper's totals over the same rows
 (CLUE's Table 4, as printed; ../shared/reference/baselines.md): tau-b and its two-sided
 p-value (scipy), the measured order and the paper's. `--use method=variant` ranks a
 variant in a method's place (e.g. ORIL set up on the dataset alone).
@@ -68,20 +69,38 @@ def main():
     print("| row | tau | p | measured order (best first) | paper order |")
     print("|---|---|---|---|---|")
     taus = []
+    totals = defaultdict(lambda: ([], defaultdict(float), defaultdict(float)))  # K -> rows, sums
     for (task, k), paper in PAPER.items():
         means = {m: np.mean(scores[(task, k, use.get(m, m))])
                  for m in METHODS if scores.get((task, k, use.get(m, m)))}
         if len(means) < len(METHODS):
             continue
-        names = list(METHODS)
-        tau, p = stats.kendalltau([means[m] for m in names], [paper[m] for m in names])
+        tau, p = stats.kendalltau([means[m] for m in METHODS], [paper[m] for m in METHODS])
         taus.append(tau)
-        order = lambda values: " > ".join(  # noqa: E731
-            sorted(names, key=lambda m: -values[m])).replace("clue-imitation", "clue")
         print(f"| K={k} {task} | {tau:+.2f} | {p:.2f} | {order(means)} | {order(paper)} |")
-    if taus:
-        print(f"\nmean tau over {len(taus)} rows: {np.mean(taus):+.2f}"
-              + (f" (with {args.use} in place)" if args.use else ""))
+        rows, measured, printed = totals[k]
+        rows.append(task)
+        for m in METHODS:
+            measured[m] += means[m]
+            printed[m] += paper[m]
+    if not taus:
+        return
+    print(f"\nmean tau over {len(taus)} rows: {np.mean(taus):+.2f}"
+          + (f" (with {args.use} in place)" if args.use else ""))
+    print("\nTotals over the rows above (each method's means summed over the same datasets):\n")
+    print("| totals | rows | tau | p | measured order (totals) | paper order (totals) |")
+    print("|---|---|---|---|---|---|")
+    for k, (rows, measured, printed) in sorted(totals.items()):
+        tau, p = stats.kendalltau([measured[m] for m in METHODS], [printed[m] for m in METHODS])
+        print(f"| K={k} | {len(rows)} | {tau:+.2f} | {p:.2f} | {order(measured, True)} "
+              f"| {order(printed, True)} |")
+
+
+def order(values, with_values: bool = False) -> str:
+    """The methods best first ('clue' for clue-imitation), with their values if asked."""
+    names = sorted(METHODS, key=lambda m: -values[m])
+    return " > ".join(m.replace("clue-imitation", "clue")
+                      + (f" {values[m]:.1f}" if with_values else "") for m in names)
 
 
 if __name__ == "__main__":
