@@ -69,7 +69,7 @@ def main():
     print("| row | tau | p | measured order (best first) | paper order |")
     print("|---|---|---|---|---|")
     taus = []
-    totals = defaultdict(lambda: ([], defaultdict(float), defaultdict(float)))  # K -> rows, sums
+    ranked = defaultdict(list)  # K -> (measured means, paper's means) of each ranked row
     for (task, k), paper in PAPER.items():
         means = {m: np.mean(scores[(task, k, use.get(m, m))])
                  for m in METHODS if scores.get((task, k, use.get(m, m)))}
@@ -78,11 +78,7 @@ def main():
         tau, p = stats.kendalltau([means[m] for m in METHODS], [paper[m] for m in METHODS])
         taus.append(tau)
         print(f"| K={k} {task} | {tau:+.2f} | {p:.2f} | {order(means)} | {order(paper)} |")
-        rows, measured, printed = totals[k]
-        rows.append(task)
-        for m in METHODS:
-            measured[m] += means[m]
-            printed[m] += paper[m]
+        ranked[k].append((means, paper))
     if not taus:
         return
     print(f"\nmean tau over {len(taus)} rows: {np.mean(taus):+.2f}"
@@ -90,7 +86,9 @@ def main():
     print("\nTotals over the rows above (each method's means summed over the same datasets):\n")
     print("| totals | rows | tau | p | measured order (totals) | paper order (totals) |")
     print("|---|---|---|---|---|---|")
-    for k, (rows, measured, printed) in sorted(totals.items()):
+    for k, rows in sorted(ranked.items()):
+        measured, printed = ({m: sum(row[side][m] for row in rows) for m in METHODS}
+                             for side in (0, 1))
         tau, p = stats.kendalltau([measured[m] for m in METHODS], [printed[m] for m in METHODS])
         print(f"| K={k} | {len(rows)} | {tau:+.2f} | {p:.2f} | {order(measured, True)} "
               f"| {order(printed, True)} |")
