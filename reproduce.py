@@ -65,7 +65,9 @@ def parse_args(argv):
                         help="comma-separated methods, or 'table4' for every method of the "
                              "paper's Table 4 (then rows are K x task, as in the paper), or "
                              "'study' for the CLUE sparse-setting study (each variant of "
-                             "STUDY_VARIANTS, calibrated and not); default iql,clue,clue-nocalib")
+                             "STUDY_VARIANTS, calibrated and not), or 'temperatures' for CLUE "
+                             "at c = 1..10 (clue-c1 ... clue-c10, Tables 6-7); default "
+                             "iql,clue,clue-nocalib")
     parser.add_argument("--k_rows", action="store_true",
                         help="rows K x task, one column per method (Table 4's layout)")
     parser.add_argument("--num_experts", default=None,

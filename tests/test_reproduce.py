@@ -9,6 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import reproduce  # noqa: E402
+from clue_jax import experiments  # noqa: E402
 from clue_jax.grid import build, execute, methods, tables  # noqa: E402
 from clue_jax.grid import cells as grid_cells  # noqa: E402
 from clue_jax.experiments import flags as run_flags  # noqa: E402
@@ -412,6 +413,82 @@ def test_presets_plan_the_papers_grids(capsys):
     reproduce.main(["--preset=table5", "--budget=paper", "--plan"])
     text = capsys.readouterr().out
     assert "--dataset_fraction=0.1" in text and "--max_steps=300000" in text
+    reproduce.main(["--preset=table2", "--budget=paper", "--plan"])
+    text = capsys.readouterr().out
+    assert "240 runs: 8 tasks x 3 methods (iql, otr, clue) x K [1] x 10 seeds" in text
+    assert "exception" not in text  # Sec. 8.2's Adroit rate is the reference's 3e-4
+    for name, k in (("table6", 1), ("table7", 10)):
+        reproduce.main([f"--preset={name}", "--budget=paper", "--plan"])
+        text = capsys.readouterr().out
+        assert (f"600 runs: 6 tasks x 10 methods (clue-c1, clue-c2, clue-c3, clue-c4, clue-c5, "
+                f"clue-c6, clue-c7, clue-c8, clue-c9, clue-c10) x K [{k}] x 10 seeds") in text
+        # every c's cells get the exceptions of CLUE's, one line per task
+        lr = ("--config.actor_lr=0.0005 --config.critic_lr=0.0005 --config.value_lr=0.0005")
+        assert (f"exception: antmaze-umaze-diverse-v2 "
+                f"{','.join(f'clue-c{c}' for c in range(1, 11))} K={k}: {lr}") in text
+
+
+def test_temperature_methods_sweep_c_in_their_own_folders(tmp_path):
+    """clue-c<c> is CLUE (sparse) at --temperature=c, its run folder tagged c<c>; the
+    'temperatures' group names the ten of Tables 6-7."""
+    args, extra = reproduce.parse_args(["--tasks=gen-pointmaze-umaze-diverse-v0",
+                                        "--methods=temperatures", "--num_experts=10",
+                                        "--seeds=0"])
+    grid = build.build_grid(args, extra)
+    assert [c.method for c in grid.cells] == [f"clue-c{c}" for c in range(1, 11)]
+    folders = {c.run_dir(tmp_path).parent.parent.name for c in grid.cells}
+    assert folders == {f"clue-sparse-K10-c{c}" for c in range(1, 11)}
+    for cell in grid.cells:
+        plan = experiments.make_plan(grid_cells.cell_settings(cell, tmp_path, grid.extra))
+        assert plan.labeller_config.temperature == float(cell.method[len("clue-c"):])
+        assert plan.method == f"clue-sparse-K10-{cell.method[len('clue-'):]}"
+        assert plan.run_dir == cell.run_dir(tmp_path)  # where the grid finds it
+
+
+def _adroit_v0_file(path, episodes=6, seed=0):
+    """A D4RL-layout Adroit v0 file (no timeouts: cut every 100 rows, as d4rl does) of
+    random actions in the pen env, with the env's own (dense) rewards."""
+    from clue_jax.data.d4rl_io import save_hdf5
+    from clue_jax.envs import registry
+    env = registry.make_env("pen-human-v0", seed)
+    rng = np.random.default_rng(seed)
+    obs, acts, rews = [], [], []
+    for episode in range(episodes):
+        o, _ = env.reset(seed=seed + episode)
+        for _ in range(registry.get_spec("pen-human-v0").max_episode_steps):
+            a = rng.uniform(-1, 1, env.action_space.shape).astype(np.float32)
+            obs.append(o)
+            o, r, _, _, _ = env.step(a)
+            acts.append(a)
+            rews.append(r)
+    n = len(obs)
+    return save_hdf5(str(path), {"observations": np.asarray(obs, np.float32),
+                                 "actions": np.asarray(acts, np.float32),
+                                 "rewards": np.asarray(rews, np.float32),
+                                 "terminals": np.zeros(n, bool)})
+
+
+@pytest.mark.slow
+def test_table2_preset_trains_iql_otr_and_clue_on_an_adroit_file(tmp_path):
+    """--preset=table2 on a pen-human-v0 file in D4RL's layout (random actions, the env's
+    rewards), one seed, tiny budget, --group=dataset: the three train with the reference's
+    Adroit IQL settings, CLUE with Table 8's Adroit CVAE settings, each scored."""
+    data = _adroit_v0_file(tmp_path / "pen-human-v0.hdf5")
+    reproduce.main(["--preset=table2", "--tasks=pen-human-v0", "--group=dataset", "--seeds=0",
+                    f"--out={tmp_path / 'grid'}", "--", f"--dataset_path={data}",
+                    "--max_steps=20", "--log_interval=10", "--eval_interval=10",
+                    "--eval_episodes=2", "--batch_size=16", "--config.hidden_dims=(8,8)",
+                    "--clue_config.num_steps=20", "--clue_config.hidden_dims=(8,8)"])
+    rows = _csv_without_times(tmp_path / "grid" / "results.csv")
+    assert sorted(r["method"] for r in rows) == ["clue", "iql", "otr"]
+    assert all(r["status"] == "ok" and r["steps"] == "20" and r["score"] for r in rows)
+    run = tmp_path / "grid" / "clue-sparse-K1" / "pen-human-v0" / "seed_0"
+    config = json.loads((run / "config.json").read_text())
+    agent, labeller = config["iql"], config["labeller_config"]
+    assert (agent["expectile"], agent["temperature"], agent["dropout_rate"]) == (0.7, 0.5, 0.1)
+    assert (labeller["domain"], labeller["batch_size"], labeller["learning_rate"],
+            labeller["calib_weight"], labeller["reward_scaling"]) == (
+                "adroit", 128, 1e-4, 0.1, "return_range")
 
 
 def test_every_paper_exception_parses_into_the_learner_config():

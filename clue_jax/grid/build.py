@@ -24,7 +24,8 @@ class Grid(NamedTuple):
 
 def build_grid(args, extra: List[str]) -> Grid:
     """The cells of a preset (with --budget) or of --tasks / --methods / --num_experts / --seeds."""
-    groups = {"table4": TABLE4_METHODS, "study": STUDY_METHODS}
+    groups = {"table4": TABLE4_METHODS, "study": STUDY_METHODS,
+              "temperatures": presets.TEMPERATURE_METHODS}
     preset = presets.get(args.preset) if args.preset else None
     budget = preset.budgets[args.budget] if preset else None
     tasks = args.tasks.split(",") if args.tasks else list(preset.tasks)
@@ -74,9 +75,14 @@ def plan_text(grid: Grid, out: Path, args) -> str:
              f"  --group={args.group}: {len(todo)} programs to run, of sizes "
              f"{sorted({len(unit_cells(u)) for u in todo}) or '-'}"
              f" (--workers={args.workers})"]
-    exceptions = sorted({(c.task, c.method, c.k, " ".join(c.flags)) for c in cells if c.flags})
-    for task, method, k, flags in exceptions:
-        lines.append(f"  exception: {task} {method} K={k}: {flags}")
+    exceptions: Dict[Tuple[str, Optional[int], str], List[str]] = {}
+    for c in cells:
+        if c.flags:
+            names = exceptions.setdefault((c.task, c.k, " ".join(c.flags)), [])
+            if c.method not in names:
+                names.append(c.method)
+    for (task, k, flags), names in sorted(exceptions.items(), key=lambda e: e[0][:2]):
+        lines.append(f"  exception: {task} {','.join(names)} K={k}: {flags}")
     if loop is not None:
         steps = loop.max_steps or "the domain's default"
         lines.append(f"  per run: {steps} updates, {loop.eval_episodes} episodes every "

@@ -4,8 +4,9 @@ A method is a column of a table: 'iql' (IQL on the dataset's true rewards), 'bc'
 actor with every weight 1: behaviour cloning), 'clue' / 'otr' (the sparse setting: the
 dataset's successful episodes are the experts), '*-imitation' (K
 demonstrations), '*-nocalib' (CLUE without calibration), the baselines of Table 4, the
-CLUE sparse-setting study's variants, and one or two for every labeller and learner a
-plugin registers (`registered_methods`).
+CLUE sparse-setting study's variants, CLUE at each reward temperature of Tables 6-7
+('clue-c1' ... 'clue-c10'), and one or two for every labeller and learner a plugin
+registers (`registered_methods`).
 """
 
 from typing import Dict, List, Tuple
@@ -92,6 +93,13 @@ VARIANTS.update(SAMPLED_VARIANTS)
 BC_VARIANTS = {"bc": ("bc", "setting", ("--config.temperature=0.0",))}
 METHODS["bc"] = METHODS["iql"]
 VARIANTS.update(BC_VARIANTS)
+# Tables 6-7's reward temperature c of CLUE (sparse setting): one method per c, its run folder
+# tagged 'c<c>' (clue-sparse-K1-c3), so every c of a sweep has its own folder in one grid.
+TEMPERATURE_VARIANTS = {name: (f"c{c}", "setting", (f"--temperature={c}",))
+                        for c, name in zip(presets.TEMPERATURES, presets.TEMPERATURE_METHODS)}
+for _name in TEMPERATURE_VARIANTS:
+    METHODS[_name] = METHODS["clue"]
+VARIANTS.update(TEMPERATURE_VARIANTS)
 # Table 4 of the paper (offline imitation, K = 1 and 10): every method in its column order.
 TABLE4_METHODS = presets.TABLE4_METHODS
 plugins.load_plugins()  # learners and labellers of the user's own ($CLUE_JAX_PLUGINS)
