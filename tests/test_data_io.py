@@ -18,6 +18,7 @@ from clue_jax.data.d4rl_io import (D4RL_URLS, DatasetNotFoundError, d4rl_cache_d
                                    load_hdf5, qlearning_dataset, save_hdf5)
 from clue_jax.data.dataset import DatasetError
 from clue_jax.data.factory import check_dims, load_dataset, load_raw
+from clue_jax.envs import registry
 
 
 def tiny_raw():
@@ -211,7 +212,18 @@ def test_cache_dir_names_and_lookup(tmp_path, monkeypatch):
     assert os.path.basename(d4rl_path("pen-human-v1")) == "pen-human-v1.hdf5"
     assert os.path.basename(d4rl_path("maze2d-umaze-v1")) == "maze2d-umaze-sparse-v1.hdf5"
     assert D4RL_URLS["ant-medium-v2"].endswith("/gym_mujoco_v2/ant_medium-v2.hdf5")
-    assert len([k for k in D4RL_URLS if k.startswith("antmaze-")]) == 6 and len(D4RL_URLS) == 41
+    assert len([k for k in D4RL_URLS if k.startswith("antmaze-")]) == 18 and len(D4RL_URLS) == 65
+    # D4RL's own file names (d4rl/infos.py), under which a D4RL cache holds them
+    assert os.path.basename(d4rl_path("pen-human-v0")) == "pen-v0_demos_clipped.hdf5"
+    assert os.path.basename(d4rl_path("door-cloned-v0")) == "door-demos-v0-bc-combined.hdf5"
+    assert D4RL_URLS["relocate-expert-v0"].endswith("/hand_dapg/relocate-v0_expert_clipped.hdf5")
+    assert D4RL_URLS["antmaze-medium-play-v0"].endswith(
+        "/ant_maze_new/Ant_maze_big-maze_noisy_multistart_True_multigoal_False_sparse.hdf5")
+    assert D4RL_URLS["antmaze-large-diverse-v1"].endswith(
+        "/ant_maze_v1/Ant_maze_large_noisy_multistart_True_multigoal_True_sparse.hdf5")
+    # every D4RL name registered here has its file, and every file its name
+    d4rl_names = {n for n in registry.list_envs() if not n.startswith("gen-")}
+    assert d4rl_names == set(D4RL_URLS)
     save_hdf5(d4rl_path("walker2d-expert-v2"), tiny_raw())  # where d4rl would have put it
     assert load_dataset("walker2d-expert-v2").size == 6
     with pytest.raises(DatasetError, match="unknown D4RL dataset name 'walker9-v2'"):

@@ -469,14 +469,18 @@ def _adroit_v0_file(path, episodes=6, seed=0):
 
 
 @pytest.mark.slow
-def test_table2_preset_trains_iql_otr_and_clue_on_an_adroit_file(tmp_path):
+def test_table2_preset_trains_iql_otr_and_clue_on_an_adroit_file(tmp_path, monkeypatch):
     """--preset=table2 on a pen-human-v0 file in D4RL's layout (random actions, the env's
-    rewards), one seed, tiny budget, --group=dataset: the three train with the reference's
-    Adroit IQL settings, CLUE with Table 8's Adroit CVAE settings, each scored."""
-    data = _adroit_v0_file(tmp_path / "pen-human-v0.hdf5")
+    rewards) where D4RL's cache keeps it, one seed, tiny budget, --group=dataset: the three
+    train with the reference's Adroit IQL settings, CLUE with Table 8's Adroit CVAE
+    settings, each scored."""
+    from clue_jax.data.d4rl_io import d4rl_path
+    monkeypatch.setenv("D4RL_DATASET_DIR", str(tmp_path / "d4rl"))
+    monkeypatch.setenv("CLUE_JAX_OFFLINE", "1")
+    (tmp_path / "d4rl").mkdir()
+    _adroit_v0_file(d4rl_path("pen-human-v0"))  # pen-v0_demos_clipped.hdf5, as d4rl names it
     reproduce.main(["--preset=table2", "--tasks=pen-human-v0", "--group=dataset", "--seeds=0",
-                    f"--out={tmp_path / 'grid'}", "--", f"--dataset_path={data}",
-                    "--max_steps=20", "--log_interval=10", "--eval_interval=10",
+                    f"--out={tmp_path / 'grid'}", "--", "--max_steps=20", "--log_interval=10", "--eval_interval=10",
                     "--eval_episodes=2", "--batch_size=16", "--config.hidden_dims=(8,8)",
                     "--clue_config.num_steps=20", "--clue_config.hidden_dims=(8,8)"])
     rows = _csv_without_times(tmp_path / "grid" / "results.csv")

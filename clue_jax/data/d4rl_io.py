@@ -38,9 +38,18 @@ _ANTMAZE_FILES = {
 }
 
 
+# antmaze-*-v1's files name the mazes otherwise (umaze / medium / large).
+_ANTMAZE_V1_MAZES = {"u-maze": "umaze", "big-maze": "medium", "hardest-maze": "large"}
+
+
 def _build_urls() -> Dict[str, str]:
-    urls = {f"antmaze-{k}-v2": f"{_RAIL}/ant_maze_v2/Ant_maze_{v}_sparse_fixed.hdf5"
-            for k, v in _ANTMAZE_FILES.items()}
+    urls = {}
+    for k, v in _ANTMAZE_FILES.items():
+        urls[f"antmaze-{k}-v2"] = f"{_RAIL}/ant_maze_v2/Ant_maze_{v}_sparse_fixed.hdf5"
+        urls[f"antmaze-{k}-v0"] = f"{_RAIL}/ant_maze_new/Ant_maze_{v}_sparse.hdf5"
+        maze, rest = v.split("_", 1)
+        urls[f"antmaze-{k}-v1"] = (f"{_RAIL}/ant_maze_v1/Ant_maze_{_ANTMAZE_V1_MAZES[maze]}_"
+                                   f"{rest}_sparse.hdf5")
     for env in ("hopper", "halfcheetah", "walker2d", "ant"):
         for kind in ("random", "medium", "medium-replay", "medium-expert", "expert"):
             stem = f"{env}_{kind.replace('-', '_')}-v2"
@@ -48,6 +57,11 @@ def _build_urls() -> Dict[str, str]:
     for env in ("pen", "door", "hammer", "relocate"):
         for kind in ("human", "cloned", "expert"):
             urls[f"{env}-{kind}-v1"] = f"{_RAIL}/hand_dapg_v1/{env}-{kind}-v1.hdf5"
+        # the v0 files (the paper's Table 2): human demos, BC-combined "cloned", expert
+        for kind, stem in (("human", f"{env}-v0_demos_clipped"),
+                           ("cloned", f"{env}-demos-v0-bc-combined"),
+                           ("expert", f"{env}-v0_expert_clipped")):
+            urls[f"{env}-{kind}-v0"] = f"{_RAIL}/hand_dapg/{stem}.hdf5"
     for maze in ("umaze", "medium", "large"):
         urls[f"maze2d-{maze}-v1"] = f"{_RAIL}/maze2d/maze2d-{maze}-sparse-v1.hdf5"
     return urls

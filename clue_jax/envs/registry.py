@@ -249,9 +249,7 @@ def _builtin_entries():
         # D4RL's compiled models for its hopper/halfcheetah/walker2d (envs/d4rl_models.py)
         extra = ({"include_cfrc_ext_in_observation": False} if stem == "ant"
                  else {"d4rl_model": stem})
-        qualities = (("random", "medium") if stem == "ant" else
-                     ("random", "medium", "medium-replay", "medium-expert", "expert"))
-        for quality in qualities:
+        for quality in ("random", "medium", "medium-replay", "medium-expert", "expert"):
             yield (EnvSpec(f"{stem}-{quality}-v2", "locomotion", obs, act, 1000, lo, hi, False),
                    gymnasium_factory(env_id, obs, **extra))
     for task, (obs, act, steps, lo, hi, env_id) in _ADROIT.items():
