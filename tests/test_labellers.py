@@ -343,6 +343,42 @@ def test_otr_runs_with_the_same_experts_share_one_coupling(maze_file, tmp_path, 
     assert not np.array_equal(files[0], files[2])
 
 
+@pytest.mark.slow
+def test_clue_runs_that_differ_only_in_c_share_one_cvae(maze_file, tmp_path, monkeypatch):
+    """A sweep of c (Tables 6-7) as one group: one CVAE per seed and expert set, whatever c
+    a run labels with; each run's CVAE and its rewards at its own c are the run's alone."""
+    import dataclasses
+    from clue_jax.rewards import clue_labeller
+    widths = []
+    real = clue_labeller._train_group
+
+    def spy(config, data, experts, *args, **kwargs):
+        widths.append(len(experts))
+        return real(config, data, experts, *args, **kwargs)
+
+    monkeypatch.setattr(clue_labeller, "_train_group", spy)
+    runs = [(1.0, 3), (10.0, 3), (1.0, 4)]  # (c, seed)
+
+    def settings(c, seed, where):
+        return dataclasses.replace(tiny_settings(maze_file, tmp_path / where, "clue",
+                                                 temperature=c, tag=f"c{c:g}"), seed=seed)
+
+    experiments.run_group([settings(c, seed, "group") for c, seed in runs])
+    assert widths == [2]  # seeds 3 and 4; c = 1 and 10 of seed 3 share theirs
+    folder = {(c, seed): tmp_path / "group" / f"clue-sparse-K1-c{c:g}" / ENV / f"seed_{seed}"
+              for c, seed in runs}
+    assert ((folder[1.0, 3] / "cvae.msgpack").read_bytes()
+            == (folder[10.0, 3] / "cvae.msgpack").read_bytes())
+    assert (folder[10.0, 3] / "tb" / "cvae").is_dir()  # its scalars, as its own run's
+    rewards = {k: np.load(f / "rewards.npz")["rewards"] for k, f in folder.items()}
+    assert not np.allclose(rewards[1.0, 3], rewards[10.0, 3])
+    for c, seed in runs:
+        experiments.run(settings(c, seed, "alone"))
+        alone = tmp_path / "alone" / f"clue-sparse-K1-c{c:g}" / ENV / f"seed_{seed}"
+        np.testing.assert_allclose(np.load(alone / "rewards.npz")["rewards"], rewards[c, seed],
+                                   atol=1e-3)
+
+
 def test_the_stack_check_names_the_known_bad_pair_and_its_fix():
     from clue_jax import compat
     bad = compat.stack_problem({"jax": (0, 11, 2), "flax": (0, 12, 8)})

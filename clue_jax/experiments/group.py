@@ -8,9 +8,11 @@ The members share the task (one dataset on the device). Each member's plan is ch
 against the task and the run folder, and each gets its folder, experts and config.json
 before any labelling starts; then
 
-- labelling: members with the same labeller, setting and labeller config are labelled
-  by one `Labeller.label_all` call (CLUE: one vmapped CVAE program for all their seeds
-  and K; OTR: one coupling per distinct expert set, shared by the seeds);
+- labelling: members with the same labeller, setting and labeller config (but the
+  fields that only change how a trained model labels, `Labeller.labelling_fields`) are
+  labelled by one `Labeller.label_all` call (CLUE: one vmapped CVAE program for all their
+  seeds and K, one CVAE per seed and expert set whatever c each member labels with; OTR:
+  one coupling per distinct expert set, shared by the seeds);
 - training: members with the same learner, learner config, loop (but the seed),
   evaluation and data layout train as one vmapped program (`runner.train_agents`),
   every member's agent stacked, the shared dataset held once, all their evaluation
@@ -133,7 +135,8 @@ def _run_members(plans, task, sharding, datasets, truths, stored, selections
     own: List[Dict[str, Any]] = [{} for _ in range(n)]  # each member's program's share
     for part in _partition(range(n), lambda i: _json([
             plans[i].settings.labeller, plans[i].settings.setting, plans[i].settings.reward_file,
-            stored[i]["labeller_config"], plans[i].settings.agent])):
+            _model_config(plans[i].settings.labeller, stored[i]["labeller_config"]),
+            plans[i].settings.agent])):
         before = timing.snapshot()
         with timing.phase("labelling"):
             out = runner.label_seeds([plans[i] for i in part], task, datasets[part[0]],
@@ -178,6 +181,13 @@ def _run_members(plans, task, sharding, datasets, truths, stored, selections
               f"{scores} after {result['steps']} updates -> {p.run_dir}")
         out.append(result)
     return out
+
+
+def _model_config(labeller: str, config: Dict[str, Any]) -> Dict[str, Any]:
+    """The labeller's config without the fields that only change how its trained model
+    labels (`Labeller.labelling_fields`): members equal in it share one labelling call."""
+    fields = labellers.get_labeller(labeller).labelling_fields
+    return {k: v for k, v in config.items() if k not in fields}
 
 
 def _training_key(plan: RunPlan, record: Dict[str, Any], second_source: Any) -> str:

@@ -162,8 +162,9 @@ def label_seeds(plans: Sequence[RunPlan], task: domains.Task, dataset: Dataset,
                 experts: Sequence[Optional[expert_lib.ExpertSelection]],
                 ground_truth: Optional[np.ndarray]
                 ) -> List[Tuple[Dataset, Optional[Dataset], labellers.Labels]]:
-    """The labeller's half of the seam, for runs that share the labeller, its config and
-    the learner (`group.run_group` partitions them so): per run (dataset with its rewards,
+    """The labeller's half of the seam, for runs that share the labeller, its config (but
+    its `labelling_fields`; each request carries its run's own) and the learner
+    (`group.run_group` partitions them so): per run (dataset with its rewards,
     the second source the agent samples (demonstrations or SQIL's experts, else None),
     the labels). The labeller gets every run's request at once (`Labeller.label_all`)."""
     plan = plans[0]
@@ -192,8 +193,7 @@ def label_seeds(plans: Sequence[RunPlan], task: domains.Task, dataset: Dataset,
                                        {"reward_file": settings.reward_file})
                       for data in datasets]
     else:
-        config = plan.labeller_config_copy()
-        requests = [LabelRequest(dataset=data, expert=expert, config=config,
+        requests = [LabelRequest(dataset=data, expert=expert, config=p.labeller_config_copy(),
                                  seed=p.settings.seed, run_dir=p.run_dir,
                                  resume=p.settings.resume, progress=p.settings.progress,
                                  ground_truth=truth, absorbing=absorbing,

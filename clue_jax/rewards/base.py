@@ -95,6 +95,11 @@ class Labeller:
         requires: optional; imports what `label` needs beyond the project's core (OTR:
             ott-jax, imported lazily). The run checks call it before any data is read or
             folder made; an ImportError there refuses the run with its message.
+        labelling_fields: config fields that change only how a trained model labels, not
+            the model (CLUE: the temperature c, ...). Runs of one dataset that differ only
+            in them reach one `label_all` call, each request with its own config, so a
+            labeller with `label_seeds` can train their shared model once (CLUE: one CVAE
+            per seed and expert set for a whole sweep of c).
     """
 
     name: str
@@ -109,6 +114,7 @@ class Labeller:
     config_key_name: str = "domain"
     own_flags: Tuple[str, ...] = ()
     requires: Optional[Callable[[], Any]] = None
+    labelling_fields: Tuple[str, ...] = ()
 
     @property
     def config_flag(self) -> Optional[str]:

@@ -9,7 +9,7 @@ reward_correlation.png (Fig. 7).
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -24,14 +24,21 @@ from clue_jax.rewards.base import REWARD_FILE, LabelRequest, Labels
 from clue_jax.trees import stack_trees, unstack_tree
 
 
+# Config fields that change only how a trained CVAE labels (Eq. 6), never the CVAE: runs
+# that differ only in them share it (`Labeller.labelling_fields`; `fit_cvaes`).
+LABELLING_FIELDS = ("temperature", "use_mean", "reward_scaling", "reward_shift",
+                    "label_chunk_size")
+
+
 def label(request: LabelRequest) -> Labels:
     """Train (or restore) the CVAE on dataset + experts, then label every transition."""
     return label_seeds([request])[0]
 
 
 def label_seeds(requests: List[LabelRequest]) -> List[Labels]:
-    """`label` for S seeds' requests (one dataset, each seed its experts and run folder):
-    the S CVAEs train as one vmapped program (`fit_cvaes`), then each seed is labelled."""
+    """`label` for S runs' requests (one dataset, each run its seed, experts, run folder
+    and config, equal but in `LABELLING_FIELDS`): the CVAEs train as one vmapped program
+    (`fit_cvaes`: one per seed and expert set), then each run labels with its own config."""
     first = requests[0]
     states = fit_cvaes(first.config, first.dataset, [r.expert for r in requests],
                        [r.seed for r in requests], [r.run_dir for r in requests],
@@ -133,7 +140,9 @@ def fit_cvaes(config, dataset: Dataset, experts: List[Dataset], seeds: List[int]
     Seeds that start from the same update (all of them, unless a resume finds them
     at different checkpoints) train together: one vmapped program
     (`clue.train_cvae_seeds`), the dataset held once, the experts padded to one
-    length. Each seed's checkpoints, scalars and cvae.msgpack are a separate run's.
+    length. Runs with the same seed and experts (runs that differ only in how they label,
+    e.g. a sweep of c) train one CVAE between them. Each run's checkpoints, scalars and
+    cvae.msgpack are a separate run's.
     """
     states = [clue.create_clue_state(config, dataset, seed) for seed in seeds]
     paths = [Path(run_dir) / name for run_dir in run_dirs]
@@ -152,13 +161,18 @@ def fit_cvaes(config, dataset: Dataset, experts: List[Dataset], seeds: List[int]
         starts.setdefault(done, []).append(i)
     data = to_device(dataset)
     for done, group in starts.items():
+        shared: Dict[Tuple[int, str], List[int]] = {}  # (seed, experts) -> its runs
+        for i in group:
+            shared.setdefault((seeds[i], storage.dataset_checksum(experts[i])), []).append(i)
+        runs = list(shared.values())
         with timing.phase("cvae"):
-            trained = _train_group(config, data, [experts[i] for i in group],
-                                   [states[i] for i in group], [seeds[i] for i in group],
-                                   [paths[i] for i in group], done, progress, chunk,
-                                   deadline)
-        for i, state in zip(group, trained):
-            states[i] = state
+            trained = _train_group(config, data, [experts[r[0]] for r in runs],
+                                   [states[r[0]] for r in runs], [seeds[r[0]] for r in runs],
+                                   [[paths[i] for i in r] for r in runs], done, progress,
+                                   chunk, deadline)
+        for r, state in zip(runs, trained):
+            for i in r:
+                states[i] = state
     return states
 
 
@@ -167,10 +181,11 @@ def _partial(path: Path) -> Path:
 
 
 def _train_group(config, data, experts: List[Dataset], states: List[clue.CLUEState],
-                 seeds: List[int], paths: List[Path], done: int, progress: bool,
+                 seeds: List[int], paths: List[List[Path]], done: int, progress: bool,
                  chunk: int, deadline: Optional[float] = None) -> List[clue.CLUEState]:
-    """Train seeds that are all at update `done` to config.num_steps; one seed trains
-    alone (`clue.train_cvae`), several vmapped (`clue.train_cvae_seeds`)."""
+    """Train CVAEs that are all at update `done` to config.num_steps; one trains alone
+    (`clue.train_cvae`), several vmapped (`clue.train_cvae_seeds`). `paths[i]`: where
+    CVAE i is written, one file per run that shares it (its scalars go to each run)."""
     if len(states) == 1:
         expert_data = to_device(experts[0])
         state = states[0]
@@ -193,15 +208,17 @@ def _train_group(config, data, experts: List[Dataset], states: List[clue.CLUESta
             return [state]
         return [unstack_tree(state, i) for i in range(len(states))]
 
-    stream = "cvae" if paths[0].name == "cvae.msgpack" else paths[0].name.split(".")[0]
-    loggers = [RunLogger(path.parent, seed, resumed_from=done or None, stream=stream)
-               for path, seed in zip(paths, seeds)]
+    first = paths[0][0]
+    stream = "cvae" if first.name == "cvae.msgpack" else first.name.split(".")[0]
+    loggers = [[RunLogger(path.parent, seed, resumed_from=done or None, stream=stream)
+                for path in shared] for shared, seed in zip(paths, seeds)]
+    files = [path for shared in paths for path in shared]
     total = int(config.num_steps)
     desc = "CVAE" if len(states) == 1 else f"CVAE x{len(states)} seeds"
     with tqdm(total=total, initial=done, disable=not progress, desc=desc, unit="upd",
               dynamic_ncols=True) as bar:
         chunks, stretch_start = 0, time.time()
-        _past_deadline(deadline, 0.0, done, total, paths)
+        _past_deadline(deadline, 0.0, done, total, files)
         while done < total:
             interrupts.check()
             n = min(chunk, total - done)
@@ -209,23 +226,26 @@ def _train_group(config, data, experts: List[Dataset], states: List[clue.CLUESta
             done += n
             chunks += 1
             infos = [{k: float(v) for k, v in jax.device_get(info).items()} for info in infos]
-            for logger, info in zip(loggers, infos):
-                logger.log({f"clue/{k}": v for k, v in info.items()}, done)
+            for shared, info in zip(loggers, infos):
+                for logger in shared:
+                    logger.log({f"clue/{k}": v for k, v in info.items()}, done)
             if chunks % CVAE_CHECKPOINT_EVERY == 0 and done < total:
-                for logger, path, member in zip(loggers, paths, members(state)):
-                    logger.flush()  # every point up to the checkpoint is on disk
-                    storage.save_cvae(_partial(path), member)
+                for shared, where, member in zip(loggers, paths, members(state)):
+                    for logger, path in zip(shared, where):
+                        logger.flush()  # every point up to the checkpoint is on disk
+                        storage.save_cvae(_partial(path), member)
                 now = time.time()
-                _past_deadline(deadline, now - stretch_start, done, total, paths)
+                _past_deadline(deadline, now - stretch_start, done, total, files)
                 stretch_start = now
             bar.update(n)
             bar.set_postfix({"loss": f"{infos[0]['cvae_loss']:.3f}",
                              "calib": f"{infos[0]['calibration_loss']:.3f}"}, refresh=False)
     trained = members(state)
-    for logger, path, member in zip(loggers, paths, trained):
-        logger.close()
-        storage.save_cvae(path, member)
-        _partial(path).unlink(missing_ok=True)
+    for shared, where, member in zip(loggers, paths, trained):
+        for logger, path in zip(shared, where):
+            logger.close()
+            storage.save_cvae(path, member)
+            _partial(path).unlink(missing_ok=True)
     return trained
 
 
