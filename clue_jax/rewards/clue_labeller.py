@@ -227,8 +227,9 @@ def _train_group(config, data, experts: List[Dataset], states: List[clue.CLUESta
             chunks += 1
             infos = [{k: float(v) for k, v in jax.device_get(info).items()} for info in infos]
             for shared, info in zip(loggers, infos):
+                scalars = {f"clue/{k}": v for k, v in info.items()}
                 for logger in shared:
-                    logger.log({f"clue/{k}": v for k, v in info.items()}, done)
+                    logger.log(scalars, done)
             if chunks % CVAE_CHECKPOINT_EVERY == 0 and done < total:
                 for shared, where, member in zip(loggers, paths, members(state)):
                     for logger, path in zip(shared, where):
