@@ -370,6 +370,9 @@ def test_clue_runs_that_differ_only_in_c_share_one_cvae(maze_file, tmp_path, mon
     assert ((folder[1.0, 3] / "cvae.msgpack").read_bytes()
             == (folder[10.0, 3] / "cvae.msgpack").read_bytes())
     assert (folder[10.0, 3] / "tb" / "cvae").is_dir()  # its scalars, as its own run's
+    # each run's timing says its labelling program trained 2 models for 3 runs (--plan)
+    timing = json.loads((folder[1.0, 4] / "results.json").read_text())["timing"]["labelling"]
+    assert (timing["runs"], timing["models"]) == (3, 2)
     rewards = {k: np.load(f / "rewards.npz")["rewards"] for k, f in folder.items()}
     assert not np.allclose(rewards[1.0, 3], rewards[10.0, 3])
     for c, seed in runs:

@@ -445,6 +445,43 @@ def test_temperature_methods_sweep_c_in_their_own_folders(tmp_path):
         assert plan.run_dir == cell.run_dir(tmp_path)  # where the grid finds it
 
 
+def test_the_plan_prices_one_model_for_runs_that_differ_only_in_how_it_labels(tmp_path):
+    """A dataset group of a sweep of c trains one CVAE per seed (and calibration, experts,
+    model flags), so --plan prices its labelling per CVAE; OTR's runs each label their own."""
+    from types import SimpleNamespace
+    from clue_jax.grid import estimate
+    from clue_jax.rewards.labellers import LABELLERS
+    clue, otr = LABELLERS["clue"], LABELLERS["otr"]
+    assert clue.sets_labelling_field("--temperature=3")
+    assert clue.sets_labelling_field("--clue_config.use_mean=False")
+    assert not clue.sets_labelling_field("--clue_config.calibrate=False")
+    assert not clue.sets_labelling_field("--config.temperature=0.0")  # IQL's beta
+    assert not clue.sets_labelling_field("--cvae_steps=5")
+    assert not otr.sets_labelling_field("--otr_config.temperature=3")
+    args, extra = reproduce.parse_args(["--tasks=gen-pointmaze-umaze-diverse-v0",
+                                        "--methods=clue-c1,clue-c2,clue-c3,clue-sampled,"
+                                        "clue-nocalib,clue-top,otr", "--seeds=0,1"])
+    cells = build.build_grid(args, extra).cells
+    (unit,) = grid_cells.make_units(cells, tmp_path, "dataset")
+    programs = {p.learner: p for p in build.unit_programs(unit)}
+    # per seed: c1 = c2 = c3 = sampled = top (the sparse setting's own expert rule), and
+    # nocalib: 2 CVAEs
+    assert (programs["iql+clue"].runs, programs["iql+clue"].label_models) == (12, 4)
+    assert (programs["iql+otr"].runs, programs["iql+otr"].label_models) == (2, 2)
+    (unit,) = grid_cells.make_units([c for c in cells if c.seed == 0 and c.method == "clue-c2"],
+                                    tmp_path, "seeds")
+    assert build.unit_programs(unit)[0].label_models == 1
+    # priced per model: a cost of 4 runs that trained 2 CVAEs in 20 s is 10 s a CVAE
+    cost = estimate.Cost(device="dev", task="t", learner="iql+clue", train_runs=4,
+                         update_s=0.01, label_runs=4, label_s=20.0, eval_step_s=0.001,
+                         source="a", label_models=2)
+    settings = SimpleNamespace(max_steps=100, eval_interval=100, eval_episodes=1)
+    text = "\n".join(estimate.estimate_lines([[estimate.Program("t", "iql+clue", 12, None, 3)]],
+                                             settings, [10], costs=[cost], bench=None,
+                                             device="dev"))
+    assert "labelling about 30 s" in text
+
+
 def _adroit_v0_file(path, episodes=6, seed=0):
     """A D4RL-layout Adroit v0 file (no timeouts: cut every 100 rows, as d4rl does) of
     random actions in the pen env, with the env's own (dense) rewards."""
@@ -685,6 +722,10 @@ def test_a_runs_cost_is_read_from_either_record_and_a_resume_keeps_no_labelling(
     a = estimate.run_cost(run("new", new))
     assert (a.learner, a.train_runs, a.update_s, a.label_runs, a.label_s) == (
         "iql+clue", 3, pytest.approx(0.06), 2, 4.0)
+    assert a.label_models is None  # no count: a model a run
+    shared = estimate.run_cost(run("shared", {**new, "labelling": {"runs": 2, "models": 1,
+                                                                   "labelling": 4.0}}))
+    assert shared.label_models == 1
     assert a.eval_step_s == pytest.approx(0.01)
     # a resumed run (50 of its 100 updates in this process): no labelling figure
     resumed = {**new, "training": {**new["training"], "updates": 50}}
@@ -700,7 +741,7 @@ def test_a_runs_cost_is_read_from_either_record_and_a_resume_keeps_no_labelling(
     assert estimate.run_cost(tmp_path / "missing") is None
     assert estimate.run_cost(run("odd", {"seconds": "?"})) is None  # unknown: no figures
     assert sorted(Path(x.source).name for x in estimate.collect([tmp_path])) == [
-        "new", "old", "resumed"]
+        "new", "old", "resumed", "shared"]
     # scripts/run_costs.py: sources relative to the folder's parent; a second folder's records
     # join the first's; a rerun on a folder replaces its records; bad input writes nothing
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))

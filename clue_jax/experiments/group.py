@@ -141,9 +141,12 @@ def _run_members(plans, task, sharding, datasets, truths, stored, selections
         with timing.phase("labelling"):
             out = runner.label_seeds([plans[i] for i in part], task, datasets[part[0]],
                                      [selections[i] for i in part], truths[part[0]])
+        spent = timing.since(before)
         for i, result in zip(part, out):
             labelled[i] = result
-            own[i]["labelling"] = {"runs": len(part), **timing.since(before)["seconds"]}
+            own[i]["labelling"] = {"runs": len(part), **spent["seconds"]}
+            if "label_models" in spent["counts"]:  # a labeller that counts its models
+                own[i]["labelling"]["models"] = spent["counts"]["label_models"]
     results: List[Any] = [None] * n
     for part in _partition(range(n), lambda i: _training_key(plans[i], stored[i],
                                                              labelled[i][1])):

@@ -10,7 +10,8 @@ from clue_jax.envs import registry
 from clue_jax.experiments import flags as run_flags
 from clue_jax.grid import estimate, presets
 from clue_jax.grid.cells import Cell, cell_settings, make_grid, make_units, unit_cells
-from clue_jax.grid.methods import METHODS, STUDY_METHODS, TABLE4_METHODS
+from clue_jax.grid.methods import METHODS, STUDY_METHODS, TABLE4_METHODS, VARIANTS
+from clue_jax.rewards.labellers import LABELLERS
 
 
 class Grid(NamedTuple):
@@ -96,14 +97,30 @@ def plan_text(grid: Grid, out: Path, args) -> str:
 
 def unit_programs(unit) -> List[estimate.Program]:
     """What one unit's process runs: its cells by learner (agent and labeller) and K (one
-    labelling program each; the cells of one agent train as one vmapped program)."""
+    labelling program each; the cells of one agent train as one vmapped program), with the
+    models its labelling trains: one per run, but one for the runs that differ only in how
+    a model labels (`Labeller.labelling_fields`, e.g. a sweep of c: one CVAE per seed)."""
     sizes: Dict[Tuple[str, str, Optional[int]], int] = {}
+    models: Dict[Tuple[str, str, Optional[int]], set] = {}
     for cell in unit_cells(unit):
         agent, labeller = METHODS[cell.method][:2]
         key = (cell.task, estimate.learner_key(agent, labeller), cell.k)
         sizes[key] = sizes.get(key, 0) + 1
-    return [estimate.Program(task, learner, runs, k)
+        models.setdefault(key, set()).add(_model_key(cell))
+    return [estimate.Program(task, learner, runs, k, len(models[task, learner, k]))
             for (task, learner, k), runs in sizes.items()]
+
+
+def _model_key(cell: Cell) -> Tuple:
+    """What a cell's labelling model depends on: equal keys train one model in a group."""
+    _, labeller, setting, calibrate = METHODS[cell.method]
+    flags = VARIANTS.get(cell.method, ("", "setting", ()))[2]
+    lab = LABELLERS[labeller]
+    own = tuple(f for f in (*flags, *cell.flags) if not lab.sets_labelling_field(f))
+    if not lab.labelling_fields:
+        own += (cell.method,)  # a model per run
+    rule = cell.settings(Path(".")).expert_rule()  # the experts (clue and clue-top: alike)
+    return (setting, calibrate, rule, cell.seed, own)
 
 
 def validate(cells: List[Cell], out: Path, extra: List[str]) -> None:

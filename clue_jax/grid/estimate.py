@@ -6,7 +6,7 @@
 
 Two sources, both measured on a named device:
 - Finished runs. Each run's results.json keeps `timing` (clue_jax.experiments.group): its
-  labelling program (members, seconds) and its training program (members, seconds of
+  labelling program (members, the models it trained where a labeller counts them, seconds) and its training program (members, seconds of
   training and of the evaluation within it, updates per member and evaluation env steps
   made in that process). `collect` turns each into a `Cost`: seconds per update of its
   training program, labelling seconds, seconds per evaluation env step. The project's
@@ -21,7 +21,9 @@ program; m of them for S updates are priced S x (seconds per update of the cost'
 x (m / rate(m)) / (r / rate(r)), where r is the cost's program size and rate() the bench's
 seed-updates/s at that size (without a bench: m / r), plus evaluation (every episode to the
 longest time limit, at the cost's seconds per env step) and, per labeller, labelling (the
-cost's labelling seconds per run x its runs). Costs of the same task are preferred, then of
+cost's labelling seconds per model x the models the program trains: one per run, but one
+for the runs of a process that differ only in how a model labels, e.g. a sweep of CLUE's c
+with --group=dataset trains one CVAE per seed). Costs of the same task are preferred, then of
 the same environment (hopper, antmaze, ...: network shapes and episodes alike), then any;
 several matching costs give their median, and labelling prefers costs of the same K.
 
@@ -64,6 +66,7 @@ class Cost:
     eval_step_s: Optional[float]  # seconds per evaluation env step (None: no evaluation)
     source: str            # the run folder
     k: Optional[int] = None  # the experts it used (labelling may grow with them: OTR)
+    label_models: Optional[int] = None  # models its labelling program trained (None: one a run)
 
 
 def learner_key(agent: str, labeller: str) -> str:
@@ -91,13 +94,14 @@ def _run_cost(run_dir: Path) -> Optional[Cost]:
         train_s = train.get("training", 0.0) - train.get("evaluation", 0.0)
         eval_s, env_steps = train.get("evaluation", 0.0), train.get("eval_env_steps", 0)
         label_runs = label.get("runs", runs)
+        label_models = label.get("models")
         # a resumed run may have read its labels back: its labelling time says nothing
         label_s = label.get("labelling", 0.0) if updates >= results["steps"] else None
     else:  # written before the per-program figures: the group as one program
         if config.get("settings", {}).get("resume"):
             return None  # its last process may have made any part of its updates
         seconds, runs = timing["seconds"], timing["runs_in_group"]
-        updates, label_runs = results["steps"], runs
+        updates, label_runs, label_models = results["steps"], runs, None
         train_s = seconds.get("training", 0.0) - seconds.get("evaluation", 0.0)
         eval_s, label_s = seconds.get("evaluation", 0.0), seconds.get("labelling", 0.0)
         env_steps = runs * training.evaluation_env_steps(run_dir)
@@ -106,7 +110,8 @@ def _run_cost(run_dir: Path) -> Optional[Cost]:
     return Cost(device=device, task=results["env_name"],
                 learner=learner_key(results["agent"], results.get("labeller", "true")),
                 train_runs=int(runs), update_s=train_s / updates, label_runs=int(label_runs),
-                label_s=label_s, eval_step_s=eval_s / env_steps if env_steps else None,
+                label_s=label_s if label_models != 0 else None, label_models=label_models,
+                eval_step_s=eval_s / env_steps if env_steps else None,
                 source=str(run_dir), k=results.get("num_expert_used"))
 
 
@@ -172,6 +177,11 @@ class Program:
     learner: str
     runs: int
     k: Optional[int] = None
+    models: Optional[int] = None  # the models its labelling trains (None: one a run)
+
+    @property
+    def label_models(self) -> int:
+        return self.runs if self.models is None else self.models
 
 
 def _nearest(costs: Sequence[Cost], task: str, match) -> Tuple[List[Cost], str]:
@@ -199,13 +209,15 @@ def price(process: Sequence[Program], steps: int, eval_steps: int, costs: Sequen
     for p in process:
         pick, where = _nearest(costs, p.task, lambda c: c.learner == p.learner)
         pick = [c for c in pick if c.k == p.k] or pick  # the same K where measured
-        labels = [c.label_s / c.label_runs for c in pick if c.label_s is not None]
+        labels = [c.label_s / (c.label_models or c.label_runs) for c in pick
+                  if c.label_s is not None]
         if p.learner.endswith(("+true", "+none")):  # the dataset's rewards, or none
             seconds, where = 0.0, "nothing to label"
         elif labels:
-            seconds = p.runs * statistics.median(labels)
+            seconds = p.label_models * statistics.median(labels)
         elif p.learner == learner_key("iql", "clue") and bench is not None:
-            seconds = p.runs * bench["group_phases_s"].get("labelling", 0) / bench["runs"]
+            seconds = (p.label_models * bench["group_phases_s"].get("labelling", 0)
+                       / bench["runs"])
             where = "bench_e2e"
         else:
             seconds, where = None, "no finished run"

@@ -121,6 +121,17 @@ class Labeller:
         """'<name>_config', the scripts' flag for its config file, or None."""
         return f"{self.name}_config" if self.config_file else None
 
+    def sets_labelling_field(self, flag: str) -> bool:
+        """Whether a command-line flag of this labeller's runs sets one of its
+        `labelling_fields` and nothing else ('--temperature=3',
+        '--clue_config.use_mean=False'): runs that differ only in such flags share a model."""
+        name = flag.lstrip("-").split("=")[0]
+        if self.config_flag and name.startswith(self.config_flag + "."):
+            name = name[len(self.config_flag) + 1:]
+        elif f"--{name}" not in self.own_flags:
+            return False
+        return name in self.labelling_fields
+
     def config_file_key(self, domain) -> str:
         """What follows the colon in `<config_file>:<key>` for `domain`."""
         return self.config_key(domain) if self.config_key else domain.labeller_domain

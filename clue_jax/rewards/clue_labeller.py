@@ -165,6 +165,7 @@ def fit_cvaes(config, dataset: Dataset, experts: List[Dataset], seeds: List[int]
         for i in group:
             shared.setdefault((seeds[i], storage.dataset_checksum(experts[i])), []).append(i)
         runs = list(shared.values())
+        timing.count("label_models", len(runs))  # CVAEs trained: --plan prices labelling by them
         with timing.phase("cvae"):
             trained = _train_group(config, data, [experts[r[0]] for r in runs],
                                    [states[r[0]] for r in runs], [seeds[r[0]] for r in runs],
