@@ -263,6 +263,9 @@ def test_aggregates_equal_rliables_own_functions(tmp_path):
     rows = [r for r in rows if not (r["method"] == "clue" and r["task"] == "c" and r["seed"] == 3)]
     matrices = tables.score_matrices(rows, cells)
     assert list(matrices) == ["IQL"] and matrices["IQL"].shape == (4, 3)  # CLUE lacks a run
+    full = [{**r, "score": 1.0} for r in reversed(rows)] + [
+        {"task": "c", "method": "clue", "k": 1, "seed": 3, "score": 1.0}]
+    assert list(tables.score_matrices(full, cells)) == ["IQL", "CLUE (K=1)"]  # the grid's order
     stats = tables.aggregates(matrices)
     assert stats == tables.aggregates(matrices)  # reproducible
     want = matrices["IQL"]

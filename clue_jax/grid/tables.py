@@ -162,7 +162,8 @@ BOOTSTRAP_REPS = 5000
 
 def score_matrices(rows: List[Dict], cells: List[Cell]) -> Dict[str, np.ndarray]:
     """Column -> (seeds, tasks) scores, for the columns every task of the grid has with the
-    same seeds (rliable's stratified bootstrap needs a full matrix); others are left out."""
+    same seeds (rliable's stratified bootstrap needs a full matrix); others are left out.
+    Columns come in the grid's order, whatever order the rows come in (joined files)."""
     tasks = list(dict.fromkeys(c.task for c in cells))
     by = {}
     for r in rows:
@@ -171,7 +172,9 @@ def score_matrices(rows: List[Dict], cells: List[Cell]) -> Dict[str, np.ndarray]
         by.setdefault(column_name(r["method"], r["k"]), {}).setdefault(r["task"], {})[
             r["seed"]] = r["score"]
     out = {}
-    for column, per_task in by.items():
+    order = list(dict.fromkeys(column_name(c.method, c.k) for c in cells))
+    for column in sorted(by, key=lambda name: order.index(name) if name in order else len(order)):
+        per_task = by[column]
         seeds = [set(per_task.get(t, {})) for t in tasks]
         if not seeds[0] or any(s != seeds[0] for s in seeds):
             continue
