@@ -6,10 +6,11 @@
 
 Two sources, both measured on a named device:
 - Finished runs. Each run's results.json keeps `timing` (clue_jax.experiments.group): its
-  labelling program (members, the models it trained where a labeller counts them, seconds) and its training program (members, seconds of
-  training and of the evaluation within it, updates per member and evaluation env steps
-  made in that process). `collect` turns each into a `Cost`: seconds per update of its
-  training program, labelling seconds, seconds per evaluation env step. The project's
+  labelling program (members, seconds, and the models it trained where a labeller counts
+  them) and its training program (members, seconds of training and of the evaluation
+  within it, updates per member and evaluation env steps made in that process). `collect`
+  turns each into a `Cost`: seconds per update of its training program, labelling seconds
+  (and models), seconds per evaluation env step. The project's
   measured costs ship in results/bench/run_costs.json (scripts/run_costs.py); the grid's
   own finished runs are read as well.
 - bench_e2e (results/bench/e2e.json): IQL's seed-updates/s alone and vmapped. It scales a
