@@ -59,8 +59,7 @@ def summary(costs):
         groups.setdefault((c.device, c.learner, c.task), []).append(c)
     for (device, learner, task), group in sorted(groups.items()):
         per_run = statistics.median([c.update_s / c.train_runs for c in group])
-        labels = [c.label_s / (c.label_models or c.label_runs) for c in group
-                  if c.label_s is not None]
+        labels = [c.label_s_per_model for c in group if c.label_s is not None]
         label = f", labelling {statistics.median(labels):.1f} s per model" if labels else ""
         yield (f"{device} | {learner:16s} | {task:32s} | {len(group):3d} runs | "
                f"{1e6 * per_run:.0f} us per update per run{label}")

@@ -69,6 +69,13 @@ class Cost:
     k: Optional[int] = None  # the experts it used (labelling may grow with them: OTR)
     label_models: Optional[int] = None  # models its labelling program trained (None: one a run)
 
+    @property
+    def label_s_per_model(self) -> Optional[float]:
+        """Labelling seconds per model its program trained (None: not known)."""
+        if self.label_s is None:
+            return None
+        return self.label_s / (self.label_models or self.label_runs)
+
 
 def learner_key(agent: str, labeller: str) -> str:
     return f"{agent}+{labeller}"
@@ -210,8 +217,7 @@ def price(process: Sequence[Program], steps: int, eval_steps: int, costs: Sequen
     for p in process:
         pick, where = _nearest(costs, p.task, lambda c: c.learner == p.learner)
         pick = [c for c in pick if c.k == p.k] or pick  # the same K where measured
-        labels = [c.label_s / (c.label_models or c.label_runs) for c in pick
-                  if c.label_s is not None]
+        labels = [c.label_s_per_model for c in pick if c.label_s is not None]
         if p.learner.endswith(("+true", "+none")):  # the dataset's rewards, or none
             seconds, where = 0.0, "nothing to label"
         elif labels:
