@@ -247,6 +247,30 @@ def test_dataset_only_setups_see_no_block(expert_file, recording_labeller, tmp_p
     assert loads == []
 
 
+def test_a_true_reward_run_takes_the_first_n_trajectories_as_its_block(expert_file, tmp_path):
+    """--expert_block without demonstrations (the true rewards, e.g. ORIL's learner set up
+    as its reference on the dataset's own rewards): the block is the first N trajectories,
+    with their own rewards, absorbing-augmented as the learner's config says."""
+    source, loads = expert_file
+    dataset = episodes([5, 4], obs_dim=11, offset=500.0, terminal_last=[True, False])
+    task = FakeTask("gen-hopper-medium-v0", dataset)
+    settings = RunSettings(env_name=task.env_name, agent="td3bc", labeller="true",
+                           setting="sparse", expert_block=2,
+                           agent_config=oril_td3bc_config.get_config())
+    (data, demo_out, _), = runner.label_seeds([plan_of(settings, tmp_path)], task, dataset,
+                                              [None], dataset.rewards)
+    plain = concatenate([dataset, source.select(np.arange(4 + 5))])
+    assert loads == ["gen-hopper-expert-v0"] and demo_out is None
+    np.testing.assert_array_equal(data.observations, add_absorbing_states(plain).observations)
+    real = real_rows(data.observations)
+    np.testing.assert_array_equal(data.rewards[real], plain.rewards)
+    # with the default (no block for TD3+BC), the dataset alone
+    (data, _, _), = runner.label_seeds(
+        [plan_of(dataclasses.replace(settings, expert_block=None), tmp_path)], task, dataset,
+        [None], dataset.rewards)
+    assert data.size == add_absorbing_states(dataset).size
+
+
 # ----------------------------------------------------------------------------- the discriminator
 
 

@@ -172,14 +172,18 @@ def label_seeds(plans: Sequence[RunPlan], task: domains.Task, dataset: Dataset,
     spec = AGENTS[settings.agent]
     demos = [None] * len(plans)
     datasets, truths = [dataset] * len(plans), [ground_truth] * len(plans)
-    block = expert_block(plan, task, experts[0].dataset if experts[0] else None)
+    # Demonstrations from outside the dataset (the imitation setting) join the data beside
+    # an expert block; the sparse and unsupervised settings' experts are rows of the data.
+    external = settings.setting == "imitation"
+    block = expert_block(plan, task, experts[0].dataset if external and experts[0] else None)
     if spec.learns_from_demos or block is not None:
-        demos = [expert.dataset for expert in experts]
+        demos = [expert.dataset if expert else None for expert in experts]
+        joined = demos if spec.learns_from_demos or external else [None] * len(plans)
         extra = [block] if block is not None else []
-        datasets = [concatenate([dataset, d] + extra) for d in demos]
+        parts = [[d] + extra if d is not None else extra for d in joined]
+        datasets = [concatenate([dataset] + p) for p in parts]
         if ground_truth is not None:
-            truths = [np.concatenate([ground_truth, d.rewards] + [b.rewards for b in extra])
-                      for d in demos]
+            truths = [np.concatenate([ground_truth] + [x.rewards for x in p]) for p in parts]
         if not spec.learns_from_demos:  # the demonstrations are part of its data only
             demos = [None] * len(plans)
     label_experts = [expert.dataset if expert else None for expert in experts]
@@ -220,12 +224,14 @@ def expert_block(plan: RunPlan, task: domains.Task, demos: Optional[Dataset]
     env's expert dataset (SMODICE's script adds N = 200 expert-v2 trajectories, 100 on
     walker2d, the demonstration among them, to ORIL's and SMODICE's offline data).
     N: `plan.experts.block` (--expert_block, else the learner's reference,
-    `AgentSpec.expert_block`). None when N = 0, or N <= K (the block is the demonstrations
-    themselves)."""
+    `AgentSpec.expert_block`). `demos`: the K demonstrations that join the data, None for
+    none (K = 0: a run on the true rewards, or experts that are rows of the dataset; the
+    block is then the first N trajectories). None when N = 0, or N <= K (the block is the
+    demonstrations themselves)."""
     n, name = plan.experts.block, plan.experts.block_source
-    if n == 0 or demos is None:
+    if n == 0:
         return None
-    rest = n - len(trajectory_bounds(demos.dones_float)[0])
+    rest = n - (len(trajectory_bounds(demos.dones_float)[0]) if demos is not None else 0)
     if rest <= 0:
         return None
     try:
@@ -238,7 +244,8 @@ def expert_block(plan: RunPlan, task: domains.Task, demos: Optional[Dataset]
                             f"{rest} are needed beside the demonstrations; pass a smaller "
                             "--expert_block.")
     block = source.select(np.arange(ends[rest - 1]))
-    print(f"[clue_jax] expert block: the demonstrations and the first {rest} trajectories of "
+    beside = "the demonstrations and " if demos is not None else ""
+    print(f"[clue_jax] expert block: {beside}the first {rest} trajectories of "
           f"{name} ({block.size} rows) join the offline data")
     return block
 
