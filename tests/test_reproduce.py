@@ -474,6 +474,15 @@ def test_the_plan_prices_one_model_for_runs_that_differ_only_in_how_it_labels(tm
     (unit,) = grid_cells.make_units([c for c in cells if c.seed == 0 and c.method == "clue-c2"],
                                     tmp_path, "seeds")
     assert build.unit_programs(unit)[0].label_models == 1
+    # --compare_uncalibrated: each calibrated run trains one more CVAE of its own
+    args, extra = reproduce.parse_args(["--tasks=gen-pointmaze-umaze-diverse-v0",
+                                        "--methods=clue-c1,clue-c2,clue-nocalib", "--seeds=0,1",
+                                        "--", "--compare_uncalibrated"])
+    grid = build.build_grid(args, extra)
+    (unit,) = grid_cells.make_units(grid.cells, tmp_path, "dataset", grid.extra)
+    (program,) = build.unit_programs(unit, tmp_path, grid.extra)
+    assert (program.runs, program.label_models) == (6, 2 + 2 + 4)
+    assert build.unit_programs(unit)[0].label_models == 4  # without the flag
     # priced per model: a cost of 4 runs that trained 2 CVAEs in 20 s is 10 s a CVAE
     cost = estimate.Cost(device="dev", task="t", learner="iql+clue", train_runs=4,
                          update_s=0.01, label_runs=4, label_s=20.0, eval_step_s=0.001,

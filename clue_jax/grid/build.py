@@ -3,7 +3,7 @@ tasks x methods x K x seeds), its plan (runs, programs, a time estimate) and its
 (every distinct cell parsed and planned as its run would, before anything starts)."""
 
 from pathlib import Path
-from typing import Dict, List, NamedTuple, Optional, Tuple
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from clue_jax import experiments
 from clue_jax.envs import registry
@@ -89,17 +89,20 @@ def plan_text(grid: Grid, out: Path, args) -> str:
         lines.append(f"  per run: {steps} updates, {loop.eval_episodes} episodes every "
                      f"{loop.eval_interval} updates; flags: {' '.join(grid.extra) or 'none'}")
         costs = estimate.read_costs() + estimate.collect(c.run_dir(out) for c in done)
-        lines += estimate.estimate_lines([unit_programs(u) for u in todo], loop,
+        lines += estimate.estimate_lines([unit_programs(u, out, grid.extra) for u in todo], loop,
                                          [registry.get_spec(t).max_episode_steps for t in tasks],
                                          args.workers, costs=costs)
     return "\n".join(lines)
 
 
-def unit_programs(unit) -> List[estimate.Program]:
+def unit_programs(unit, out: Path = Path("."), extra: Sequence[str] = ()
+                  ) -> List[estimate.Program]:
     """What one unit's process runs: its cells by learner (agent and labeller) and K (one
     labelling program each; the cells of one agent train as one vmapped program), with the
     models its labelling trains: one per run, but one for the runs that differ only in how
-    a model labels (`Labeller.labelling_fields`, e.g. a sweep of c: one CVAE per seed)."""
+    a model labels (`Labeller.labelling_fields`, e.g. a sweep of c: one CVAE per seed), and
+    one more for each run that also trains an uncalibrated CVAE (--compare_uncalibrated;
+    `extra`: the flags every cell gets)."""
     sizes: Dict[Tuple[str, str, Optional[int]], int] = {}
     models: Dict[Tuple[str, str, Optional[int]], set] = {}
     for cell in unit_cells(unit):
@@ -107,8 +110,18 @@ def unit_programs(unit) -> List[estimate.Program]:
         key = (cell.task, estimate.learner_key(agent, labeller), cell.k)
         sizes[key] = sizes.get(key, 0) + 1
         models.setdefault(key, set()).add(_model_key(cell))
+        if _compares_uncalibrated(cell, out, extra):
+            models[key].add(("uncalibrated", cell))
     return [estimate.Program(task, learner, runs, k, len(models[task, learner, k]))
             for (task, learner, k), runs in sizes.items()]
+
+
+def _compares_uncalibrated(cell: Cell, out: Path, extra: Sequence[str]) -> bool:
+    """Whether the cell's run trains a second, uncalibrated CVAE beside its own."""
+    settings = cell_settings(cell, out, extra)
+    if settings.labeller != "clue" or not settings.compare_uncalibrated:
+        return False
+    return bool(experiments.make_plan(settings).labeller_config.calibrate)
 
 
 def _model_key(cell: Cell) -> Tuple:
