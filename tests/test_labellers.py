@@ -419,3 +419,15 @@ def test_the_run_modules_do_not_import_ott():
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('ott', 'jaxopt')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_goal_rows_are_reported_only_for_a_sparse_ground_truth():
+    from clue_jax.experiments import records
+    rewards = np.array([0.5, 0.25, 1.0, 0.0], np.float32)
+    sparse = records.goal_row_rewards(rewards, np.array([0.0, 0.0, 1.0, 0.0]))
+    assert sparse == {"goal_rows_reward_mean": 1.0, "other_rows_reward_mean": 0.25,
+                      "goal_rows": 1}
+    # a dense (locomotion) reward has no goal rows; nor has a truth without a positive row
+    assert records.goal_row_rewards(rewards, np.array([4.1, -0.5, 5.2, 3.3])) == {}
+    assert records.goal_row_rewards(rewards, np.zeros(4)) == {}
+    assert records.goal_row_rewards(rewards, None) == {}

@@ -94,12 +94,14 @@ def goal_row_rewards(rewards: np.ndarray, ground_truth: Optional[np.ndarray]
 
     A labeller whose rewards are lower where the task is achieved than elsewhere
     invites a policy that loops instead of arriving; empty when there is no ground
-    truth or it has no positive row.
+    truth, it is not sparse (two values: a dense locomotion reward has no goal rows)
+    or it has no positive row.
     """
     if ground_truth is None:
         return {}
-    goal = np.asarray(ground_truth) > 0
-    if not goal.any() or goal.all():
+    truth = np.asarray(ground_truth)
+    goal = truth > 0
+    if not goal.any() or goal.all() or len(np.unique(truth)) != 2:
         return {}
     rewards = np.asarray(rewards, np.float64)
     return {"goal_rows_reward_mean": float(rewards[goal].mean()),
