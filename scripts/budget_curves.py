@@ -83,7 +83,7 @@ def main():
                     label=f"{method} ({len(series)} runs)")
             ax.fill_between(steps, [v.min() for v in values], [v.max() for v in values],
                             color=f"C{i}", alpha=0.2)
-        tables.save_line_figure(fig, ax, args.plot, "IQL updates",
+        tables.save_line_figure(fig, ax, args.plot, "learner updates",
                                 "normalized score (one evaluation)",
                                 f"{args.task}: mean over the runs, min-max band")
         print(f"curves -> {args.plot}")

@@ -200,9 +200,11 @@ def define_flags(default_labeller: str, flag_values: flags.FlagValues = flags.FL
                       "to the evaluation start).")
     integer("expert_block", None, "N expert trajectories added to the offline data: the K "
             "demonstrations and the first N - K trajectories of the env's expert dataset "
-            "(gen-<env>-expert-v0, D4RL <env>-expert-v2); default: the learner's reference "
-            "(ORIL and SMODICE: 200, walker2d 100, as SMODICE's script; others 0); 0: the "
-            "dataset alone. Not in the run-folder name: use --tag.")
+            "(gen-<env>-expert-v0, D4RL <env>-expert-v2), the first N where no "
+            "demonstrations join the data (the true rewards; the sparse setting's experts "
+            "are the dataset's own); default: the learner's reference (ORIL and SMODICE: "
+            "200, walker2d 100, as SMODICE's script; others 0); 0: the dataset alone. Not "
+            "in the run-folder name: use --tag.")
     string("tag", "", "Appended to the method's run-folder name ('<method>-<tag>'), for "
            "ablations that change a config field.")
     string("reward_file", None, "Train on rewards saved by an earlier run "
