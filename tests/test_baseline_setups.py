@@ -264,6 +264,8 @@ def test_a_true_reward_run_takes_the_first_n_trajectories_as_its_block(expert_fi
     np.testing.assert_array_equal(data.observations, add_absorbing_states(plain).observations)
     real = real_rows(data.observations)
     np.testing.assert_array_equal(data.rewards[real], plain.rewards)
+    with pytest.raises(SettingsError, match="holds 6 trajectories, 9 are needed;"):
+        runner.expert_block(plan_of(dataclasses.replace(settings, expert_block=9)), task, None)
     # with the default (no block for TD3+BC), the dataset alone
     (data, _, _), = runner.label_seeds(
         [plan_of(dataclasses.replace(settings, expert_block=None), tmp_path)], task, dataset,

@@ -240,9 +240,10 @@ def expert_block(plan: RunPlan, task: domains.Task, demos: Optional[Dataset]
         raise SettingsError(f"--expert_block={n} reads {name}: {err}") from None
     starts, ends = trajectory_bounds(source.dones_float)
     if rest > len(starts):
+        needed = f"{rest} are needed beside the demonstrations" if demos is not None else \
+            f"{rest} are needed"
         raise SettingsError(f"--expert_block={n}: {name} holds {len(starts)} trajectories, "
-                            f"{rest} are needed beside the demonstrations; pass a smaller "
-                            "--expert_block.")
+                            f"{needed}; pass a smaller --expert_block.")
     block = source.select(np.arange(ends[rest - 1]))
     beside = "the demonstrations and " if demos is not None else ""
     print(f"[clue_jax] expert block: {beside}the first {rest} trajectories of "
