@@ -100,10 +100,12 @@ except KeyboardInterrupt as err:
 def test_a_ctrl_c_inside_jax_code_is_raised_once_the_main_thread_is_out_of_it():
     proc = subprocess.run([sys.executable, "-c", INSIDE_JAX], cwd=ROOT, capture_output=True,
                           text=True, timeout=60, preexec_fn=sigint_default)
-    # raised in the module's own code, never in busy(): after "left jax", or (a retry that
-    # came due as busy() returned, seen 1 in 36 on loaded cores) just before that print
-    assert proc.stdout in ("left jax\nraised in <module>\n", "raised in <module>\n"), \
-        proc.stdout + proc.stderr
+    # raised in the module's own code, never in busy(): after "left jax"; or, when a retry
+    # came due as busy() returned (seen 1 in 36 on loaded cores), just before that print or
+    # inside it, between its text and its newline (print writes them apart; seen once in 5
+    # runs of the quick tests on loaded cores): each is the module's own line
+    assert proc.stdout in ("left jax\nraised in <module>\n", "raised in <module>\n",
+                           "left jaxraised in <module>\n"), proc.stdout + proc.stderr
     assert proc.returncode == 130
 
 
