@@ -26,6 +26,9 @@
 #    ends before it finishes is lost, so OTR is cut into pieces that each fit one call
 #    (30 runs as one program, about 11 minutes, would fit none), and each finished K is
 #    packed and committed. It comes last: steps 2-4 are what the issue's targets need.
+#    After OTR's K = 1 and before its K = 5 and 10: IQL on a constant reward at CLUE's
+#    mean level (10 runs as one program, as IQL's): CLUE's rewards hardly vary on these data,
+#    and this control says whether its row is more than that level.
 # The benchmarks are stopped at the time limit too (a stopped one is rerun next time).
 # Runs already in results/table3_paper/runs (measured in an earlier lease and committed)
 # are copied into RUNS_DIR first, so they are skipped. Every run stops cleanly at a
@@ -43,6 +46,8 @@ cd "$(dirname "$0")/.."
 T0=$(date +%s)
 LIMIT=${TIME_LIMIT:-570}
 RUNS=${1:-runs/gpu}
+# CLUE's mean post-processed reward in the 30 committed paper-budget runs (1.614-1.640)
+CONSTANT_FLAG="--constant_config.value=1.62"
 left() { echo $(( LIMIT - ($(date +%s) - T0) )); }
 mkdir -p "$RUNS"
 LOG="$RUNS/gpu_run.log"
@@ -104,12 +109,14 @@ print(f'this device made {name} with {here.size} transitions: ' + (
 fi
 
 table() {  # one method's K x seeds of the row as one program, until done or the time limit;
-    # $2: more reproduce.py arguments (e.g. --num_experts=5 for one K)
-    echo "== Table 3, gen-hopper-medium-v0, paper budget: $1 ${2:-} ($(left) s left)"
+    # $2: more reproduce.py arguments (e.g. --num_experts=5 for one K); $3: flags for the runs
+    echo "== Table 3, gen-hopper-medium-v0, paper budget: $1 ${2:-} ${3:-} ($(left) s left)"
+    local flags
+    flags=$(echo "${3:-} ${TABLE_FLAGS:-}" | xargs)
     # shellcheck disable=SC2086
     python3 reproduce.py --preset=table3 --budget=paper --tasks=gen-hopper-medium-v0 \
         --methods="$1" ${2:-} ${TABLE_ARGS:-} --group=method --out="$RUNS/table3_paper" \
-        --time_limit=$(( $(left) - 20 )) ${TABLE_FLAGS:+-- $TABLE_FLAGS}
+        --time_limit=$(( $(left) - 20 )) ${flags:+-- $flags}
     status=$?
     echo "== $1: reproduce.py exit $status (3: stopped at the time limit; rerun to resume)"
 }
@@ -132,11 +139,18 @@ if [ ! -s "$RUNS/eval_backends.txt" ] && [ "$(left)" -gt 240 ]; then
         && mv "$RUNS/eval_backends.partial" "$RUNS/eval_backends.txt"
     cat "$RUNS/eval_backends.partial" "$RUNS/eval_backends.txt" 2>/dev/null
 fi
-for k in 1 5 10; do  # OTR labels for 4-30 s on a GPU (K = 1-10) before training
+# OTR labels for 4-30 s on a GPU (K = 1-10) before training
+[ "$(left)" -gt "${OTR_MIN_LEFT:-330}" ] && table otr-imitation "--num_experts=1"
+# IQL on CLUE's mean reward on every row: CLUE's rewards on these data hardly vary (a
+# collapsed posterior; results/table4, "CLUE scores as a constant"), so this control says
+# whether its row is more than its reward level
+[ "$(left)" -gt "${CONSTANT_MIN_LEFT:-330}" ] && table constant "" "$CONSTANT_FLAG"
+for k in 5 10; do
     [ "$(left)" -gt "${OTR_MIN_LEFT:-330}" ] && table otr-imitation "--num_experts=$k"
 done
+flags=$(echo "$CONSTANT_FLAG ${TABLE_FLAGS:-}" | xargs)
 # shellcheck disable=SC2086
 python3 reproduce.py --preset=table3 --budget=paper --tasks=gen-hopper-medium-v0 \
-    --methods=iql,otr-imitation,clue-imitation ${TABLE_ARGS:-} --out="$RUNS/table3_paper" \
-    --table_only ${TABLE_FLAGS:+-- $TABLE_FLAGS} > /dev/null
+    --methods=iql,constant,otr-imitation,clue-imitation ${TABLE_ARGS:-} \
+    --out="$RUNS/table3_paper" --table_only -- $flags > /dev/null
 echo "== done ($(left) s left)"

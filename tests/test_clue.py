@@ -269,12 +269,16 @@ def test_flat_rewards_are_reported_and_warned_about(trained):
     warning = clue_labeller.flat_reward_warning(flat, "clue-sparse-K1 on maze, seed 0")
     assert "clue-sparse-K1 on maze, seed 0" in warning and "--cvae_steps" in warning
     assert f"std {flat['raw_reward_std']:.3f} < 0.05" in warning
+    # the control: the same reward on every row, at this run's mean, whatever the domain's shift
+    assert (f"--labeller=constant --constant_config.value={flat['reward_mean']:.3f} "
+            "--constant_config.reward_shift=0") in warning
 
 
 def test_a_collapsed_posterior_is_named_and_sampling_keeps_the_experts_apart():
     """A heavy KL (beta 5) collapses q(z | s, a) to the prior on the data: the encoder means
-    all sit near z_e, Eq. 6 on them is flat, and the warning says so and names the sampled z,
-    whose rewards still single out the expert rows (their sigma is held down by Eq. 7)."""
+    all sit near z_e, Eq. 6 on them is flat, and the warning says so, names the constant control
+    at the run's mean reward and the sampled z, whose rewards still single out the expert rows
+    (their sigma is held down by Eq. 7)."""
     from clue_jax.rewards import clue_labeller
     data, expert = synthetic_task(n=500, n_expert=50)
     state = clue.create_clue_state(tiny_config(beta=5.0), data, seed=0)
@@ -286,6 +290,7 @@ def test_a_collapsed_posterior_is_named_and_sampling_keeps_the_experts_apart():
     warning = clue_labeller.flat_reward_warning(info, "run")
     assert f"collapsed to the prior on the data (mean sigma {info['data_sigma_mean']:.3f}" in \
         warning and "--clue_config.use_mean=False" in warning and "--cvae_steps" not in warning
+    assert f"--constant_config.value={info['reward_mean']:.3f}" in warning
     _, sampled = labelling.relabel_dataset(state.model, data, expert,
                                            tiny_config(beta=5.0, use_mean=False),
                                            key=jax.random.PRNGKey(0))
