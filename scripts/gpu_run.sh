@@ -19,7 +19,9 @@
 # 3. IQL on the true rewards (10 runs as one program; about 5-6 minutes on an H200,
 #    estimated from CLUE's 30 stacked runs there);
 # 4. bench/bench_eval_backends.py: the shipped experts, host vs device (MJX), walker2d (whose
-#    difference 100 paired episodes on a CPU could not settle) and hopper, 2 x 2000 envs each;
+#    difference 100 paired episodes on a CPU could not settle: their differences' spread, 48
+#    points, needs about 8,800 pairs for a 95% interval of +-1 point) and hopper, 2 x 4500
+#    envs each, walker2d first;
 # 5. OTR, one K at a time (10 runs as one program each, about 5-6 minutes on an H200,
 #    estimated likewise), started only with OTR_MIN_LEFT seconds (default 330) left. A
 #    program's checkpoints cannot leave the machine (about 4 MB per run): one that a lease
@@ -135,7 +137,7 @@ if [ ! -s "$RUNS/eval_backends.txt" ] && [ "$(left)" -gt 240 ]; then
     echo "== the evaluation backends, host vs device ($(left) s left)"
     # shellcheck disable=SC2086
     timeout $(( $(left) - 30 )) python3 bench/bench_eval_backends.py ${EVAL_ARGS:---envs=walker2d,hopper \
-        --episodes=2000} > "$RUNS/eval_backends.partial" \
+        --episodes=4500} > "$RUNS/eval_backends.partial" \
         && mv "$RUNS/eval_backends.partial" "$RUNS/eval_backends.txt"
     cat "$RUNS/eval_backends.partial" "$RUNS/eval_backends.txt" 2>/dev/null
 fi

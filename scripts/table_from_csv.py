@@ -10,6 +10,10 @@ several files hold a cell, the later file's row wins. Writes results.csv (the ro
 results.md and results.png into --out, as `reproduce.py --table_only` does for runs on disk;
 results.md names any task whose runs learned from different data (their `data` fingerprints,
 or their `data_rows` counts, differ; files older than these columns have neither).
+`--differences=A:B,...` adds, per row (task and K), mean(A) - mean(B) over the seeds with
+its 95% bootstrap interval, Welch's p and the probability of improvement (as
+scripts/compare_runs.py gives them), e.g. `--differences=clue-imitation:constant`; a method
+that learns without demonstrations (iql, bc, constant) has one run per seed for every K.
 """
 
 import argparse
@@ -34,9 +38,17 @@ def main():
     parser.add_argument("--out", required=True)
     parser.add_argument("--k_rows", action="store_true")
     parser.add_argument("--flags", default="", help="the runs' extra flags, for the header")
+    parser.add_argument("--differences", default="",
+                        help="A:B,... per row mean(A) - mean(B) with its interval")
     args = parser.parse_args()
     methods = (list(TABLE4_METHODS) if args.methods == "table4"
                else args.methods.split(","))
+    pairs = [tuple(pair.split(":")) for pair in args.differences.split(",") if pair]
+    for pair in pairs:
+        if len(pair) != 2 or not set(pair) <= set(methods):
+            parser.error(f"--differences: {':'.join(pair)} is not two of --methods joined by "
+                         f"':' (the methods: {','.join(methods)}); e.g. "
+                         f"--differences={methods[-1]}:{methods[0]}")
     cells = make_grid(args.tasks.split(","), methods,
                       [int(k) for k in args.num_experts.split(",")],
                       [int(s) for s in args.seeds.split(",")])
@@ -59,7 +71,44 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     tables.write_outputs(list(rows.values()), cells, out, args.flags.split(),
                          k_rows=args.k_rows, with_aggregates=True)
+    if pairs:
+        text = differences_table(rows, cells, pairs)
+        with open(out / "results.md", "a") as f:
+            f.write("\n" + text)
+        print(text)
     print(f"{len(rows)} of {len(cells)} cells -> {out}/results.md")
+
+
+def differences_table(rows, cells, pairs) -> str:
+    """Per (task, K) row and (A, B) pair, A's seeds against B's (tables.difference); a row
+    with fewer than 2 scores on a side is '–'."""
+    ks = sorted({c.k for c in cells if c.k is not None}) or [None]
+    tasks = list(dict.fromkeys(c.task for c in cells))
+    seeds = sorted({c.seed for c in cells})
+
+    def scores(task, method, k):
+        k = k if any(c.method == method and c.k is not None for c in cells) else ""
+        return [rows[key]["score"] for key in ((task, method, k, s) for s in seeds)
+                if key in rows]
+
+    lines = ["Differences of the means per row, 95% percentile-bootstrap interval over seeds "
+             "(20000 resamples, seed 0), Welch's t-test, rliable's probability of improvement "
+             "P(A > B):", "",
+             "| row | A - B | difference [95% interval] | Welch p | P(A > B) |",
+             "|---|---|---|---|---|"]
+    for k in ks:
+        for task in tasks:
+            for a, b in pairs:
+                first, second = scores(task, a, k), scores(task, b, k)
+                row = f"K={k} {task}" if k is not None else task
+                if min(len(first), len(second)) < 2:
+                    lines.append(f"| {row} | {a} - {b} | – | – | – |")
+                    continue
+                d = tables.difference(first, second)
+                lines.append(f"| {row} | {a} - {b} | {d['difference']:+.1f} [{d['low']:+.1f}, "
+                             f"{d['high']:+.1f}] | {d['welch_p']:.3f} | "
+                             f"{d['p_improvement']:.2f} |")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

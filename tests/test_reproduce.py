@@ -254,6 +254,33 @@ def test_joined_tables_name_a_task_whose_runs_learned_from_different_data(tmp_pa
                 "1 run, 998: 1 run;" in text) == (rows_a1 == "998"), text
 
 
+def test_joined_tables_give_each_rows_difference_between_two_methods(tmp_path):
+    """--differences=A:B: per task and K, A's seeds against B's as scripts/compare_runs.py
+    compares them (tables.difference); a method without demonstrations (iql) has one run per
+    seed for every K; a pair that is not two of --methods fails before any output."""
+    import subprocess
+    head = "task,method,k,seed,status,score,final,steps,wall_time_s\n"
+    runs = tmp_path / "runs.csv"
+    lines = [f"a,iql,,{s},ok,{10.0 + s},0,100,1.0" for s in range(3)]
+    lines += [f"a,otr,{k},{s},ok,{20.0 + k + 2 * s},0,100,1.0" for k in (1, 10) for s in range(3)]
+    runs.write_text(head + "\n".join(lines) + "\n")
+    args = [sys.executable, "scripts/table_from_csv.py", str(runs), "--tasks=a",
+            "--methods=iql,otr", "--num_experts=1,10", "--seeds=0,1,2", "--k_rows",
+            f"--out={tmp_path / 'joined'}"]
+    proc = subprocess.run(args + ["--differences=otr:iql"], cwd=Path(__file__).parents[1],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    text = (tmp_path / "joined" / "results.md").read_text()
+    for k in (1, 10):
+        want = tables.difference([20.0 + k + 2 * s for s in range(3)], [10.0 + s for s in range(3)])
+        assert (f"| K={k} a | otr - iql | {want['difference']:+.1f} [{want['low']:+.1f}, "
+                f"{want['high']:+.1f}] | {want['welch_p']:.3f} | "
+                f"{want['p_improvement']:.2f} |") in text, text
+    proc = subprocess.run(args + ["--differences=otr:clue"], cwd=Path(__file__).parents[1],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "--differences: otr:clue is not two of --methods joined by ':'" in proc.stderr
+
 def test_aggregates_equal_rliables_own_functions(tmp_path):
     from rliable import library as rly, metrics
     cells = grid_cells.make_grid(["a", "b", "c"], ["iql", "clue"], [1], [0, 1, 2, 3])
