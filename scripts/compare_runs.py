@@ -137,9 +137,7 @@ def main():
               f"{', '.join(f'{p:g}' for p in planned)}"
               + (f" (unfinished: seed {','.join(unfinished)})" if unfinished else "") + " |")
     names = list(by_name)
-    print(f"\nDifferences of the means, 95% percentile-bootstrap interval over seeds "
-          f"({args.resamples} resamples, seed {args.seed}), Welch's t-test, rliable's "
-          f"probability of improvement P(A > B):\n")
+    print(f"\n{tables.difference_caption(args.resamples, args.seed)}\n")
     print("| A - B | difference [95% interval] | Welch p | P(A > B) |")
     print("|---|---|---|---|")
     for i, a in enumerate(names):
@@ -148,8 +146,7 @@ def main():
                 d = tables.difference(scores[a], scores[b], args.resamples, args.seed)
             except ValueError as err:
                 sys.exit(f"compare_runs.py: {a} - {b}: {err}")
-            print(f"| {a} - {b} | {d['difference']:+.1f} [{d['low']:+.1f}, {d['high']:+.1f}] | "
-                  f"{d['welch_p']:.3f} | {d['p_improvement']:.2f} |")
+            print(f"| {a} - {b} | {tables.difference_cells(d)} |")
     mixed = tables.mixed_data([
         {"task": envs[0], **tables.fingerprints(path.parent if path.name == "results.json"
                                                 else path)}

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from clue_jax.grid import tables  # noqa: E402
 from clue_jax.grid.cells import make_grid  # noqa: E402
-from clue_jax.grid.methods import TABLE4_METHODS  # noqa: E402
+from clue_jax.grid.methods import TABLE4_METHODS, uses_experts  # noqa: E402
 
 
 def main():
@@ -87,13 +87,11 @@ def differences_table(rows, cells, pairs) -> str:
     seeds = sorted({c.seed for c in cells})
 
     def scores(task, method, k):
-        k = k if any(c.method == method and c.k is not None for c in cells) else ""
+        k = k if uses_experts(method) else ""
         return [rows[key]["score"] for key in ((task, method, k, s) for s in seeds)
                 if key in rows]
 
-    lines = ["Differences of the means per row, 95% percentile-bootstrap interval over seeds "
-             "(20000 resamples, seed 0), Welch's t-test, rliable's probability of improvement "
-             "P(A > B):", "",
+    lines = [tables.difference_caption(per=" per row"), "",
              "| row | A - B | difference [95% interval] | Welch p | P(A > B) |",
              "|---|---|---|---|---|"]
     for k in ks:
@@ -105,9 +103,7 @@ def differences_table(rows, cells, pairs) -> str:
                     lines.append(f"| {row} | {a} - {b} | – | – | – |")
                     continue
                 d = tables.difference(first, second)
-                lines.append(f"| {row} | {a} - {b} | {d['difference']:+.1f} [{d['low']:+.1f}, "
-                             f"{d['high']:+.1f}] | {d['welch_p']:.3f} | "
-                             f"{d['p_improvement']:.2f} |")
+                lines.append(f"| {row} | {a} - {b} | {tables.difference_cells(d)} |")
     return "\n".join(lines) + "\n"
 
 

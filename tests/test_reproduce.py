@@ -281,6 +281,7 @@ def test_joined_tables_give_each_rows_difference_between_two_methods(tmp_path):
     assert proc.returncode == 2
     assert "--differences: otr:clue is not two of --methods joined by ':'" in proc.stderr
 
+
 def test_aggregates_equal_rliables_own_functions(tmp_path):
     from rliable import library as rly, metrics
     cells = grid_cells.make_grid(["a", "b", "c"], ["iql", "clue"], [1], [0, 1, 2, 3])

@@ -102,6 +102,18 @@ def difference(a: Sequence[float], b: Sequence[float], resamples: int = 20000,
             "p_improvement": float(metrics.probability_of_improvement(a[:, None], b[:, None]))}
 
 
+def difference_caption(resamples: int = 20000, seed: int = 0, per: str = "") -> str:
+    """The sentence above a table of `difference` rows (`per`: e.g. ' per row')."""
+    return (f"Differences of the means{per}, 95% percentile-bootstrap interval over seeds "
+            f"({resamples} resamples, seed {seed}), Welch's t-test, rliable's probability of "
+            f"improvement P(A > B):")
+
+
+def difference_cells(d: Dict[str, float]) -> str:
+    """A `difference` result as markdown cells: difference [interval] | Welch p | P(A > B)."""
+    return (f"{d['difference']:+.1f} [{d['low']:+.1f}, {d['high']:+.1f}] | {d['welch_p']:.3f} | "
+            f"{d['p_improvement']:.2f}")
+
 def table(rows: List[Dict], cells: List[Cell], failed: Sequence[Cell] = (),
           k_rows: bool = False) -> str:
     """Markdown: tasks x columns of mean +- std over seeds, a total row, failed cells listed.
