@@ -121,6 +121,86 @@ def test_constant_value_is_a_flag_and_keeps_the_domains_shift(maze_file, tmp_pat
         resolved(f"--env_name={ENV}", "--constant_config.value=nan")
 
 
+def test_constant_level_from_reads_each_seeds_own_run(maze_file, tmp_path, monkeypatch):
+    """--constant_config.level_from: the constant is the named run's mean reward as its
+    learner saw it (rewards.npz, or results.json for a labeller that saves none), {task} and
+    {seed} filled per run, seeds vmapped together each with its own source."""
+    import dataclasses
+    seen = {}
+    real = runner.train_agents
+
+    def spy(datasets, *args, **kw):
+        seen.setdefault("levels", []).extend(float(d.rewards[0]) for d in datasets)
+        assert all(np.all(d.rewards == d.rewards[0]) for d in datasets)
+        return real(datasets, *args, **kw)
+
+    source = tiny_settings(maze_file, tmp_path / "src", "clue")
+    experiments.run_seeds(source, [3, 4])
+    true_run = dataclasses.replace(tiny_settings(maze_file, tmp_path / "src", "true"), seed=5)
+    experiments.run(true_run)
+    monkeypatch.setattr(runner, "train_agents", spy)
+    config = labellers.get_labeller("constant").default_config(domains.DOMAINS["gen-pointmaze"])
+    config.level_from = str(tmp_path / "src" / "clue-sparse-K1" / "{task}" / "seed_{seed}")
+    constant = dataclasses.replace(tiny_settings(maze_file, tmp_path / "c", "constant"),
+                                   labeller_config=config)
+    experiments.run_seeds(constant, [3, 4])
+    expected = []
+    for seed in (3, 4):
+        with np.load(tmp_path / "src" / "clue-sparse-K1" / ENV / f"seed_{seed}"
+                     / "rewards.npz") as f:
+            expected.append(float(np.asarray(f["rewards"], np.float64).mean()))
+        labels = json.loads((tmp_path / "c" / "constant-sparse-K1" / ENV / f"seed_{seed}"
+                             / "results.json").read_text())["labels"]
+        assert labels["reward_mean"] == expected[-1]
+        assert labels["level_from"].endswith(f"clue-sparse-K1/{ENV}/seed_{seed}/rewards.npz")
+    assert expected[0] != expected[1] and expected[0] != -1.0  # two levels, not the default
+    assert seen["levels"] == pytest.approx(expected, abs=1e-6)
+    config.level_from = str(tmp_path / "src" / "iql-true" / ENV / "seed_5")  # no rewards.npz
+    experiments.run(dataclasses.replace(constant, seed=5, labeller_config=config))
+    truth = json.loads((tmp_path / "src" / "iql-true" / ENV / "seed_5" / "results.json")
+                       .read_text())["labels"]["reward_mean"]
+    assert seen["levels"][-1] == pytest.approx(truth) and truth != -1.0
+
+
+def test_a_bad_level_from_is_refused_before_any_folder(maze_file, tmp_path):
+    """Another dataset's run, a seed without a run, an unknown placeholder, value set as well,
+    a run without a level, or one made from other transitions: one message naming the flag,
+    and no run folder."""
+    import dataclasses
+    from clue_jax.rewards.storage import RewardFileError
+    experiments.run(tiny_settings(maze_file, tmp_path / "src", "constant"))
+    source = tmp_path / "src" / "constant-sparse-K1" / ENV / "seed_3"
+    config = labellers.get_labeller("constant").default_config(domains.DOMAINS["gen-pointmaze"])
+
+    def run(level_from, value=0.0, **kw):
+        config.level_from, config.value = str(level_from), value
+        experiments.run(dataclasses.replace(tiny_settings(maze_file, tmp_path / "c", "constant"),
+                                            labeller_config=config, **kw))
+
+    cases = [(source, {"env_name": "gen-pointmaze-medium-diverse-v0"},
+              "a run of gen-pointmaze-umaze-diverse-v0, and this run trains on gen-pointmaze-"),
+             (str(source).replace("seed_3", "seed_{seed}"), {"seed": 4}, "seed_4: no such run"),
+             (str(source).replace(ENV, "{env}"), {}, "{env}.*expected a run folder.*{task}"),
+             (source.parent, {}, "not a run folder \\(no config.json\\)")]
+    for level_from, kw, match in cases:
+        with pytest.raises(SettingsError, match="--constant_config.level_from.*" + match):
+            run(level_from, **kw)
+    with pytest.raises(SettingsError, match="level_from and --constant_config.value=0.5 both"):
+        run(source, value=0.5)
+    results = source / "results.json"
+    finished = results.read_text()
+    results.write_text(json.dumps({"labels": {}}))
+    with pytest.raises(SettingsError, match="no labels.reward_mean"):
+        run(source)
+    results.write_text(finished)
+    record = json.loads((source / "config.json").read_text())
+    record["provenance"]["data"]["sha256"] = "0" * 16
+    (source / "config.json").write_text(json.dumps(record))
+    with pytest.raises(RewardFileError, match="other transitions of .*fingerprint 0000"):
+        run(source)  # checked once the data is read, still before any folder
+    assert not (tmp_path / "c").exists()
+
+
 def test_otr_resume_reuses_its_reward_file(maze_file, tmp_path):
     settings = tiny_settings(maze_file, tmp_path, "otr")
     experiments.run(settings)

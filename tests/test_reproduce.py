@@ -1,6 +1,7 @@
 """The grid runner: cells, commands, skip/resume, and the markdown table by hand."""
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -626,6 +627,16 @@ def test_a_grid_is_validated_before_anything_starts(tmp_path, monkeypatch):
         reproduce.main(["--tasks=gen-pointmaze-umaze-diverse-v0", "--methods=constant",
                         "--seeds=0", f"--out={tmp_path / 'e'}", "--",
                         "--constant_config.value=0.5", "--tag=half"])
+    seed_0 = tmp_path / "src" / "gen-pointmaze-umaze-diverse-v0" / "seed_0"  # a level, no seed_1
+    seed_0.mkdir(parents=True)
+    (seed_0 / "config.json").write_text(json.dumps({"settings": {"env_name": seed_0.parent.name}}))
+    (seed_0 / "results.json").write_text('{"labels": {"reward_mean": 0.5}}')
+    with pytest.raises(SystemExit, match=r"constant K=None: --constant_config.level_from=.*"
+                       r"seed_1: no such run folder.*nothing was started"):  # every seed's source
+        reproduce.main(["--tasks=gen-pointmaze-umaze-diverse-v0", "--methods=iql,constant",
+                        "--seeds=0,1", f"--out={tmp_path / 'f'}", "--",
+                        f"--constant_config.level_from={tmp_path}/src/{{task}}/seed_{{seed}}"])
+    shutil.rmtree(tmp_path / "src")
     with pytest.raises(SystemExit, match="Unknown environment 'gen-pointmaze-umaze-v0'"):
         reproduce.main(["--tasks=gen-pointmaze-umaze-v0", "--methods=iql", "--seeds=0",
                         f"--out={tmp_path / 'c'}"])

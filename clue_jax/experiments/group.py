@@ -106,6 +106,10 @@ def run_group(plans: List[RunPlan], task: domains.Task,
         checks.check_resume(p.run_dir, record, p.settings)
         if p.settings.reward_file:  # keys, length, checksum and finite values, before any folder
             storage.load_rewards(p.settings.reward_file, dataset)
+        preflight = labellers.get_labeller(p.settings.labeller).preflight
+        if preflight is not None and not p.settings.reward_file:  # now with the data's fingerprint
+            preflight(p.labeller_config, task.env_name, p.settings.seed,
+                      records.fingerprint(task.dataset))
         stored.append(record)
     for p, dataset in zip(plans, datasets):
         checks.check_data_and_resume(p.settings, dataset, p.loop.batch_size, p.run_dir)

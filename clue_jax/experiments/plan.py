@@ -152,6 +152,11 @@ def resolved_labeller_config(settings: RunSettings, domain: domains.Domain
         if settings.cvae_steps is not None:
             config.num_steps = int(settings.cvae_steps)
     checks.check_config(config, labeller.config_rules, f"--{settings.labeller}_config")
+    if labeller.preflight is not None:
+        try:
+            labeller.preflight(config, settings.env_name, settings.seed, None)
+        except ValueError as err:
+            raise SettingsError(str(err)) from None
     return config
 
 

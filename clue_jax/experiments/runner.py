@@ -201,7 +201,7 @@ def label_seeds(plans: Sequence[RunPlan], task: domains.Task, dataset: Dataset,
                                  seed=p.settings.seed, run_dir=p.run_dir,
                                  resume=p.settings.resume, progress=p.settings.progress,
                                  ground_truth=truth, absorbing=absorbing,
-                                 deadline=p.settings.deadline,
+                                 deadline=p.settings.deadline, env_name=task.env_name,
                                  title=f"{p.method} on {task.env_name}, seed {p.settings.seed}")
                     for p, data, expert, truth in zip(plans, datasets, label_experts, truths)]
         all_labels = labellers.get_labeller(settings.labeller).label_all(requests)

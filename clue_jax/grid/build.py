@@ -142,7 +142,9 @@ def validate(cells: List[Cell], out: Path, extra: List[str]) -> None:
     from absl import flags as absl_flags
     seen = set()
     for cell in cells:
-        key = (cell.task, cell.method, cell.k, cell.flags)
+        # a labeller's preflight may read each seed's inputs (the constant's level_from)
+        per_seed = LABELLERS[METHODS[cell.method][1]].preflight is not None
+        key = (cell.task, cell.method, cell.k, cell.flags, cell.seed if per_seed else None)
         if key in seen:
             continue
         seen.add(key)

@@ -34,6 +34,7 @@ class LabelRequest:
         ground_truth: (N,) true rewards for figures (sparse setting), else None.
         title: what the run is, for figure titles (e.g. 'clue-sparse-K1 on
             gen-pointmaze-large-diverse-v0, seed 0').
+        env_name: the run's dataset name (--env_name).
         deadline: the run's wall-clock deadline (time.time()) or None; a labeller with
             checkpoints stops at one before it (timing.StoppedAtDeadline; CLUE's CVAE),
             one without (OTR) runs to its end.
@@ -48,6 +49,7 @@ class LabelRequest:
     progress: bool = True
     ground_truth: Optional[np.ndarray] = None
     title: str = ""
+    env_name: str = ""
     absorbing: bool = False
     deadline: Optional[float] = None
 
@@ -95,6 +97,11 @@ class Labeller:
         requires: optional; imports what `label` needs beyond the project's core (OTR:
             ott-jax, imported lazily). The run checks call it before any data is read or
             folder made; an ImportError there refuses the run with its message.
+        preflight: optional; (config, env_name, seed, fingerprint) -> None, the checks
+            that need the run's dataset name and seed (the constant labeller's
+            `level_from`): called when the run is planned (fingerprint None) and again,
+            with the data's fingerprint (`records.fingerprint`), once the data is read,
+            both before any run folder exists; raises a ValueError naming the flag.
         labelling_fields: config fields that change only how a trained model labels, not
             the model (CLUE: the temperature c, ...). Runs of one dataset that differ only
             in them reach one `label_all` call, each request with its own config, so a
@@ -114,6 +121,7 @@ class Labeller:
     config_key_name: str = "domain"
     own_flags: Tuple[str, ...] = ()
     requires: Optional[Callable[[], Any]] = None
+    preflight: Optional[Callable[[ml_collections.ConfigDict, str, int, Optional[str]], None]] = None
     labelling_fields: Tuple[str, ...] = ()
 
     @property

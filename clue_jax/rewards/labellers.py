@@ -16,8 +16,9 @@ never knows which labeller made them. Labellers are registered by name in
            (DemoDICE, ValueDICE, IQ-Learn); refused for learners that need rewards
     constant  the same reward on every row: `value` (0; --constant_config.value) plus the
            domain's shift (AntMaze: -1, every step a cost, the goal rows' terminals alone
-           saying where the task ends); the control that says what a labeller adds to the
-           data's own terminals (configs/constant_config.py)
+           saying where the task ends), or another run's mean reward (`level_from`, a
+           labeller's level control); the control that says what a labeller adds to the
+           data's own terminals (constant.py, configs/constant_config.py)
 
 A new labeller is one `Labeller` entry: its name, whether it needs experts, a
 per-domain default config, and `label(request) -> Labels` (optionally its
@@ -25,7 +26,8 @@ per-domain default config, and `label(request) -> Labels` (optionally its
 reproduce.py routes to its cells only,
 `label_seeds(requests)`, several seeds' labelling as one program, as CLUE's CVAEs
 train vmapped under `--seeds`, and `config_rules`, its config fields' ranges
-(clue_jax.rules), checked before any run folder exists). Rewards come out
+(clue_jax.rules), checked before any run folder exists, and `preflight`, its checks
+that need the run's dataset name, seed and data). Rewards come out
 post-processed for the learner (`processing.postprocess_rewards` with the
 config's reward_scaling / reward_shift) and, where computing them is costly,
 saved to <run>/rewards.npz (checksummed against the dataset) and reused on resume.
@@ -38,8 +40,7 @@ from typing import Dict, List
 import ml_collections
 import numpy as np
 
-from clue_jax import rules
-from clue_jax.rewards import clue, clue_labeller, oril, otr, storage
+from clue_jax.rewards import clue, clue_labeller, constant, oril, otr, storage
 from clue_jax.rewards.base import REWARD_FILE, Labeller, LabelRequest, Labels, saved_rewards
 from clue_jax.rewards.processing import REWARD_RULES, postprocess_rewards
 from configs import clue_config, constant_config, oril_config, otr_config
@@ -128,13 +129,6 @@ def _constant_config(domain) -> ml_collections.ConfigDict:
     return constant_config.get_config(_constant_key(domain))
 
 
-def _label_constant(request: LabelRequest) -> Labels:
-    """value + reward_shift on every row; the dataset's own rewards are never read."""
-    cfg = request.config
-    reward = float(cfg.value) + float(cfg.reward_shift)
-    return Labels(np.full(request.dataset.size, reward, np.float32), {"reward_mean": reward})
-
-
 def _clue_config(domain) -> ml_collections.ConfigDict:
     return clue_config.get_config(domain.labeller_domain)
 
@@ -154,10 +148,10 @@ LABELLERS: Dict[str, Labeller] = {
                      config_rules=oril.CONFIG_RULES, config_file="oril_config.py"),
     "sqil": Labeller("sqil", True, lambda domain: ml_collections.ConfigDict(), _label_sqil),
     "none": Labeller("none", True, lambda domain: ml_collections.ConfigDict(), _label_none),
-    "constant": Labeller("constant", False, _constant_config, _label_constant,
-                         config_rules={"value": rules.finite(), "reward_shift": rules.finite()},
-                         config_file="constant_config.py", config_by_domain=True,
-                         config_key=_constant_key, config_key_name="reward shift"),
+    "constant": Labeller("constant", False, _constant_config, constant.label,
+                         config_rules=constant.CONFIG_RULES, config_file="constant_config.py",
+                         config_by_domain=True, config_key=_constant_key,
+                         config_key_name="reward shift", preflight=constant.preflight),
 }
 
 
