@@ -272,6 +272,8 @@ def test_flat_rewards_are_reported_and_warned_about(trained):
     # the control: the same reward on every row, at this run's mean, whatever the domain's shift
     assert (f"--labeller=constant --constant_config.value={flat['reward_mean']:.3f} "
             "--constant_config.reward_shift=0") in warning
+    named = clue_labeller.flat_reward_warning(flat, "run", run_dir="runs/clue-sparse-K1/m/seed_0")
+    assert "--constant_config.level_from=runs/clue-sparse-K1/m/seed_0 (or --labeller" in named
 
 
 def test_a_collapsed_posterior_is_named_and_sampling_keeps_the_experts_apart():

@@ -70,7 +70,7 @@ def _label_with(request: LabelRequest, state: clue.CLUEState) -> Labels:
                                 name="cvae_uncalibrated.msgpack", deadline=request.deadline)
     info.update(figures(state, data, expert, cfg, request.run_dir, request.ground_truth,
                         uncalibrated, title=request.title, key=key))
-    warning = flat_reward_warning(info, request.title, cfg.use_mean)
+    warning = flat_reward_warning(info, request.title, cfg.use_mean, request.run_dir)
     if warning:
         print(warning, file=sys.stderr, flush=True)
     return Labels(relabelled.rewards, info)
@@ -84,14 +84,14 @@ FLAT_REWARD_STD = 0.05
 COLLAPSED_SIGMA = 0.9
 
 
-def flat_reward_warning(info: Dict[str, float], title: str, use_mean: bool = True
-                        ) -> Optional[str]:
+def flat_reward_warning(info: Dict[str, float], title: str, use_mean: bool = True,
+                        run_dir=None) -> Optional[str]:
     """The warning for rewards near 1 that hardly vary over the dataset, else None.
 
     Such rewards are about one constant per row, so the warning names the control that
     tells whether they add anything: IQL on the same reward on every row (the 'constant'
-    labeller at the run's mean reward, its shift set to 0 so that the value is the reward
-    whatever the domain's shift). Measured: a flat CLUE run scores as that constant does
+    labeller at the run's mean reward: `level_from` the run's folder, `run_dir`, or its shift
+    set to 0 so that the value is the reward whatever the domain's shift). Measured: a flat CLUE run scores as that constant does
     (results/table4/README.md, gen-hopper-medium-v0). When the encoder's posterior has
     collapsed on the data (`COLLAPSED_SIGMA`) and z is its mean, it names the collapse and
     the sampled z, which keeps the calibration's separation but is no fix everywhere (on
@@ -102,13 +102,16 @@ def flat_reward_warning(info: Dict[str, float], title: str, use_mean: bool = Tru
     if std >= FLAT_REWARD_STD or info["raw_reward_mean"] < 0.5:
         return None
     mean = info["reward_mean"]
+    by_value = (f"--labeller=constant --constant_config.value={mean:.3f} "
+                "--constant_config.reward_shift=0")
+    control = (by_value if run_dir is None else
+               f"--labeller=constant --constant_config.level_from={run_dir} (or {by_value})")
     head = (f"[clue_jax] warning: {title}: CLUE's rewards hardly vary over the dataset (std "
             f"{std:.3f} < {FLAT_REWARD_STD}, from {info['raw_reward_min']:.3f} to "
             f"{info['raw_reward_max']:.3f}): every embedding lies close to the expert's at "
             f"temperature c, so the agent learns about what it learns from one reward on every "
             f"row. Compare with that control, IQL on this run's mean reward {mean:.3f} per row: "
-            f"--labeller=constant --constant_config.value={mean:.3f} "
-            f"--constant_config.reward_shift=0 (reproduce.py: the constant method)")
+            f"{control} (reproduce.py: the constant method)")
     sigma = info.get("data_sigma_mean")
     if use_mean and sigma is not None and sigma >= COLLAPSED_SIGMA:
         return head + (
