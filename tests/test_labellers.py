@@ -352,6 +352,19 @@ def test_resume_refuses_changed_settings_unless_asked(maze_file, tmp_path):
     assert any("temperature" in d for d in overrides[0]["differences"])
 
 
+def test_a_field_added_after_a_run_was_recorded_keeps_its_resume():
+    """A constant run recorded before `level_from` existed resumes: absent counts as '' (its
+    value, not a level), while a level_from set on resume is a change."""
+    from clue_jax.experiments.checks import settings_differences
+    before = {"labeller_config": {"value": 0.5, "reward_shift": 0.0}}
+    now = {"labeller_config": {"value": 0.5, "reward_shift": 0.0, "level_from": ""}}
+    assert settings_differences(before, now) == []
+    now["labeller_config"]["level_from"] = "runs/clue"
+    assert settings_differences(before, now) == ["labeller_config.level_from:  -> runs/clue"]
+    assert settings_differences({"labeller_config": {"temperature": 10.0}},
+                                {"labeller_config": {"temperature": 10.0}}) == []
+
+
 def test_a_runs_deadline_reaches_clues_cvae(maze_file, tmp_path):
     """The run's deadline (reproduce.py --time_limit) is passed to the labeller: a run
     whose deadline has passed stops before its CVAE trains, and --resume finishes it."""

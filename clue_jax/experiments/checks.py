@@ -125,10 +125,16 @@ def _flatten(tree: Any, prefix: str = "") -> Dict[str, Any]:
     return {prefix[:-1]: tree}
 
 
+# Config fields added after runs were recorded, with the value that means what a record
+# without them meant: such a run resumes as before (the constant's level_from: '' is `value`).
+ADDED_FIELDS = {"labeller_config.level_from": ""}
+
+
 def settings_differences(stored: Dict[str, Any], new: Dict[str, Any]) -> List[str]:
-    """'key: stored -> new' for every value that differs, except RESUME_FREE settings."""
-    old = _flatten(stored)
+    """'key: stored -> new' for every value that differs, except RESUME_FREE settings (a
+    field of ADDED_FIELDS absent from `stored` counts as its value there)."""
     now = _flatten(json.loads(json.dumps(new, default=str)))
+    old = {**{k: v for k, v in ADDED_FIELDS.items() if k in now}, **_flatten(stored)}
     free = {f"settings.{name}" for name in RESUME_FREE} | {"loop.resume", "loop.progress",
                                                            "loop.log_interval", "loop.deadline"}
     old = {k: v for k, v in old.items() if not k.startswith("provenance.")}
