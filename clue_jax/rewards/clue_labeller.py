@@ -91,12 +91,12 @@ def flat_reward_warning(info: Dict[str, float], title: str, use_mean: bool = Tru
     Such rewards are about one constant per row, so the warning names the control that
     tells whether they add anything: IQL on the same reward on every row (the 'constant'
     labeller at the run's mean reward: `level_from` the run's folder, `run_dir`, or its shift
-    set to 0 so that the value is the reward whatever the domain's shift). Measured: a flat CLUE run scores as that constant does
-    (results/table4/README.md, gen-hopper-medium-v0). When the encoder's posterior has
-    collapsed on the data (`COLLAPSED_SIGMA`) and z is its mean, it names the collapse and
-    the sampled z, which keeps the calibration's separation but is no fix everywhere (on
-    gen-hopper-medium-v0 its rewards are ~0 on 99% of rows and the policy falls to 0);
-    otherwise it points at the latent figure, the CVAE's budget and c.
+    set to 0 so that the value is the reward whatever the domain's shift). Measured: a flat
+    CLUE run scores as that constant does (results/table4/README.md, gen-hopper-medium-v0).
+    When the encoder's posterior has collapsed on the data (`COLLAPSED_SIGMA`) and z is its
+    mean, it names the collapse and the sampled z, which keeps the calibration's separation
+    but is no fix everywhere (on gen-hopper-medium-v0 its rewards are ~0 on 99% of rows and
+    the policy falls to 0); otherwise it points at the latent figure, the CVAE's budget and c.
     """
     std = info["raw_reward_std"]
     if std >= FLAT_REWARD_STD or info["raw_reward_mean"] < 0.5:
