@@ -100,16 +100,18 @@ def run_group(plans: List[RunPlan], task: domains.Task,
                 else task.dataset for p in plans]
     truths = [None if p.settings.setting == "imitation" else task.dataset.rewards
               for p in plans]
+    preflights = [None if p.settings.reward_file
+                  else labellers.get_labeller(p.settings.labeller).preflight for p in plans]
+    # the data's fingerprint, once for the group, where a labeller checks its inputs with it
+    fingerprint = records.fingerprint(task.dataset) if any(preflights) else None
     stored = []
-    for p, dataset in zip(plans, datasets):
+    for p, dataset, preflight in zip(plans, datasets, preflights):
         record = p.record(dataset.size)
         checks.check_resume(p.run_dir, record, p.settings)
         if p.settings.reward_file:  # keys, length, checksum and finite values, before any folder
             storage.load_rewards(p.settings.reward_file, dataset)
-        preflight = labellers.get_labeller(p.settings.labeller).preflight
-        if preflight is not None and not p.settings.reward_file:  # now with the data's fingerprint
-            preflight(p.labeller_config, task.env_name, p.settings.seed,
-                      records.fingerprint(task.dataset))
+        if preflight is not None:
+            preflight(p.labeller_config, task.env_name, p.settings.seed, fingerprint)
         stored.append(record)
     for p, dataset in zip(plans, datasets):
         checks.check_data_and_resume(p.settings, dataset, p.loop.batch_size, p.run_dir)
