@@ -162,6 +162,79 @@ def test_constant_level_from_reads_each_seeds_own_run(maze_file, tmp_path, monke
     assert seen["levels"][-1] == pytest.approx(truth) and truth != -1.0
 
 
+def test_shuffled_permutes_each_seeds_own_run(maze_file, tmp_path, monkeypatch):
+    """--labeller=shuffled: the named run's rewards (its rewards.npz), permuted over the rows
+    with the run's seed ({task} and {seed} filled per run, seeds vmapped together), or with
+    permutation_seed; the source and the seed recorded."""
+    import dataclasses
+    seen = []
+    real = runner.train_agents
+
+    def spy(datasets, *args, **kw):
+        seen.extend(np.asarray(d.rewards) for d in datasets)
+        return real(datasets, *args, **kw)
+
+    experiments.run_seeds(tiny_settings(maze_file, tmp_path / "src", "clue"), [3, 4])
+    monkeypatch.setattr(runner, "train_agents", spy)
+    config = labellers.get_labeller("shuffled").default_config(domains.DOMAINS["gen-pointmaze"])
+    config.rewards_from = str(tmp_path / "src" / "clue-sparse-K1" / "{task}" / "seed_{seed}")
+    shuffled = dataclasses.replace(tiny_settings(maze_file, tmp_path / "s", "shuffled"),
+                                   labeller_config=config)
+    experiments.run_seeds(shuffled, [3, 4])
+    for seed, rewards in zip((3, 4), seen):
+        source_file = tmp_path / "src" / "clue-sparse-K1" / ENV / f"seed_{seed}" / "rewards.npz"
+        with np.load(source_file) as f:
+            source = np.asarray(f["rewards"])
+        order = np.random.default_rng(seed).permutation(source.size)
+        np.testing.assert_array_equal(rewards, source[order])
+        assert not np.array_equal(rewards, source)  # the same values, elsewhere
+        labels = json.loads((tmp_path / "s" / "shuffled-sparse-K1" / ENV / f"seed_{seed}"
+                             / "results.json").read_text())["labels"]
+        assert labels["rewards_from"] == str(source_file) and labels["permutation_seed"] == seed
+        assert labels["reward_mean"] == pytest.approx(float(source.astype(np.float64).mean()))
+    config.rewards_from = str(tmp_path / "src" / "clue-sparse-K1" / ENV / "seed_3")
+    config.permutation_seed = 7
+    experiments.run(dataclasses.replace(shuffled, seed=5, labeller_config=config))
+    with np.load(tmp_path / "src" / "clue-sparse-K1" / ENV / "seed_3" / "rewards.npz") as f:
+        source = np.asarray(f["rewards"])
+    np.testing.assert_array_equal(seen[-1],
+                                  source[np.random.default_rng(7).permutation(source.size)])
+
+
+def test_a_bad_rewards_from_is_refused_before_any_folder(maze_file, tmp_path):
+    """No source named, a run without rewards.npz, another dataset's run, a bad permutation
+    seed, or a run made from other transitions: one message naming the flag, no run folder."""
+    import dataclasses
+    from clue_jax.rewards.storage import RewardFileError
+    experiments.run(tiny_settings(maze_file, tmp_path / "src", "true"))  # no rewards.npz
+    experiments.run(tiny_settings(maze_file, tmp_path / "src", "clue"))
+    true_run = tmp_path / "src" / "iql-true" / ENV / "seed_3"
+    source = tmp_path / "src" / "clue-sparse-K1" / ENV / "seed_3"
+    config = labellers.get_labeller("shuffled").default_config(domains.DOMAINS["gen-pointmaze"])
+
+    def run(rewards_from, seed=-1, **kw):
+        config.rewards_from, config.permutation_seed = str(rewards_from), seed
+        experiments.run(dataclasses.replace(tiny_settings(maze_file, tmp_path / "s", "shuffled"),
+                                            labeller_config=config, **kw))
+
+    flag = "--shuffled_config.rewards_from"
+    for rewards_from, kw, match in [
+            ("", {}, f"{flag}: not set; name the run whose rewards to shuffle"),
+            (true_run, {}, f"{flag}=.*seed_3: no rewards.npz there.*labeller \\('true'\\)"),
+            (source, {"env_name": "gen-pointmaze-medium-diverse-v0"},
+             f"{flag}=.*a run of gen-pointmaze-umaze-diverse-v0, and this run trains on")]:
+        with pytest.raises(SettingsError, match=match):
+            run(rewards_from, **kw)
+    with pytest.raises(SettingsError, match="permutation_seed=-2: expected an integer >= 0"):
+        run(source, seed=-2)
+    record = json.loads((source / "config.json").read_text())
+    record["provenance"]["data"]["sha256"] = "0" * 16
+    (source / "config.json").write_text(json.dumps(record))
+    with pytest.raises(RewardFileError, match=f"{flag}=.*other transitions of .*fingerprint 0000"):
+        run(source)  # checked once the data is read, still before any folder
+    assert not (tmp_path / "s").exists()
+
+
 def test_a_bad_level_from_is_refused_before_any_folder(maze_file, tmp_path):
     """Another dataset's run, a seed without a run, an unknown placeholder, value set as well,
     a run without a level, or one made from other transitions: one message naming the flag,

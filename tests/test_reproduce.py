@@ -636,6 +636,15 @@ def test_a_grid_is_validated_before_anything_starts(tmp_path, monkeypatch):
         reproduce.main(["--tasks=gen-pointmaze-umaze-diverse-v0", "--methods=iql,constant",
                         "--seeds=0,1", f"--out={tmp_path / 'f'}", "--",
                         f"--constant_config.level_from={tmp_path}/src/{{task}}/seed_{{seed}}"])
+    with pytest.raises(SystemExit, match=r"shuffled K=None: --shuffled_config.rewards_from="
+                       r".*seed_0: no rewards.npz there.*nothing was started"):  # a level only
+        reproduce.main(["--tasks=gen-pointmaze-umaze-diverse-v0", "--methods=shuffled",
+                        "--seeds=0", f"--out={tmp_path / 'g'}", "--",
+                        f"--shuffled_config.rewards_from={tmp_path}/src/{{task}}/seed_{{seed}}"])
+    with pytest.raises(SystemExit, match=r"shuffled K=None: --shuffled_config.rewards_from: not "
+                       r"set; name the run whose rewards to shuffle"):
+        reproduce.main(["--tasks=gen-pointmaze-umaze-diverse-v0", "--methods=shuffled",
+                        "--seeds=0", f"--out={tmp_path / 'h'}"])
     shutil.rmtree(tmp_path / "src")
     with pytest.raises(SystemExit, match="Unknown environment 'gen-pointmaze-umaze-v0'"):
         reproduce.main(["--tasks=gen-pointmaze-umaze-v0", "--methods=iql", "--seeds=0",

@@ -18,45 +18,21 @@ provenance), with a finite level. The resolved folder and the level are recorded
 run's results.json (`labels`).
 """
 
-import json
-import string
 from pathlib import Path
 from typing import Optional, Tuple
 
 import numpy as np
 
 from clue_jax import rules
+from clue_jax.rewards import source_run
 from clue_jax.rewards.base import REWARD_FILE, LabelRequest, Labels
 from clue_jax.rewards.storage import RewardFileError
 
 FLAG = "--constant_config.level_from"
-PLACEHOLDERS = ("task", "seed")
 CONFIG_RULES: rules.Rules = {
     "value": rules.finite(), "reward_shift": rules.finite(),
-    "level_from": (lambda v: isinstance(v, str) and _fields(v) is not None,
-                   "a run folder ('' for none); it may hold {task} and {seed}"),
+    "level_from": source_run.template_rule(),
 }
-
-
-def _fields(template: str) -> Optional[set]:
-    """The placeholder names in `template`, or None when it is not a valid one."""
-    try:
-        names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
-    except ValueError:
-        return None
-    return names if names <= set(PLACEHOLDERS) else None
-
-
-def source_folder(template: str, env_name: str, seed: int) -> Path:
-    """The run folder `level_from` names for this run."""
-    return Path(template.format(task=env_name, seed=seed))
-
-
-def _read_json(path: Path, what: str) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        raise RewardFileError(f"{FLAG}: {path} cannot be read as JSON ({err}); {what}") from None
 
 
 def read_level(folder: Path, env_name: str, fingerprint: Optional[str] = None
@@ -67,27 +43,7 @@ def read_level(folder: Path, env_name: str, fingerprint: Optional[str] = None
         RewardFileError naming the flag: not a run folder, a run of another dataset (name,
             or with `fingerprint`, other transitions), or no finite level in it yet.
     """
-    run = f"pass the folder of a finished or labelled run of {env_name} (<save_dir>/<method>/" \
-          f"{env_name}/seed_<seed>)"
-    if not folder.is_dir():
-        raise RewardFileError(f"{FLAG}={folder}: no such run folder; {run}.")
-    config_path = folder / "config.json"
-    if not config_path.is_file():
-        raise RewardFileError(f"{FLAG}={folder}: not a run folder (no config.json); {run}.")
-    config = _read_json(config_path, run)
-    source_env = config.get("settings", {}).get("env_name")
-    if source_env != env_name:
-        raise RewardFileError(f"{FLAG}={folder}: a run of {source_env}, and this run trains on "
-                              f"{env_name}; a level is only comparable on its own dataset: {run} "
-                              "(in a grid, write {task} where the dataset's name goes).")
-    if fingerprint is not None:
-        source = config.get("provenance", {}).get("data", {}).get("sha256")
-        if source != fingerprint:
-            raise RewardFileError(
-                f"{FLAG}={folder}: its run learned from other transitions of {env_name} "
-                f"(data fingerprint {source}, this run's {fingerprint}; generated data differ "
-                "between platforms, or its --dataset_fraction / --dataset_path differ); label "
-                "the dataset here first and name that run.")
+    config = source_run.check(folder, env_name, fingerprint, FLAG)
     rewards_path = folder / REWARD_FILE
     if rewards_path.is_file():
         try:
@@ -103,7 +59,7 @@ def read_level(folder: Path, env_name: str, fingerprint: Optional[str] = None
             raise RewardFileError(
                 f"{FLAG}={folder}: no {REWARD_FILE} and no results.json there yet: its "
                 "labelling has not finished (run it first), or its labeller keeps neither.")
-        labels = _read_json(results_path, run).get("labels", {})
+        labels = source_run.read_json(results_path, FLAG, env_name).get("labels", {})
         if "reward_mean" not in labels:
             raise RewardFileError(
                 f"{FLAG}={folder}: its results.json has no labels.reward_mean (its labeller, "
@@ -124,7 +80,7 @@ def preflight(config, env_name: str, seed: int, fingerprint: Optional[str] = Non
     if float(config.value) != 0.0:
         raise RewardFileError(f"{FLAG} and --constant_config.value={config.value} both set the "
                               "reward; pass one of them.")
-    read_level(source_folder(config.level_from, env_name, seed), env_name, fingerprint)
+    read_level(source_run.folder(config.level_from, env_name, seed), env_name, fingerprint)
 
 
 def label(request: LabelRequest) -> Labels:
@@ -132,7 +88,7 @@ def label(request: LabelRequest) -> Labels:
     are never read."""
     cfg = request.config
     if cfg.get("level_from"):
-        folder = source_folder(cfg.level_from, request.env_name, request.seed)
+        folder = source_run.folder(cfg.level_from, request.env_name, request.seed)
         reward, where = read_level(folder, request.env_name)
         info = {"reward_mean": reward, "level_from": where}
     else:

@@ -19,6 +19,9 @@ never knows which labeller made them. Labellers are registered by name in
            saying where the task ends), or another run's mean reward (`level_from`, a
            labeller's level control); the control that says what a labeller adds to the
            data's own terminals (constant.py, configs/constant_config.py)
+    shuffled  another run's rewards permuted over the rows (`rewards_from`): a labeller's
+           level and spread kept, which row earns which lost; the control that says what
+           its rewards' placement adds (shuffled.py, configs/shuffled_config.py)
 
 A new labeller is one `Labeller` entry: its name, whether it needs experts, a
 per-domain default config, and `label(request) -> Labels` (optionally its
@@ -40,10 +43,10 @@ from typing import Dict, List
 import ml_collections
 import numpy as np
 
-from clue_jax.rewards import clue, clue_labeller, constant, oril, otr, storage
+from clue_jax.rewards import clue, clue_labeller, constant, oril, otr, shuffled, storage
 from clue_jax.rewards.base import REWARD_FILE, Labeller, LabelRequest, Labels, saved_rewards
 from clue_jax.rewards.processing import REWARD_RULES, postprocess_rewards
-from configs import clue_config, constant_config, oril_config, otr_config
+from configs import clue_config, constant_config, oril_config, otr_config, shuffled_config
 
 __all__ = ["LABELLERS", "Labeller", "LabelRequest", "Labels", "get_labeller", "register"]
 
@@ -152,6 +155,9 @@ LABELLERS: Dict[str, Labeller] = {
                          config_rules=constant.CONFIG_RULES, config_file="constant_config.py",
                          config_by_domain=True, config_key=_constant_key,
                          config_key_name="reward shift", preflight=constant.preflight),
+    "shuffled": Labeller("shuffled", False, lambda domain: shuffled_config.get_config(),
+                         shuffled.label, config_rules=shuffled.CONFIG_RULES,
+                         config_file="shuffled_config.py", preflight=shuffled.preflight),
 }
 
 
