@@ -121,52 +121,12 @@ def test_constant_value_is_a_flag_and_keeps_the_domains_shift(maze_file, tmp_pat
         resolved(f"--env_name={ENV}", "--constant_config.value=nan")
 
 
-def test_constant_level_from_reads_each_seeds_own_run(maze_file, tmp_path, monkeypatch):
-    """--constant_config.level_from: the constant is the named run's mean reward as its
-    learner saw it (rewards.npz, or results.json for a labeller that saves none), {task} and
-    {seed} filled per run, seeds vmapped together each with its own source."""
+def _control_runs(maze_file, tmp_path, monkeypatch, labeller, field):
+    """CLUE's runs of seeds 3 and 4 under tmp_path/src, then `labeller`'s (a control) with its
+    `field` naming them per seed ({task}/{seed}), seeds vmapped together: the rewards each
+    control run's learner got, its settings and config."""
     import dataclasses
-    seen = {}
-    real = runner.train_agents
-
-    def spy(datasets, *args, **kw):
-        seen.setdefault("levels", []).extend(float(d.rewards[0]) for d in datasets)
-        assert all(np.all(d.rewards == d.rewards[0]) for d in datasets)
-        return real(datasets, *args, **kw)
-
-    source = tiny_settings(maze_file, tmp_path / "src", "clue")
-    experiments.run_seeds(source, [3, 4])
-    true_run = dataclasses.replace(tiny_settings(maze_file, tmp_path / "src", "true"), seed=5)
-    experiments.run(true_run)
-    monkeypatch.setattr(runner, "train_agents", spy)
-    config = labellers.get_labeller("constant").default_config(domains.DOMAINS["gen-pointmaze"])
-    config.level_from = str(tmp_path / "src" / "clue-sparse-K1" / "{task}" / "seed_{seed}")
-    constant = dataclasses.replace(tiny_settings(maze_file, tmp_path / "c", "constant"),
-                                   labeller_config=config)
-    experiments.run_seeds(constant, [3, 4])
-    expected = []
-    for seed in (3, 4):
-        with np.load(tmp_path / "src" / "clue-sparse-K1" / ENV / f"seed_{seed}"
-                     / "rewards.npz") as f:
-            expected.append(float(np.asarray(f["rewards"], np.float64).mean()))
-        labels = json.loads((tmp_path / "c" / "constant-sparse-K1" / ENV / f"seed_{seed}"
-                             / "results.json").read_text())["labels"]
-        assert labels["reward_mean"] == expected[-1]
-        assert labels["level_from"].endswith(f"clue-sparse-K1/{ENV}/seed_{seed}/rewards.npz")
-    assert expected[0] != expected[1] and expected[0] != -1.0  # two levels, not the default
-    assert seen["levels"] == pytest.approx(expected, abs=1e-6)
-    config.level_from = str(tmp_path / "src" / "iql-true" / ENV / "seed_5")  # no rewards.npz
-    experiments.run(dataclasses.replace(constant, seed=5, labeller_config=config))
-    truth = json.loads((tmp_path / "src" / "iql-true" / ENV / "seed_5" / "results.json")
-                       .read_text())["labels"]["reward_mean"]
-    assert seen["levels"][-1] == pytest.approx(truth) and truth != -1.0
-
-
-def test_shuffled_permutes_each_seeds_own_run(maze_file, tmp_path, monkeypatch):
-    """--labeller=shuffled: the named run's rewards (its rewards.npz), permuted over the rows
-    with the run's seed ({task} and {seed} filled per run, seeds vmapped together), or with
-    permutation_seed; the source and the seed recorded."""
-    import dataclasses
+    experiments.run_seeds(tiny_settings(maze_file, tmp_path / "src", "clue"), [3, 4])
     seen = []
     real = runner.train_agents
 
@@ -174,31 +134,70 @@ def test_shuffled_permutes_each_seeds_own_run(maze_file, tmp_path, monkeypatch):
         seen.extend(np.asarray(d.rewards) for d in datasets)
         return real(datasets, *args, **kw)
 
-    experiments.run_seeds(tiny_settings(maze_file, tmp_path / "src", "clue"), [3, 4])
     monkeypatch.setattr(runner, "train_agents", spy)
-    config = labellers.get_labeller("shuffled").default_config(domains.DOMAINS["gen-pointmaze"])
-    config.rewards_from = str(tmp_path / "src" / "clue-sparse-K1" / "{task}" / "seed_{seed}")
-    shuffled = dataclasses.replace(tiny_settings(maze_file, tmp_path / "s", "shuffled"),
+    config = labellers.get_labeller(labeller).default_config(domains.DOMAINS["gen-pointmaze"])
+    config[field] = str(tmp_path / "src" / "clue-sparse-K1" / "{task}" / "seed_{seed}")
+    settings = dataclasses.replace(tiny_settings(maze_file, tmp_path / "c", labeller),
                                    labeller_config=config)
-    experiments.run_seeds(shuffled, [3, 4])
+    experiments.run_seeds(settings, [3, 4])
+    return seen, settings, config
+
+
+def _source_rewards(tmp_path, seed):
+    path = tmp_path / "src" / "clue-sparse-K1" / ENV / f"seed_{seed}" / "rewards.npz"
+    with np.load(path) as f:
+        return np.asarray(f["rewards"]), path
+
+
+def _control_labels(tmp_path, method, seed):
+    return json.loads((tmp_path / "c" / method / ENV / f"seed_{seed}" / "results.json")
+                      .read_text())["labels"]
+
+
+def test_constant_level_from_reads_each_seeds_own_run(maze_file, tmp_path, monkeypatch):
+    """--constant_config.level_from: the constant is the named run's mean reward as its
+    learner saw it (rewards.npz, or results.json for a labeller that saves none), {task} and
+    {seed} filled per run, seeds vmapped together each with its own source."""
+    import dataclasses
+    seen, constant, config = _control_runs(maze_file, tmp_path, monkeypatch, "constant",
+                                           "level_from")
+    expected = []
     for seed, rewards in zip((3, 4), seen):
-        source_file = tmp_path / "src" / "clue-sparse-K1" / ENV / f"seed_{seed}" / "rewards.npz"
-        with np.load(source_file) as f:
-            source = np.asarray(f["rewards"])
-        order = np.random.default_rng(seed).permutation(source.size)
-        np.testing.assert_array_equal(rewards, source[order])
+        source, path = _source_rewards(tmp_path, seed)
+        expected.append(float(source.astype(np.float64).mean()))
+        labels = _control_labels(tmp_path, "constant-sparse-K1", seed)
+        assert labels["reward_mean"] == expected[-1] and labels["level_from"] == str(path)
+        np.testing.assert_allclose(rewards, expected[-1], atol=1e-6)  # one value on every row
+    assert expected[0] != expected[1] and expected[0] != -1.0  # two levels, not the default
+    true_run = dataclasses.replace(tiny_settings(maze_file, tmp_path / "src", "true"), seed=5)
+    experiments.run(true_run)
+    config.level_from = str(tmp_path / "src" / "iql-true" / ENV / "seed_5")  # no rewards.npz
+    experiments.run(dataclasses.replace(constant, seed=5, labeller_config=config))
+    truth = json.loads((tmp_path / "src" / "iql-true" / ENV / "seed_5" / "results.json")
+                       .read_text())["labels"]["reward_mean"]
+    assert seen[-1][0] == pytest.approx(truth) and truth != -1.0
+
+
+def test_shuffled_permutes_each_seeds_own_run(maze_file, tmp_path, monkeypatch):
+    """--labeller=shuffled: the named run's rewards (its rewards.npz), permuted over the rows
+    with the run's seed ({task} and {seed} filled per run, seeds vmapped together), or with
+    permutation_seed; the source and the seed recorded."""
+    import dataclasses
+    seen, shuffled, config = _control_runs(maze_file, tmp_path, monkeypatch, "shuffled",
+                                           "rewards_from")
+    for seed, rewards in zip((3, 4), seen):
+        source, path = _source_rewards(tmp_path, seed)
+        np.testing.assert_array_equal(
+            rewards, source[np.random.default_rng(seed).permutation(source.size)])
         assert not np.array_equal(rewards, source)  # the same values, elsewhere
-        labels = json.loads((tmp_path / "s" / "shuffled-sparse-K1" / ENV / f"seed_{seed}"
-                             / "results.json").read_text())["labels"]
-        assert labels["rewards_from"] == str(source_file) and labels["permutation_seed"] == seed
+        labels = _control_labels(tmp_path, "shuffled-sparse-K1", seed)
+        assert labels["rewards_from"] == str(path) and labels["permutation_seed"] == seed
         assert labels["reward_mean"] == pytest.approx(float(source.astype(np.float64).mean()))
     config.rewards_from = str(tmp_path / "src" / "clue-sparse-K1" / ENV / "seed_3")
     config.permutation_seed = 7
     experiments.run(dataclasses.replace(shuffled, seed=5, labeller_config=config))
-    with np.load(tmp_path / "src" / "clue-sparse-K1" / ENV / "seed_3" / "rewards.npz") as f:
-        source = np.asarray(f["rewards"])
-    np.testing.assert_array_equal(seen[-1],
-                                  source[np.random.default_rng(7).permutation(source.size)])
+    source, _ = _source_rewards(tmp_path, 3)
+    np.testing.assert_array_equal(seen[-1], source[np.random.default_rng(7).permutation(source.size)])
 
 
 def test_a_bad_rewards_from_is_refused_before_any_folder(maze_file, tmp_path):
