@@ -167,7 +167,8 @@ def test_constant_level_from_reads_each_seeds_own_run(maze_file, tmp_path, monke
         expected.append(float(source.astype(np.float64).mean()))
         labels = _control_labels(tmp_path, "constant-sparse-K1", seed)
         assert labels["reward_mean"] == expected[-1] and labels["level_from"] == str(path)
-        np.testing.assert_allclose(rewards, expected[-1], atol=1e-6)  # one value on every row
+        assert np.all(rewards == rewards[0])  # one value on every row
+        np.testing.assert_allclose(rewards, expected[-1], atol=1e-6)
     assert expected[0] != expected[1] and expected[0] != -1.0  # two levels, not the default
     true_run = dataclasses.replace(tiny_settings(maze_file, tmp_path / "src", "true"), seed=5)
     experiments.run(true_run)

@@ -71,6 +71,6 @@ def label(request: LabelRequest) -> Labels:
         raise RewardFileError(f"{FLAG}: {err}") from None
     seed = request.seed if int(cfg.permutation_seed) == -1 else int(cfg.permutation_seed)
     rewards = source[np.random.default_rng(seed).permutation(source.shape[0])]
-    return Labels(rewards, {"reward_mean": float(rewards.astype(np.float64).mean()),
-                            "reward_std": float(rewards.astype(np.float64).std()),
+    wide = rewards.astype(np.float64)
+    return Labels(rewards, {"reward_mean": float(wide.mean()), "reward_std": float(wide.std()),
                             "rewards_from": str(path), "permutation_seed": seed})

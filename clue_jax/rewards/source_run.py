@@ -41,7 +41,7 @@ def folder(template: str, env_name: str, seed: int) -> Path:
     return Path(template.format(task=env_name, seed=seed))
 
 
-def what_to_pass(env_name: str) -> str:
+def _what_to_pass(env_name: str) -> str:
     """The fix every refusal names."""
     return (f"pass the folder of a finished or labelled run of {env_name} (<save_dir>/<method>/"
             f"{env_name}/seed_<seed>)")
@@ -53,13 +53,13 @@ def read_json(path: Path, flag: str, env_name: str) -> dict:
         return json.loads(path.read_text())
     except (OSError, ValueError) as err:
         raise RewardFileError(f"{flag}: {path} cannot be read as JSON ({err}); "
-                              f"{what_to_pass(env_name)}") from None
+                              f"{_what_to_pass(env_name)}") from None
 
 
 def check(run: Path, env_name: str, fingerprint: Optional[str], flag: str) -> dict:
     """The config.json of the run in `run`, once it is a run of `env_name` (and, with
     `fingerprint`, of the same transitions); RewardFileError naming `flag` otherwise."""
-    fix = what_to_pass(env_name)
+    fix = _what_to_pass(env_name)
     if not run.is_dir():
         raise RewardFileError(f"{flag}={run}: no such run folder; {fix}.")
     config_path = run / "config.json"
