@@ -87,14 +87,8 @@ def load_run(run: Path):
             domains.demonstrations_for(settings["env_name"], settings.get("expert_dataset")))
     expert = segments_dataset(source, np.asarray(chosen["segments"], np.int64))
     recorded = tables.fingerprints(run)  # '' where the run is older than the fingerprints
-    for what, data, wanted in (("dataset", task.dataset, recorded["data"]),
-                               ("experts", expert, recorded["experts"])):
-        if wanted and records.fingerprint(data) != wanted:
-            raise SystemExit(
-                f"--run={run}: the {what} rebuilt here (fingerprint {records.fingerprint(data)}, "
-                f"{data.size} rows) is not the one the run learned from ({wanted}); generated "
-                "data is deterministic per platform only. Run this on the platform that made "
-                "the run, or pass a run made here.")
+    records.require_rebuilt(run, "dataset", task.dataset, recorded["data"])
+    records.require_rebuilt(run, "experts", expert, recorded["experts"])
     labelled = task.dataset.size
     if (run / "rewards.npz").is_file():
         with np.load(run / "rewards.npz") as f:

@@ -156,6 +156,52 @@ def test_clue_reward_signal_relabels_a_runs_cvae(tmp_path, maze_file):
     assert bad.returncode != 0 and "'median:3' is not 'mean:<c>'" in bad.stderr
 
 
+def test_returns_to_go_worked_by_hand():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from value_check import returns_to_go, steps_to_end
+
+    # a trajectory that ends at a terminal (3 rows), then one cut by a time limit (2 rows)
+    rewards, masks = np.array([1.0, 1.0, 1.0, 2.0, 2.0]), np.array([1.0, 1.0, 0.0, 1.0, 1.0])
+    dones = np.array([0.0, 0.0, 1.0, 0.0, 1.0])
+    np.testing.assert_allclose(returns_to_go(rewards, masks, dones, 0.5),
+                               [1 + 0.5 * 1.5, 1 + 0.5 * 1, 1, 2 + 0.5 * 2, 2])
+    steps, last = steps_to_end(dones)
+    assert steps.tolist() == [2, 1, 0, 1, 0] and last.tolist() == [2, 2, 2, 4, 4]
+
+
+def test_value_check_reads_an_iql_runs_critic_against_the_datas_returns(tmp_path, maze_file):
+    run("train_iql.py", f"--env_name={ENV}", f"--dataset_path={maze_file}", f"--save_dir={tmp_path}",
+        "--seed=2", *TINY_IQL, "--config.discount=0.9", "--max_steps=200", "--log_interval=100",
+        "--eval_interval=200", "--eval_episodes=1", "--notqdm")
+    run_dir = tmp_path / "iql-true" / ENV / "seed_2"
+    out = run("scripts/value_check.py", f"--run={run_dir}", "--rows=0", "--bins=0,5,1000")
+    # the oracle: the data's discounted return-to-go row by row, AntMaze's r - 1 per row
+    from clue_jax import checkpoints, networks
+    from clue_jax.experiments import domains
+    data = domains.resolve_task(ENV, dataset_path=maze_file).dataset
+    rewards = data.rewards - 1.0
+    g, following = np.zeros(data.size), 0.0
+    for i in range(data.size - 1, -1, -1):
+        following = 0.0 if data.dones_float[i] else following
+        following = rewards[i] + 0.9 * data.masks[i] * following
+        g[i] = following
+    agent = checkpoints.load_raw(run_dir / "checkpoint.msgpack")["agent"]
+    v = np.asarray(networks.ValueCritic((16, 16)).apply({"params": agent["value"]["params"]},
+                                                        data.observations), np.float64)
+    row = next(line for line in out.splitlines() if line.startswith("| all |")).split(" | ")
+    assert float(row[1]) == pytest.approx(v.mean(), abs=0.006)
+    assert float(row[3]) == pytest.approx(g.mean(), abs=0.006)
+    assert float(row[4]) == pytest.approx((v - g).mean(), abs=0.006)
+    assert "200 updates, discount 0.9" in out and f"{data.size} of {data.size} rows" in out
+    assert "| [0, 5) |" in out and "| [5, 1000) |" in out
+    # a folder that is not an IQL run, and bad bins, are refused with the flag named
+    for flags, named in (([f"--run={tmp_path}"], "not a run folder"),
+                         ([f"--run={run_dir}", "--bins=5,5"], "--bins=5,5")):
+        bad = subprocess.run([sys.executable, "scripts/value_check.py", *flags], cwd=ROOT,
+                             capture_output=True, text=True)
+        assert bad.returncode != 0 and named in bad.stderr, bad.stderr
+
+
 def test_train_clue_study_variant_goal_segments_tag_and_config_fields(tmp_path, maze_file):
     run("train_clue.py", f"--env_name={ENV}", f"--dataset_path={maze_file}",
         f"--save_dir={tmp_path}", "--expert_selection=goal_segments", "--tag=rr",

@@ -25,6 +25,18 @@ def fingerprint(dataset: Dataset) -> str:
     return storage.dataset_checksum(dataset)[:FINGERPRINT_HEX]
 
 
+def require_rebuilt(run_dir: Path, what: str, data: Dataset, recorded: str) -> None:
+    """SystemExit where `data`, rebuilt from a run folder's records to read the run again,
+    is not what the run learned from: `recorded` is the fingerprint the run wrote for it
+    (`grid.tables.fingerprints`; '' for a run older than the fingerprints, not checked)."""
+    if recorded and fingerprint(data) != recorded:
+        raise SystemExit(
+            f"--run={run_dir}: the {what} rebuilt here (fingerprint {fingerprint(data)}, "
+            f"{data.size} rows) is not the one the run learned from ({recorded}); generated "
+            "data is deterministic per platform only. Run this on the platform that made "
+            "the run, or pass a run made here.")
+
+
 def provenance(name: Optional[str] = None, dataset: Optional[Dataset] = None
                ) -> Dict[str, Any]:
     """What produced a run: the git commit (and whether the tree had changes), package
