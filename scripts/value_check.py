@@ -85,7 +85,11 @@ def load_run(run: Path) -> Tuple[dict, Dataset, np.ndarray, dict]:
     data = task.dataset
     records.require_rebuilt(run, "dataset", data, tables.fingerprints(run)["data"])
     if (run / "rewards.npz").is_file():
-        rewards = storage.load_rewards(run / "rewards.npz", data)
+        try:
+            rewards = storage.load_rewards(run / "rewards.npz", data)
+        except storage.RewardFileError as err:  # e.g. a union with the demonstrations
+            raise SystemExit(f"--run={run}: {err} This script reads runs whose learner "
+                             "trained on the dataset's rows alone.") from None
     elif settings.get("labeller") == "true":
         post = record.get("labeller_config") or {}
         rewards = postprocess_rewards(data.rewards, data.dones_float,

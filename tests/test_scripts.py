@@ -194,9 +194,16 @@ def test_value_check_reads_an_iql_runs_critic_against_the_datas_returns(tmp_path
     assert float(row[4]) == pytest.approx((v - g).mean(), abs=0.006)
     assert "200 updates, discount 0.9" in out and f"{data.size} of {data.size} rows" in out
     assert "| [0, 5) |" in out and "| [5, 1000) |" in out
-    # a folder that is not an IQL run, and bad bins, are refused with the flag named
+    # a folder that is not an IQL run, bad bins, and rewards of other rows are refused with
+    # the flag named
+    import shutil
+    other = tmp_path / "other_rows" / "seed_2"
+    shutil.copytree(run_dir, other)
+    np.savez(other / "rewards.npz", rewards=np.zeros(3, np.float32), n=np.int64(3),
+             checksum=np.array("x"))
     for flags, named in (([f"--run={tmp_path}"], "not a run folder"),
-                         ([f"--run={run_dir}", "--bins=5,5"], "--bins=5,5")):
+                         ([f"--run={run_dir}", "--bins=5,5"], "--bins=5,5"),
+                         ([f"--run={other}"], "holds 3 rewards but the dataset has")):
         bad = subprocess.run([sys.executable, "scripts/value_check.py", *flags], cwd=ROOT,
                              capture_output=True, text=True)
         assert bad.returncode != 0 and named in bad.stderr, bad.stderr
