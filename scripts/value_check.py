@@ -27,6 +27,7 @@ import sys
 from pathlib import Path
 from typing import List, Sequence, Tuple
 
+import ml_collections
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -35,9 +36,9 @@ from clue_jax import checkpoints, networks  # noqa: E402
 from clue_jax.data.dataset import Dataset, trajectory_bounds  # noqa: E402
 from clue_jax.experiments import domains, records  # noqa: E402
 from clue_jax.grid import tables  # noqa: E402
-from clue_jax.rewards import storage  # noqa: E402
+from clue_jax.rewards import labellers, storage  # noqa: E402
+from clue_jax.rewards.base import LabelRequest  # noqa: E402
 from clue_jax.rewards.plots import spearman  # noqa: E402
-from clue_jax.rewards.processing import postprocess_rewards  # noqa: E402
 
 DEFAULT_BINS = "0,20,50,100,200,400,1000"
 
@@ -90,11 +91,10 @@ def load_run(run: Path) -> Tuple[dict, Dataset, np.ndarray, dict]:
         except storage.RewardFileError as err:  # e.g. a union with the demonstrations
             raise SystemExit(f"--run={run}: {err} This script reads runs whose learner "
                              "trained on the dataset's rows alone.") from None
-    elif settings.get("labeller") == "true":
-        post = record.get("labeller_config") or {}
-        rewards = postprocess_rewards(data.rewards, data.dones_float,
-                                      post.get("reward_scaling", "none"),
-                                      post.get("reward_shift", 0.0))
+    elif settings.get("labeller") == "true":  # its own labeller, with the run's config
+        request = LabelRequest(dataset=data, expert=None, seed=settings["seed"], run_dir=run,
+                               config=ml_collections.ConfigDict(record["labeller_config"]))
+        rewards = labellers.get_labeller("true").label(request).rewards
     else:
         raise SystemExit(f"--run={run}: a {settings.get('labeller')!r} run without its "
                          "rewards.npz; pass the run folder its labeller wrote into.")
