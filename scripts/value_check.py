@@ -5,8 +5,9 @@ data's own discounted return-to-go, by how many steps remain to the trajectory's
     python scripts/value_check.py --run=<run> --rows=0 --bins=0,20,50,100,200,400,1000
 
 Reads the run's config.json and checkpoint.msgpack (its last saved agent), rebuilds the
-dataset and the rewards the learner saw (the run's rewards.npz, or, for a run on the true
-rewards, the dataset's own post-processed as its config says), and prints for the rows:
+dataset and the rewards the learner saw (the run's rewards.npz, or, for a labeller that
+keeps none and reads no demonstrations, its rewards made again with the run's config:
+the true rewards, a constant, another run's rewards shuffled), and prints for the rows:
   the mean of V(s), of Q(s, a) (the smaller of the twin critics, as IQL's value target) and
       of G, the data's discounted return-to-go under the run's discount
       (G_t = r_t + discount * mask_t * G_{t+1}, summed to the trajectory's end), and the
@@ -91,14 +92,32 @@ def load_run(run: Path) -> Tuple[dict, Dataset, np.ndarray, dict]:
         except storage.RewardFileError as err:  # e.g. a union with the demonstrations
             raise SystemExit(f"--run={run}: {err} This script reads runs whose learner "
                              "trained on the dataset's rows alone.") from None
-    elif settings.get("labeller") == "true":  # its own labeller, with the run's config
-        request = LabelRequest(dataset=data, expert=None, seed=settings["seed"], run_dir=run,
-                               config=ml_collections.ConfigDict(record["labeller_config"]))
-        rewards = labellers.get_labeller("true").label(request).rewards
-    else:
-        raise SystemExit(f"--run={run}: a {settings.get('labeller')!r} run without its "
-                         "rewards.npz; pass the run folder its labeller wrote into.")
+    else:  # a labeller that keeps no rewards.npz: relabel with it, as the run's config says
+        rewards = relabel(run, record, data)
     return record, data, rewards, checkpoints.load_raw(checkpoint)["agent"]
+
+
+def relabel(run: Path, record: dict, data: Dataset) -> np.ndarray:
+    """The rewards of a run whose labeller kept no rewards.npz, made again by that labeller
+    with the run's config and seed. Only labellers that read no demonstrations ('true',
+    'constant', 'shuffled') are rebuilt: they are a function of the data, the config and
+    the seed; SystemExit naming --run for the others or a failed relabelling."""
+    settings = record["settings"]
+    name = settings.get("labeller")
+    labeller = labellers.LABELLERS.get(name)
+    if labeller is None or labeller.needs_experts:
+        raise SystemExit(f"--run={run}: a {name!r} run without its rewards.npz; this script "
+                         "rebuilds only the rewards of labellers that read no demonstrations "
+                         "(true, constant, shuffled): pass the run folder its labeller wrote "
+                         "into.")
+    request = LabelRequest(dataset=data, expert=None, seed=settings["seed"], run_dir=run,
+                           config=ml_collections.ConfigDict(record["labeller_config"]),
+                           env_name=settings["env_name"])
+    try:
+        return np.asarray(labeller.label(request).rewards)
+    except (ValueError, OSError) as err:  # e.g. a level_from run that is gone
+        raise SystemExit(f"--run={run}: its {name!r} rewards could not be made again: {err}"
+                         ) from None
 
 
 def values(agent: dict, hidden_dims: Sequence[int], observations: np.ndarray,

@@ -194,6 +194,23 @@ def test_value_check_reads_an_iql_runs_critic_against_the_datas_returns(tmp_path
     assert float(row[4]) == pytest.approx((v - g).mean(), abs=0.006)
     assert "200 updates, discount 0.9" in out and f"{data.size} of {data.size} rows" in out
     assert "| [0, 5) |" in out and "| [5, 1000) |" in out
+    # a constant run keeps no rewards.npz: its labeller makes them again from the run's
+    # config (0.5 + AntMaze's shift -1 on every row), and G follows them
+    run("train_iql.py", f"--env_name={ENV}", f"--dataset_path={maze_file}", f"--save_dir={tmp_path}",
+        "--seed=2", "--labeller=constant", "--constant_config.value=0.5", *TINY_IQL,
+        "--config.discount=0.9", "--max_steps=100", "--log_interval=100", "--eval_interval=100",
+        "--eval_episodes=1", "--notqdm")
+    constant_dir = tmp_path / "constant-sparse-K1" / ENV / "seed_2"
+    assert not (constant_dir / "rewards.npz").exists()
+    out = run("scripts/value_check.py", f"--run={constant_dir}", "--rows=0")
+    g, following = np.zeros(data.size), 0.0
+    for i in range(data.size - 1, -1, -1):
+        following = 0.0 if data.dones_float[i] else following
+        following = -0.5 + 0.9 * data.masks[i] * following
+        g[i] = following
+    row = next(line for line in out.splitlines() if line.startswith("| all |")).split(" | ")
+    assert float(row[3]) == pytest.approx(g.mean(), abs=0.006)
+    assert "mean -0.5000" in out
     # a folder that is not an IQL run, bad bins, and rewards of other rows are refused with
     # the flag named
     import shutil
@@ -201,9 +218,15 @@ def test_value_check_reads_an_iql_runs_critic_against_the_datas_returns(tmp_path
     shutil.copytree(run_dir, other)
     np.savez(other / "rewards.npz", rewards=np.zeros(3, np.float32), n=np.int64(3),
              checksum=np.array("x"))
+    lost = tmp_path / "lost" / "seed_2"  # a labeller that read demonstrations, its file gone
+    shutil.copytree(constant_dir, lost)
+    record = json.loads((lost / "config.json").read_text())
+    record["settings"]["labeller"] = "otr"
+    (lost / "config.json").write_text(json.dumps(record))
     for flags, named in (([f"--run={tmp_path}"], "not a run folder"),
                          ([f"--run={run_dir}", "--bins=5,5"], "--bins=5,5"),
-                         ([f"--run={other}"], "holds 3 rewards but the dataset has")):
+                         ([f"--run={other}"], "holds 3 rewards but the dataset has"),
+                         ([f"--run={lost}"], "'otr' run without its rewards.npz")):
         bad = subprocess.run([sys.executable, "scripts/value_check.py", *flags], cwd=ROOT,
                              capture_output=True, text=True)
         assert bad.returncode != 0 and named in bad.stderr, bad.stderr
