@@ -179,12 +179,15 @@ def test_value_check_reads_an_iql_runs_critic_against_the_datas_returns(tmp_path
     from clue_jax import checkpoints, networks
     from clue_jax.experiments import domains
     data = domains.resolve_task(ENV, dataset_path=maze_file).dataset
-    rewards = data.rewards - 1.0
-    g, following = np.zeros(data.size), 0.0
-    for i in range(data.size - 1, -1, -1):
-        following = 0.0 if data.dones_float[i] else following
-        following = rewards[i] + 0.9 * data.masks[i] * following
-        g[i] = following
+
+    def oracle(rewards):
+        g, following = np.zeros(data.size), 0.0
+        for i in range(data.size - 1, -1, -1):
+            following = 0.0 if data.dones_float[i] else following
+            following = rewards[i] + 0.9 * data.masks[i] * following
+            g[i] = following
+        return g
+    g = oracle(data.rewards - 1.0)
     agent = checkpoints.load_raw(run_dir / "checkpoint.msgpack")["agent"]
     v = np.asarray(networks.ValueCritic((16, 16)).apply({"params": agent["value"]["params"]},
                                                         data.observations), np.float64)
@@ -203,11 +206,7 @@ def test_value_check_reads_an_iql_runs_critic_against_the_datas_returns(tmp_path
     constant_dir = tmp_path / "constant-sparse-K1" / ENV / "seed_2"
     assert not (constant_dir / "rewards.npz").exists()
     out = run("scripts/value_check.py", f"--run={constant_dir}", "--rows=0")
-    g, following = np.zeros(data.size), 0.0
-    for i in range(data.size - 1, -1, -1):
-        following = 0.0 if data.dones_float[i] else following
-        following = -0.5 + 0.9 * data.masks[i] * following
-        g[i] = following
+    g = oracle(np.full(data.size, -0.5))
     row = next(line for line in out.splitlines() if line.startswith("| all |")).split(" | ")
     assert float(row[3]) == pytest.approx(g.mean(), abs=0.006)
     assert "mean -0.5000" in out
